@@ -1,0 +1,9 @@
+//! jamflow: JAM-Flow (joint audio + facial-motion flow matching) on the edge.
+//!
+//! Modules in data order; nothing reaches backwards:
+//! [`model`] (config, weights, graph definition) -> [`runtime`] (one backend trait; ONNX Runtime behind it)
+//! -> [`sampler`] (Euler on the rectified flow, CFG, inpainting).
+
+pub mod model;
+pub mod runtime;
+pub mod sampler;

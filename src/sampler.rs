@@ -1,0 +1,561 @@
+//! The sampler: Euler on the rectified flow `x_t = (1 - t) x0 + t x1` (velocity `x1 - x0`), with
+//! classifier-free guidance (cond and uncond rows packed in one backend call), inpainting (known regions
+//! conditioned on and written back), and seeded noise. See `docs/model.md` "Sampler".
+//!
+//! One call, [`sample`], serves the three uses: text (+ reference audio) -> mel + motion, audio -> motion,
+//! motion (+ text) -> mel; [`Request`] builders set up each.
+
+use std::collections::BTreeMap;
+
+use crate::model::config::{check_time_list, ModelConfig, Schedule};
+use crate::model::io;
+use crate::runtime::{Backend, HostTensor, NamedTensors, RuntimeError};
+
+/// Names of the tensors of a sampler request/result file (no batch dimension).
+pub mod names {
+    /// Known mel `[T, M]` (values outside `mel_known` are ignored).
+    pub const COND_MEL: &str = "cond_mel";
+    /// Known mel frames `[T]`.
+    pub const MEL_KNOWN: &str = "mel_known";
+    /// Text ids `[Nt]` (text models).
+    pub const TEXT: &str = "text";
+    /// Known motion `[F, K]`.
+    pub const COND_MOTION: &str = "cond_motion";
+    /// Known motion frames `[F]`.
+    pub const MOTION_KNOWN: &str = "motion_known";
+    /// Motion conditioning `[F, R]` (layouts with `rest_dim > 0`).
+    pub const REST: &str = "rest";
+    /// Optional initial noise `[T, M]` / `[F, K]` (else drawn from the seed).
+    pub const NOISE_MEL: &str = "noise_mel";
+    pub const NOISE_MOTION: &str = "noise_motion";
+    /// Results.
+    pub const MEL: &str = "mel";
+    pub const MOTION: &str = "motion";
+}
+
+/// Sampler failures.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    #[error("sampler input `{name}`: {msg}")]
+    Input { name: String, msg: String },
+    #[error("schedule: {0}")]
+    Schedule(String),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+fn input_err(name: &str, msg: impl Into<String>) -> SampleError {
+    SampleError::Input { name: name.into(), msg: msg.into() }
+}
+
+/// Options of one sampling run.
+#[derive(Debug, Clone)]
+pub struct SamplerOptions {
+    pub steps: usize,
+    pub schedule: Schedule,
+    /// Guidance strength `w` in `v_c + w (v_c - v_u)`; 0 = no unconditional pass.
+    pub cfg_strength: f32,
+    pub seed: u64,
+    /// The package has guidance baked in (a distilled student): one conditional pass per step.
+    pub guidance_baked: bool,
+}
+
+impl SamplerOptions {
+    /// The package's defaults.
+    pub fn from_config(cfg: &ModelConfig, seed: u64) -> Self {
+        let s = &cfg.sampler;
+        Self {
+            steps: s.steps,
+            schedule: s.schedule.clone(),
+            cfg_strength: s.cfg_strength as f32,
+            seed,
+            guidance_baked: s.guidance_baked,
+        }
+    }
+}
+
+/// The time grid `t_0 = 0 < ... < t_n = 1` of a schedule (f32, as F5 computes it).
+pub fn times(schedule: &Schedule, steps: usize) -> Result<Vec<f32>, SampleError> {
+    if steps == 0 {
+        return Err(SampleError::Schedule("steps must be > 0".into()));
+    }
+    let uniform = |n: usize| -> Vec<f32> { (0..=n).map(|i| i as f32 / n as f32).collect() };
+    let sway = |t: Vec<f32>, s: f32| -> Vec<f32> {
+        t.into_iter().map(|t| t + s * ((std::f32::consts::FRAC_PI_2 * t).cos() - 1.0 + t)).collect()
+    };
+    Ok(match schedule {
+        Schedule::Uniform => uniform(steps),
+        Schedule::Sway { coef } => sway(uniform(steps), *coef as f32),
+        Schedule::Epss { sway: s } => {
+            let t = match epss_grid(steps) {
+                Some(g) => g.iter().map(|&k| k as f32 / 32.0).collect(),
+                None => uniform(steps),
+            };
+            match s {
+                Some(c) => sway(t, *c as f32),
+                None => t,
+            }
+        }
+        Schedule::List { t } => {
+            check_time_list(t).map_err(SampleError::Schedule)?;
+            t.iter().map(|&v| v as f32).collect()
+        }
+    })
+}
+
+/// F5-TTS's Empirically Pruned Step Sampling grids, in 1/32 units.
+fn epss_grid(steps: usize) -> Option<&'static [u32]> {
+    Some(match steps {
+        5 => &[0, 2, 4, 8, 16, 32],
+        6 => &[0, 2, 4, 6, 8, 16, 32],
+        7 => &[0, 2, 4, 6, 8, 16, 24, 32],
+        10 => &[0, 2, 4, 6, 8, 12, 16, 20, 24, 28, 32],
+        12 => &[0, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32],
+        16 => &[0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32],
+        _ => return None,
+    })
+}
+
+/// Deterministic standard normal noise (xoshiro256++ seeded by splitmix64, Box-Muller): the same seed
+/// gives the same noise on every machine.
+pub struct Noise {
+    s: [u64; 4],
+    spare: Option<f32>,
+}
+
+impl Noise {
+    pub fn new(seed: u64) -> Self {
+        let mut z = seed;
+        let mut next = || {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            x ^ (x >> 31)
+        };
+        Self { s: [next(), next(), next(), next()], spare: None }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let s = &mut self.s;
+        let r = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        r
+    }
+
+    /// Uniform in (0, 1].
+    fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+    }
+
+    pub fn normal(&mut self) -> f32 {
+        if let Some(v) = self.spare.take() {
+            return v;
+        }
+        let (u1, u2) = (self.uniform(), self.uniform());
+        let r = (-2.0 * u1.ln()).sqrt();
+        let a = std::f64::consts::TAU * u2;
+        self.spare = Some((r * a.sin()) as f32);
+        (r * a.cos()) as f32
+    }
+
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.normal()).collect()
+    }
+}
+
+/// One sampling problem (a single sequence; no batch dimension).
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Mel frames to generate (`T`).
+    pub mel_frames: usize,
+    /// Known mel `[T * M]` and which frames are known `[T]`.
+    pub cond_mel: Vec<f32>,
+    pub mel_known: Vec<bool>,
+    /// Text ids (text models).
+    pub text: Vec<i64>,
+    /// Known motion `[F * K]` and which frames are known `[F]` (motion models).
+    pub cond_motion: Vec<f32>,
+    pub motion_known: Vec<bool>,
+    /// Motion conditioning `[F * R]` (layouts with rest).
+    pub rest: Vec<f32>,
+    /// Explicit initial noise (else drawn from the seed).
+    pub noise_mel: Option<Vec<f32>>,
+    pub noise_motion: Option<Vec<f32>>,
+}
+
+/// Result: the generated (and written-back) sequences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    pub mel: Vec<f32>,    // [T * M]
+    pub motion: Vec<f32>, // [F * K]
+    pub mel_frames: usize,
+    pub motion_frames: usize,
+}
+
+impl Request {
+    /// An empty request of `mel_frames` frames: nothing known, no text.
+    pub fn new(cfg: &ModelConfig, mel_frames: usize) -> Self {
+        let f = cfg.motion_frames_for(mel_frames);
+        let (k, r) = cfg.motion.as_ref().map_or((0, 0), |m| (m.layout.motion_dim(), m.layout.rest_dim()));
+        Self {
+            mel_frames,
+            cond_mel: vec![0.0; mel_frames * cfg.audio.n_mels],
+            mel_known: vec![false; mel_frames],
+            text: Vec::new(),
+            cond_motion: vec![0.0; f * k],
+            motion_known: vec![false; f],
+            rest: vec![0.0; f * r],
+            noise_mel: None,
+            noise_motion: None,
+        }
+    }
+
+    /// Text (+ reference audio mel `[ref_frames * M]` whose text is part of `text`) -> mel + motion.
+    pub fn text_to_speech(cfg: &ModelConfig, text: Vec<i64>, reference_mel: &[f32], mel_frames: usize) -> Self {
+        let mut r = Self::new(cfg, mel_frames);
+        let m = cfg.audio.n_mels;
+        let ref_frames = (reference_mel.len() / m).min(mel_frames);
+        r.cond_mel[..ref_frames * m].copy_from_slice(&reference_mel[..ref_frames * m]);
+        r.mel_known[..ref_frames].iter_mut().for_each(|k| *k = true);
+        r.text = text;
+        r
+    }
+
+    /// Audio (mel `[T * M]`, all known) -> motion.
+    pub fn audio_to_motion(cfg: &ModelConfig, mel: &[f32]) -> Self {
+        let t = mel.len() / cfg.audio.n_mels;
+        let mut r = Self::new(cfg, t);
+        r.cond_mel.copy_from_slice(&mel[..t * cfg.audio.n_mels]);
+        r.mel_known.iter_mut().for_each(|k| *k = true);
+        r
+    }
+
+    /// Motion (`[F * K]`, all known) + text -> mel of `mel_frames` frames.
+    pub fn motion_to_speech(cfg: &ModelConfig, motion: &[f32], text: Vec<i64>, mel_frames: usize) -> Self {
+        let mut r = Self::new(cfg, mel_frames);
+        let n = r.cond_motion.len().min(motion.len());
+        r.cond_motion[..n].copy_from_slice(&motion[..n]);
+        r.motion_known.iter_mut().for_each(|k| *k = true);
+        r.text = text;
+        r
+    }
+
+    /// Read a request from named tensors (a `jamflow sample --inputs` file).
+    pub fn from_tensors(cfg: &ModelConfig, t: &NamedTensors) -> Result<Self, SampleError> {
+        let m = cfg.audio.n_mels;
+        let get = |n: &str| t.get(n).ok_or_else(|| input_err(n, "missing"));
+        let f32_of = |n: &str, cols: usize| -> Result<(usize, Vec<f32>), SampleError> {
+            let x = get(n)?;
+            let v = x.as_f32().ok_or_else(|| input_err(n, "expected a float tensor"))?;
+            if x.shape.len() != 2 || x.shape[1] != cols {
+                return Err(input_err(n, format!("expected shape [frames, {cols}], found {:?}", x.shape)));
+            }
+            Ok((x.shape[0], v.to_vec()))
+        };
+        let bool_of = |n: &str, len: usize| -> Result<Vec<bool>, SampleError> {
+            let x = get(n)?;
+            let v = x.as_bool().ok_or_else(|| input_err(n, "expected a bool tensor"))?;
+            if x.shape != [len] {
+                return Err(input_err(n, format!("expected shape [{len}], found {:?}", x.shape)));
+            }
+            Ok(v.to_vec())
+        };
+        let (frames, cond_mel) = f32_of(names::COND_MEL, m)?;
+        let mut r = Self::new(cfg, frames);
+        r.cond_mel = cond_mel;
+        r.mel_known = bool_of(names::MEL_KNOWN, frames)?;
+        if cfg.text.is_some() {
+            let x = get(names::TEXT)?;
+            r.text = x.as_i64().ok_or_else(|| input_err(names::TEXT, "expected an integer tensor"))?.to_vec();
+        }
+        if t.contains_key(names::NOISE_MEL) {
+            let (n, v) = f32_of(names::NOISE_MEL, m)?;
+            if n != frames {
+                return Err(input_err(names::NOISE_MEL, format!("expected {frames} frames, found {n}")));
+            }
+            r.noise_mel = Some(v);
+        }
+        if let Some(mc) = &cfg.motion {
+            let f = cfg.motion_frames_for(frames);
+            let k = mc.layout.motion_dim();
+            let (n, v) = f32_of(names::COND_MOTION, k)?;
+            if n != f {
+                return Err(input_err(
+                    names::COND_MOTION,
+                    format!("expected {f} frames (for {frames} mel frames), found {n}"),
+                ));
+            }
+            r.cond_motion = v;
+            r.motion_known = bool_of(names::MOTION_KNOWN, f)?;
+            if mc.layout.rest_dim() > 0 {
+                let (n, v) = f32_of(names::REST, mc.layout.rest_dim())?;
+                if n != f {
+                    return Err(input_err(names::REST, format!("expected {f} frames, found {n}")));
+                }
+                r.rest = v;
+            }
+            if t.contains_key(names::NOISE_MOTION) {
+                let (n, v) = f32_of(names::NOISE_MOTION, k)?;
+                if n != f {
+                    return Err(input_err(names::NOISE_MOTION, format!("expected {f} frames, found {n}")));
+                }
+                r.noise_motion = Some(v);
+            }
+        }
+        Ok(r)
+    }
+}
+
+impl Output {
+    /// As named tensors (`mel` `[T, M]`, `motion` `[F, K]`).
+    pub fn to_tensors(&self, cfg: &ModelConfig) -> NamedTensors {
+        let mut out = BTreeMap::new();
+        out.insert(names::MEL.into(), HostTensor::f32(vec![self.mel_frames, cfg.audio.n_mels], self.mel.clone()));
+        if let Some(m) = &cfg.motion {
+            out.insert(
+                names::MOTION.into(),
+                HostTensor::f32(vec![self.motion_frames, m.layout.motion_dim()], self.motion.clone()),
+            );
+        }
+        out
+    }
+}
+
+/// Repeat a per-row tensor for `rows` rows.
+fn rows_of(shape: &[usize], data: &[f32], rows: usize) -> HostTensor {
+    let mut s = vec![rows];
+    s.extend_from_slice(shape);
+    HostTensor::f32(s, data.repeat(rows))
+}
+
+/// `where(known, cond, 0)` per frame of width `w`.
+fn known_only(cond: &[f32], known: &[bool], w: usize) -> Vec<f32> {
+    cond.iter().enumerate().map(|(i, &v)| if known[i / w] { v } else { 0.0 }).collect()
+}
+
+/// Run the sampler on one request.
+pub fn sample(
+    backend: &mut dyn Backend,
+    cfg: &ModelConfig,
+    req: &Request,
+    opts: &SamplerOptions,
+) -> Result<Output, SampleError> {
+    let m = cfg.audio.n_mels;
+    let t_frames = req.mel_frames;
+    if t_frames == 0 {
+        return Err(input_err(names::COND_MEL, "zero frames to generate"));
+    }
+    if req.cond_mel.len() != t_frames * m || req.mel_known.len() != t_frames {
+        return Err(input_err(names::COND_MEL, format!("expected {t_frames} frames of {m} mel bins")));
+    }
+    let f_frames = cfg.motion_frames_for(t_frames);
+    let (k, r) = cfg.motion.as_ref().map_or((0, 0), |mc| (mc.layout.motion_dim(), mc.layout.rest_dim()));
+    if cfg.motion.is_some() {
+        if req.cond_motion.len() != f_frames * k || req.motion_known.len() != f_frames {
+            return Err(input_err(names::COND_MOTION, format!("expected {f_frames} frames of {k} values")));
+        }
+        if req.rest.len() != f_frames * r {
+            return Err(input_err(names::REST, format!("expected {f_frames} frames of {r} values")));
+        }
+    }
+    if let Some(tc) = &cfg.text {
+        if req.text.len() > tc.max_len {
+            return Err(input_err(
+                names::TEXT,
+                format!("{} tokens exceed the package's limit text.max_len = {}", req.text.len(), tc.max_len),
+            ));
+        }
+        if let Some(bad) = req.text.iter().find(|&&id| id < -1 || id >= tc.vocab_size as i64) {
+            return Err(input_err(names::TEXT, format!("id {bad} outside -1..{}", tc.vocab_size)));
+        }
+    }
+    let t = times(&opts.schedule, opts.steps)?;
+    let guided = opts.cfg_strength.abs() > 1e-5 && !opts.guidance_baked;
+    let rows = if guided { 2 } else { 1 };
+
+    // Fixed inputs of every step (rows: [cond, uncond]).
+    let mut fixed = NamedTensors::new();
+    let step_cond_mel = known_only(&req.cond_mel, &req.mel_known, m);
+    fixed.insert(io::COND_MEL.into(), rows_of(&[t_frames, m], &step_cond_mel, rows));
+    fixed.insert(io::MEL_MASK.into(), HostTensor::bool(vec![rows, t_frames], vec![true; rows * t_frames]));
+    fixed.insert(io::UNCOND.into(), HostTensor::bool(vec![rows], (0..rows).map(|i| i == 1).collect()));
+    if cfg.text.is_some() {
+        let ids = if req.text.is_empty() { vec![-1] } else { req.text.clone() };
+        let n = ids.len();
+        fixed.insert(io::TEXT.into(), HostTensor::i64(vec![rows, n], ids.repeat(rows)));
+    }
+    let mut step_cond_motion = Vec::new();
+    if let Some(mc) = &cfg.motion {
+        step_cond_motion = known_only(&req.cond_motion, &req.motion_known, k);
+        fixed.insert(io::COND_MOTION.into(), rows_of(&[f_frames, k], &step_cond_motion, rows));
+        fixed.insert(io::MOTION_MASK.into(), HostTensor::bool(vec![rows, f_frames], vec![true; rows * f_frames]));
+        if r > 0 {
+            fixed.insert(io::REST.into(), rows_of(&[f_frames, r], &req.rest, rows));
+        }
+        if mc.known_mask_channel {
+            fixed
+                .insert(io::MOTION_KNOWN.into(), HostTensor::bool(vec![rows, f_frames], req.motion_known.repeat(rows)));
+        }
+    }
+
+    let mut noise = Noise::new(opts.seed);
+    let mut x_mel = match &req.noise_mel {
+        Some(n) if n.len() == t_frames * m => n.clone(),
+        Some(_) => return Err(input_err(names::NOISE_MEL, format!("expected {t_frames} x {m} values"))),
+        None => noise.vec(t_frames * m),
+    };
+    let mut x_mot = match (&req.noise_motion, cfg.motion.is_some()) {
+        (Some(n), true) if n.len() == f_frames * k => n.clone(),
+        (Some(_), true) => return Err(input_err(names::NOISE_MOTION, format!("expected {f_frames} x {k} values"))),
+        (None, true) => noise.vec(f_frames * k),
+        (_, false) => Vec::new(),
+    };
+
+    for w in t.windows(2) {
+        let (t0, dt) = (w[0], w[1] - w[0]);
+        let mut inputs = fixed.clone();
+        inputs.insert(io::NOISY_MEL.into(), rows_of(&[t_frames, m], &x_mel, rows));
+        inputs.insert(io::TIME.into(), HostTensor::f32(vec![rows], vec![t0; rows]));
+        if cfg.motion.is_some() {
+            inputs.insert(io::NOISY_MOTION.into(), rows_of(&[f_frames, k], &x_mot, rows));
+        }
+        let out = backend.run(&inputs)?;
+        let v_mel = guided_velocity(&out, io::MEL_VELOCITY, rows, opts.cfg_strength)?;
+        euler(&mut x_mel, &v_mel, dt);
+        if cfg.motion.is_some() {
+            let v_mot = guided_velocity(&out, io::MOTION_VELOCITY, rows, opts.cfg_strength)?;
+            euler(&mut x_mot, &v_mot, dt);
+        }
+    }
+    // Known regions are written back.
+    write_back(&mut x_mel, &step_cond_mel, &req.mel_known, m);
+    if cfg.motion.is_some() {
+        write_back(&mut x_mot, &step_cond_motion, &req.motion_known, k);
+    }
+    Ok(Output { mel: x_mel, motion: x_mot, mel_frames: t_frames, motion_frames: f_frames })
+}
+
+/// `v_c + w (v_c - v_u)` from a packed `[rows, ...]` output (rows = 1: `v_c`).
+fn guided_velocity(out: &NamedTensors, name: &str, rows: usize, w: f32) -> Result<Vec<f32>, SampleError> {
+    let v = out
+        .get(name)
+        .and_then(|t| t.as_f32())
+        .ok_or_else(|| RuntimeError::Ort(format!("backend returned no `{name}`")))?;
+    let n = v.len() / rows;
+    if rows == 1 {
+        return Ok(v.to_vec());
+    }
+    let (c, u) = v.split_at(n);
+    Ok(c.iter().zip(u).map(|(&c, &u)| c + (c - u) * w).collect())
+}
+
+fn euler(x: &mut [f32], v: &[f32], dt: f32) {
+    for (x, v) in x.iter_mut().zip(v) {
+        *x += dt * v;
+    }
+}
+
+fn write_back(x: &mut [f32], cond: &[f32], known: &[bool], w: usize) {
+    for (i, x) in x.iter_mut().enumerate() {
+        if known[i / w] {
+            *x = cond[i];
+        }
+    }
+}
+
+/// F5's duration estimate: the reference's frames-per-byte rate applied to the whole text
+/// (UTF-8 byte lengths), `ref_frames + ref_frames / ref_bytes * gen_bytes / speed`.
+pub fn estimate_frames(ref_frames: usize, ref_text: &str, gen_text: &str, speed: f32) -> usize {
+    let ref_bytes = ref_text.len().max(1) as f64;
+    ref_frames + (ref_frames as f64 / ref_bytes * gen_text.len() as f64 / speed.max(1e-3) as f64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_match_f5() {
+        let u = times(&Schedule::Uniform, 4).unwrap();
+        assert_eq!(u, vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        let s = times(&Schedule::Sway { coef: -1.0 }, 4).unwrap();
+        // t + s (cos(pi/2 t) - 1 + t) with s = -1 is 1 - cos(pi/2 t).
+        for (a, b) in s.iter().zip(&u) {
+            assert!((a - (1.0 - (std::f32::consts::FRAC_PI_2 * b).cos())).abs() < 1e-6);
+        }
+        assert!((s[4] - 1.0).abs() < 1e-6 && s[0] == 0.0);
+        let e = times(&Schedule::Epss { sway: None }, 7).unwrap();
+        assert_eq!(e.len(), 8);
+        assert_eq!(e[5], 0.5);
+        assert_eq!(times(&Schedule::Epss { sway: None }, 3).unwrap(), times(&Schedule::Uniform, 3).unwrap());
+        assert!(times(&Schedule::List { t: vec![0.0, 0.6, 0.4, 1.0] }, 3).is_err());
+        assert_eq!(times(&Schedule::List { t: vec![0.0, 0.5, 1.0] }, 99).unwrap(), vec![0.0, 0.5, 1.0]);
+    }
+
+    #[test]
+    fn noise_is_seeded_and_normal() {
+        let a = Noise::new(7).vec(20_000);
+        assert_eq!(a, Noise::new(7).vec(20_000));
+        assert_ne!(a, Noise::new(8).vec(20_000));
+        let mean = a.iter().sum::<f32>() / a.len() as f32;
+        let var = a.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / a.len() as f32;
+        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "mean {mean} var {var}");
+    }
+
+    #[test]
+    fn duration_follows_reference_rate() {
+        // 100 frames for 10 bytes of reference text -> 10 frames per byte.
+        assert_eq!(estimate_frames(100, "0123456789", "abcde", 1.0), 150);
+        assert_eq!(estimate_frames(100, "0123456789", "abcde", 2.0), 125);
+    }
+
+    /// A fake backend: velocity = constant per row (cond 1, uncond 3), so the guided result is known.
+    struct Const;
+    impl Backend for Const {
+        fn describe(&self) -> String {
+            "const".into()
+        }
+        fn run(&mut self, inputs: &NamedTensors) -> Result<NamedTensors, RuntimeError> {
+            let x = &inputs[io::NOISY_MEL];
+            let rows = x.shape[0];
+            let n = x.len() / rows;
+            let v: Vec<f32> = (0..rows).flat_map(|r| vec![if r == 0 { 1.0 } else { 3.0 }; n]).collect();
+            let mut o = NamedTensors::new();
+            o.insert(io::MEL_VELOCITY.into(), HostTensor::f32(x.shape.clone(), v));
+            Ok(o)
+        }
+    }
+
+    #[test]
+    fn euler_cfg_and_write_back() {
+        let cfg: ModelConfig = serde_json::from_value(serde_json::json!({
+            "format": "jamflow-model/1",
+            "audio": {"n_mels": 2},
+            "text": null,
+            "audio_dit": {"dim": 16, "depth": 1, "heads": 1, "dim_head": 4},
+        }))
+        .unwrap();
+        let mut req = Request::new(&cfg, 3);
+        req.cond_mel = vec![5.0, 5.0, 0.0, 0.0, 0.0, 0.0];
+        req.mel_known = vec![true, false, false];
+        req.noise_mel = Some(vec![0.0; 6]);
+        let opts =
+            SamplerOptions { steps: 4, schedule: Schedule::Uniform, cfg_strength: 2.0, seed: 0, guidance_baked: false };
+        let out = sample(&mut Const, &cfg, &req, &opts).unwrap();
+        // v = 1 + 2 (1 - 3) = -3, integrated over [0, 1].
+        assert_eq!(out.mel[..2], [5.0, 5.0]);
+        for v in &out.mel[2..] {
+            assert!((v + 3.0).abs() < 1e-6, "{v}");
+        }
+        let baked = SamplerOptions { guidance_baked: true, ..opts };
+        let out = sample(&mut Const, &cfg, &req, &baked).unwrap();
+        assert!((out.mel[2] - 1.0).abs() < 1e-6);
+    }
+}
