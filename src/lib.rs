@@ -2,8 +2,9 @@
 //!
 //! Modules in data order; nothing reaches backwards:
 //! [`model`] (config, weights, graph definition) -> [`runtime`] (one backend trait; ONNX Runtime behind it)
-//! -> [`sampler`] (Euler on the rectified flow, CFG, inpainting).
+//! -> [`sampler`] (Euler on the rectified flow, CFG, inpainting). [`rng`] is a leaf utility (seeded noise).
 
 pub mod model;
+pub mod rng;
 pub mod runtime;
 pub mod sampler;

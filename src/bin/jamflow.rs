@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use jamflow::model::config::Schedule;
 use jamflow::model::import::{import_f5tts, F5Import, F5Preset};
+use jamflow::model::random::{write_random_package, Preset};
 use jamflow::model::{graph, io, onnx, stats, Package};
 use jamflow::runtime::tensors::{check_inputs, read_safetensors, write_safetensors};
 use jamflow::runtime::{ort_backend, Backend, OrtBackend, OrtOptions, Provider};
@@ -113,6 +114,14 @@ enum Cmd {
         #[command(flatten)]
         rt: RuntimeArgs,
     },
+    /// Write a package with seeded random weights (tests, benchmarks; not a usable voice).
+    Random {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = Preset::SmallMmdit)]
+        preset: Preset,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// The main job until the live daemon lands: a package end to end on this machine.
     Demo {
         /// Working directory for what the demo writes.
@@ -173,6 +182,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Bench { dir, frames, iters, torch_python, rt } => bench(&dir, frames, iters, torch_python.as_deref(), &rt),
+        Cmd::Random { dir, preset, seed } => {
+            write_random_package(&preset.config(), seed, &dir)?;
+            println!("wrote random-weights package {:?} (seed {seed}) -> {}", preset, dir.display());
+            Ok(())
+        }
         Cmd::Demo { out } => demo(&out),
     }
 }
@@ -332,7 +346,7 @@ fn export(dir: &Path, out: &Path, external: bool) -> Result<()> {
 /// Graph inputs for one packed cond+uncond evaluation over `frames` mel frames (deterministic values).
 fn bench_inputs(cfg: &jamflow::model::ModelConfig, frames: usize) -> jamflow::runtime::NamedTensors {
     let mut req = Request::new(cfg, frames);
-    let mut noise = sampler::Noise::new(1);
+    let mut noise = jamflow::rng::Noise::new(1);
     req.cond_mel = noise.vec(req.cond_mel.len());
     req.mel_known.iter_mut().take(frames / 3).for_each(|k| *k = true);
     if let Some(tc) = &cfg.text {
@@ -409,9 +423,40 @@ fn bench(dir: &Path, frames: usize, iters: usize, torch_python: Option<&Path>, r
 }
 
 fn demo(out: &Path) -> Result<()> {
-    bail!(
-        "the live demo needs the trained default model (issue 5) and the daemon (issue 6); not built yet. \
-         Until then scripts/demo.sh runs the model core end to end on a random-weights package (output in {})",
-        out.display()
-    )
+    // Until the trained default model (issue 5) and the live daemon (issue 6) land, the main job shows
+    // the model core end to end: package -> checked weights -> ONNX -> ONNX Runtime -> sampler.
+    println!("jamflow demo: model core end to end (random weights: no trained model ships yet)");
+    let pkg_dir = out.join("random-small-mmdit");
+    write_random_package(&Preset::SmallMmdit.config(), 0, &pkg_dir)?;
+    info(&pkg_dir, 10.0)?;
+    export(&pkg_dir, &pkg_dir.join("build").join("fp32").join("model.onnx"), false)?;
+    let mut pkg = load(&pkg_dir)?;
+    let cfg = pkg.config.clone();
+    let vocab = pkg.vocab.clone().context("demo package has no vocab")?;
+    let mut be = backend(&mut pkg, &RuntimeArgs { provider: Provider::Cpu, threads: None, ort_lib: None })?;
+    let text = "hello from jamflow";
+    let frames = sampler::estimate_frames(0, "", text, 1.0).max(2 * cfg.audio.mel_rate() as usize);
+    let req = Request::text_to_speech(&cfg, vocab.encode(text), &[], frames);
+    let opts = SamplerOptions { steps: 8, ..SamplerOptions::from_config(&cfg, 0) };
+    let t0 = Instant::now();
+    let result = sampler::sample(&mut be, &cfg, &req, &opts)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let path = out.join("text-to-mel-motion.safetensors");
+    write_safetensors(&path, &result.to_tensors(&cfg))?;
+    let audio_s = frames as f64 / cfg.audio.mel_rate();
+    println!(
+        "sampled {:.2} s of mel + motion ({} + {} frames, {} steps, cfg {}) in {:.2} s on {} -> {}",
+        audio_s,
+        result.mel_frames,
+        result.motion_frames,
+        opts.steps,
+        opts.cfg_strength,
+        secs,
+        be.describe(),
+        path.display()
+    );
+    println!(
+        "next: the trained default model (issue 5) and the live daemon `jamflowd --config configs/demo.toml` (issue 6)"
+    );
+    Ok(())
 }

@@ -5,7 +5,7 @@
 //! (head split, text padding mask, RoPE heads) comes from the chosen upstream preset.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use safetensors::SafeTensors;
 
@@ -158,9 +158,4 @@ pub fn import_f5tts(opts: &F5Import) -> Result<Package, ModelError> {
     std::fs::copy(&opts.vocab, &vpath).map_err(|e| ModelError::Io { path: vpath, source: e })?;
     config.save(&opts.out.join(CONFIG_FILE))?;
     Package::load(&opts.out)
-}
-
-/// The package directory's name for messages.
-pub fn describe(p: &Path) -> String {
-    p.display().to_string()
 }

@@ -6,6 +6,7 @@ pub mod import;
 pub mod io;
 pub mod onnx;
 pub mod package;
+pub mod random;
 pub mod stats;
 pub mod vocab;
 pub mod weights;

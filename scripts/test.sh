@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test command: set-up (idempotent), then formatting, lints and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+export JAMFLOW_ORT_LIB="$PWD/.ort/libonnxruntime.so"
+export JAMFLOW_PYTHON="$PWD/.venv/bin/python"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets
