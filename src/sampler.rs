@@ -453,6 +453,32 @@ mod tests {
         assert_eq!(estimate_frames(100, "0123456789", "abcde", 2.0), 125);
     }
 
+    fn mm_config() -> ModelConfig {
+        crate::model::random::Preset::SmallMmdit.config()
+    }
+
+    #[test]
+    fn request_builders_mark_what_is_known() {
+        let cfg = mm_config();
+        let m = cfg.audio.n_mels;
+        // Audio -> motion: all mel known, no motion known.
+        let mel = vec![0.5; 20 * m];
+        let r = Request::audio_to_motion(&cfg, &mel);
+        assert_eq!(r.mel_frames, 20);
+        assert!(r.mel_known.iter().all(|&k| k) && r.motion_known.iter().all(|&k| !k));
+        assert_eq!(r.motion_known.len(), cfg.motion_frames_for(20));
+        // Text -> speech with a 5-frame reference: the reference prefix is known.
+        let r = Request::text_to_speech(&cfg, vec![1, 2, 3], &vec![1.0; 5 * m], 30);
+        assert_eq!(r.mel_known.iter().filter(|&&k| k).count(), 5);
+        assert!(r.mel_known[..5].iter().all(|&k| k));
+        assert_eq!(r.text, vec![1, 2, 3]);
+        // Motion -> speech: motion known, mel unknown.
+        let k = cfg.motion.as_ref().unwrap().layout.motion_dim();
+        let f = cfg.motion_frames_for(30);
+        let r = Request::motion_to_speech(&cfg, &vec![0.1; f * k], vec![4], 30);
+        assert!(r.motion_known.iter().all(|&k| k) && r.mel_known.iter().all(|&k| !k));
+    }
+
     /// A fake backend: velocity = constant per row (cond 1, uncond 3), so the guided result is known.
     struct Const;
     impl Backend for Const {

@@ -236,3 +236,24 @@ fn bad_sampler_requests_are_named() {
     assert_eq!(r["mel"].shape, vec![20, 100]);
     assert_eq!(r["motion"].shape, vec![6, 12]);
 }
+
+#[test]
+fn unavailable_execution_provider_is_an_error_not_a_fallback() {
+    let d = tempfile::tempdir().unwrap();
+    let p = package(d.path());
+    let inputs = d.path().join("in.safetensors");
+    write_safetensors(&inputs, &BTreeMap::new()).unwrap();
+    for provider in ["cuda", "tensorrt"] {
+        let mut t = BTreeMap::new();
+        t.insert("cond_mel".to_string(), HostTensor::f32(vec![2, 100], vec![0.0; 200]));
+        t.insert("mel_known".to_string(), HostTensor::bool(vec![2], vec![false; 2]));
+        t.insert("text".to_string(), HostTensor::i64(vec![1], vec![1]));
+        t.insert("cond_motion".to_string(), HostTensor::f32(vec![1, 12], vec![0.0; 12]));
+        t.insert("motion_known".to_string(), HostTensor::bool(vec![1], vec![false]));
+        write_safetensors(&inputs, &t).unwrap();
+        let out = d.path().join("out.safetensors");
+        let e = jamflow_err(&["sample", s(&p), "--inputs", s(&inputs), "--out", s(&out), "--provider", provider]);
+        assert!(e.contains(&format!("execution provider {provider} is not available")), "{e}");
+        assert!(!out.exists());
+    }
+}
