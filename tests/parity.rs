@@ -19,6 +19,17 @@ fn forward_err(dir: &Path, pkg: &Path, outputs: &[&str]) -> f32 {
     rel_err(&read(&dir.join("expected.safetensors")), &read(&out), outputs)
 }
 
+/// Write an oracle fixture with `args` (plus `--out DIR`) and check `jamflow forward` on its package.
+fn oracle_parity(what: &str, args: &[&str], outputs: &[&str]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let mut a = args.to_vec();
+    a.extend(["--out", s(d.path())]);
+    oracle(&a);
+    let e = forward_err(d.path(), &d.path().join("pkg"), outputs);
+    assert!(e <= TOL, "{what}: rel err {e}");
+    d
+}
+
 /// Copy the fixture's package with `edit` applied to its model.json.
 fn mutated(dir: &Path, name: &str, edit: impl Fn(&mut serde_json::Value)) -> std::path::PathBuf {
     let src = dir.join("pkg");
@@ -35,97 +46,53 @@ fn mutated(dir: &Path, name: &str, edit: impl Fn(&mut serde_json::Value)) -> std
     dst
 }
 
+const MEL: &[&str] = &["mel_velocity"];
+const BOTH: &[&str] = &["mel_velocity", "motion_velocity"];
+
 #[test]
 fn f5tts_small_matches_upstream_dit() {
-    let d = tempfile::tempdir().unwrap();
-    oracle(&["f5", "--preset", "small", "--seed", "1", "--out", s(d.path())]);
-    let e = forward_err(d.path(), &d.path().join("pkg"), &["mel_velocity"]);
-    assert!(e <= TOL, "F5 small: rel err {e}");
+    oracle_parity("F5 small", &["f5", "--preset", "small", "--seed", "1"], MEL);
 }
 
 #[test]
 fn f5tts_small_variants_match_upstream_dit() {
     // qk RMSNorm, RoPE on the first head only (F5TTS v0), padded keys masked, long skip.
-    let d = tempfile::tempdir().unwrap();
-    oracle(&[
-        "f5",
-        "--preset",
-        "small",
-        "--seed",
-        "4",
-        "--qk-norm",
-        "--pe-attn-head",
-        "1",
-        "--attn-mask",
-        "--long-skip",
-        "--out",
-        s(d.path()),
-    ]);
-    let e = forward_err(d.path(), &d.path().join("pkg"), &["mel_velocity"]);
-    assert!(e <= TOL, "F5 small variants: rel err {e}");
+    let args =
+        ["f5", "--preset", "small", "--seed", "4", "--qk-norm", "--pe-attn-head", "1", "--attn-mask", "--long-skip"];
+    oracle_parity("F5 small variants", &args, MEL);
 }
 
 #[test]
 fn f5tts_base_widths_depth2_match_upstream_dit() {
-    let d = tempfile::tempdir().unwrap();
-    oracle(&["f5", "--preset", "base2", "--seed", "2", "--out", s(d.path())]);
-    let e = forward_err(d.path(), &d.path().join("pkg"), &["mel_velocity"]);
-    assert!(e <= TOL, "F5 base widths depth 2: rel err {e}");
+    oracle_parity("F5 base widths depth 2", &["f5", "--preset", "base2", "--seed", "2"], MEL);
 }
 
 #[test]
 fn mmdit_matches_reference_and_detects_wrong_joint_layers_and_window() {
-    let d = tempfile::tempdir().unwrap();
-    oracle(&["mmdit", "--preset", "small", "--layout", "mouth4-2d", "--seed", "3", "--out", s(d.path())]);
-    let outs = ["mel_velocity", "motion_velocity"];
-    let e = forward_err(d.path(), &d.path().join("pkg"), &outs);
-    assert!(e <= TOL, "MM-DiT mouth4-2d: rel err {e}");
+    let d = oracle_parity(
+        "MM-DiT mouth4-2d",
+        &["mmdit", "--preset", "small", "--layout", "mouth4-2d", "--seed", "3"],
+        BOTH,
+    );
     // Sensitivity: no joint layers, or a different window, must not match.
     let no_joint = mutated(d.path(), "no-joint", |c| c["joint"]["layers"] = serde_json::json!([]));
-    let e = forward_err(d.path(), &no_joint, &outs);
+    let e = forward_err(d.path(), &no_joint, BOTH);
     assert!(e > 1e-3, "joint layers removed but outputs still match (rel err {e})");
     let narrow = mutated(d.path(), "narrow", |c| c["joint"]["window_s"] = serde_json::json!(0.2));
-    let e = forward_err(d.path(), &narrow, &outs);
+    let e = forward_err(d.path(), &narrow, BOTH);
     assert!(e > 1e-3, "window changed but outputs still match (rel err {e})");
 }
 
 #[test]
 fn mmdit_liveportrait_with_known_channel_matches_reference() {
-    let d = tempfile::tempdir().unwrap();
-    oracle(&[
-        "mmdit",
-        "--preset",
-        "small",
-        "--layout",
-        "liveportrait",
-        "--known-channel",
-        "--seed",
-        "5",
-        "--out",
-        s(d.path()),
-    ]);
-    let e = forward_err(d.path(), &d.path().join("pkg"), &["mel_velocity", "motion_velocity"]);
-    assert!(e <= TOL, "MM-DiT liveportrait: rel err {e}");
+    let args = ["mmdit", "--preset", "small", "--layout", "liveportrait", "--known-channel", "--seed", "5"];
+    oracle_parity("MM-DiT liveportrait", &args, BOTH);
 }
 
 #[test]
 fn mmdit_explicit_joint_layers_match_reference() {
-    let d = tempfile::tempdir().unwrap();
-    oracle(&[
-        "mmdit",
-        "--preset",
-        "small",
-        "--layout",
-        "liveportrait",
-        "--joint-layers",
-        "0,2",
-        "--seed",
-        "6",
-        "--out",
-        s(d.path()),
-    ]);
-    let e = forward_err(d.path(), &d.path().join("pkg"), &["mel_velocity", "motion_velocity"]);
-    assert!(e <= TOL, "MM-DiT joint layers [0, 2]: rel err {e}");
+    let args = ["mmdit", "--preset", "small", "--layout", "liveportrait", "--joint-layers", "0,2", "--seed", "6"];
+    oracle_parity("MM-DiT joint layers [0, 2]", &args, BOTH);
 }
 
 #[test]

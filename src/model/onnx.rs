@@ -111,19 +111,7 @@ impl Onnx {
 
     /// An f32 constant tensor (shared by value).
     pub fn const_f32(&mut self, dims: &[usize], data: &[f32]) -> String {
-        let key = format!("f32{dims:?}{:?}", data.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
-        if let Some(n) = self.const_cache.get(&key) {
-            return n.clone();
-        }
-        let name = self.fresh("const");
-        let mut t = TensorProto::new();
-        t.name = name.clone();
-        t.dims = dims.iter().map(|&d| d as i64).collect();
-        t.data_type = DataType::FLOAT as i32;
-        t.raw_data = f32_bytes(data);
-        self.initializers.push(t);
-        self.const_cache.insert(key, name.clone());
-        name
+        self.constant(dims, DataType::FLOAT, f32_bytes(data))
     }
 
     /// An f32 scalar constant.
@@ -142,7 +130,12 @@ impl Onnx {
     }
 
     fn const_i64_shaped(&mut self, dims: &[usize], data: &[i64]) -> String {
-        let key = format!("i64{dims:?}{data:?}");
+        self.constant(dims, DataType::INT64, data.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+
+    /// A constant initializer, shared with any earlier constant of the same type, shape and bytes.
+    fn constant(&mut self, dims: &[usize], dtype: DataType, raw: Vec<u8>) -> String {
+        let key = format!("{dtype:?}{dims:?}{raw:?}");
         if let Some(n) = self.const_cache.get(&key) {
             return n.clone();
         }
@@ -150,8 +143,8 @@ impl Onnx {
         let mut t = TensorProto::new();
         t.name = name.clone();
         t.dims = dims.iter().map(|&d| d as i64).collect();
-        t.data_type = DataType::INT64 as i32;
-        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        t.data_type = dtype as i32;
+        t.raw_data = raw;
         self.initializers.push(t);
         self.const_cache.insert(key, name.clone());
         name
