@@ -1,1 +1,1 @@
-//! TODO
+//! ALSA capture (see capture.rs)
