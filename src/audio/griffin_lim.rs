@@ -91,9 +91,7 @@ impl GriffinLim {
         let mut angles: Vec<Vec<C64>> = mag
             .iter()
             .map(|row| {
-                row.iter()
-                    .map(|_| C64::from_polar(1.0, std::f64::consts::TAU * (noise.normal() as f64)))
-                    .collect()
+                row.iter().map(|_| C64::from_polar(1.0, std::f64::consts::TAU * (noise.normal() as f64))).collect()
             })
             .collect();
         let mut prev: Vec<Vec<C64>> = vec![vec![C64::default(); self.stft.bins()]; frames];

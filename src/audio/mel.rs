@@ -275,7 +275,9 @@ mod tests {
     use super::*;
 
     fn signal(n: usize) -> Vec<f32> {
-        (0..n).map(|i| (0.3 * (i as f32 * 0.05).sin() + 0.2 * (i as f32 * 0.31).cos()) * ((i % 97) as f32 / 97.0)).collect()
+        (0..n)
+            .map(|i| (0.3 * (i as f32 * 0.05).sin() + 0.2 * (i as f32 * 0.31).cos()) * ((i % 97) as f32 / 97.0))
+            .collect()
     }
 
     #[test]

@@ -61,11 +61,14 @@ fn hound_err(path: &Path, e: hound::Error) -> AudioError {
             AudioError::Io { path: path.to_path_buf(), source: io }
         }
         hound::Error::IoError(io) => AudioError::Io { path: path.to_path_buf(), source: io },
-        hound::Error::FormatError(m) => err(path, format!("not a valid WAV file: {m}")),
-        hound::Error::Unsupported => err(
+        hound::Error::FormatError(m) if m.contains("bits per sample") || m.contains("format") => err(
             path,
-            "unsupported WAV encoding: expected PCM integer (8/16/24/32-bit) or 32-bit float samples",
+            format!("unsupported WAV encoding ({m}): expected PCM integer (8/16/24/32-bit) or 32-bit float samples"),
         ),
+        hound::Error::FormatError(m) => err(path, format!("not a valid WAV file: {m}")),
+        hound::Error::Unsupported => {
+            err(path, "unsupported WAV encoding: expected PCM integer (8/16/24/32-bit) or 32-bit float samples")
+        }
         hound::Error::TooWide => err(path, "unsupported WAV encoding: samples wider than 32 bits"),
         hound::Error::InvalidSampleFormat => err(path, "unsupported WAV encoding: invalid sample format"),
         hound::Error::UnfinishedSample => err(path, "truncated: the last sample is incomplete"),
@@ -167,11 +170,19 @@ mod tests {
     #[test]
     fn reads_every_pcm_and_float_format() {
         let dir = tempfile::tempdir().unwrap();
-        for (bits, fmt) in
-            [(8, SampleFormat::Int), (16, SampleFormat::Int), (24, SampleFormat::Int), (32, SampleFormat::Int), (32, SampleFormat::Float)]
-        {
+        for (bits, fmt) in [
+            (8, SampleFormat::Int),
+            (16, SampleFormat::Int),
+            (24, SampleFormat::Int),
+            (32, SampleFormat::Int),
+            (32, SampleFormat::Float),
+        ] {
             let p = dir.path().join(format!("{bits}{fmt:?}.wav"));
-            write_spec(&p, WavSpec { channels: 2, sample_rate: 48_000, bits_per_sample: bits, sample_format: fmt }, 960);
+            write_spec(
+                &p,
+                WavSpec { channels: 2, sample_rate: 48_000, bits_per_sample: bits, sample_format: fmt },
+                960,
+            );
             let w = read(&p).unwrap();
             assert_eq!((w.channels, w.sample_rate, w.frames()), (2, 48_000, 480));
             let tol = if bits == 8 { 1.0 / 64.0 } else { 1e-4 };
