@@ -5,7 +5,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use jamflow::audio::capture::{Capture, CaptureConfig, CaptureEvent, SampleFormat};
+use jamflow::audio::capture::{Capture, CaptureConfig, CaptureEvent, MicStream, SampleFormat};
+use jamflow::audio::resample::resample;
 
 /// Known interleaved signal: `frames` x `channels`, distinct per channel, full range included.
 fn known(frames: usize, channels: usize) -> Vec<f64> {
@@ -123,6 +124,27 @@ fn captures_known_signal_through_the_file_plugin() {
     // Auto negotiation: no forced format picks the first of S16, S32, F32 the device offers.
     let auto = Capture::open(&CaptureConfig { device: "jf_s16_stereo".into(), ..Default::default() }).unwrap();
     assert_eq!(auto.negotiated().format, SampleFormat::S16);
+
+    // The model-rate microphone: 48 kHz stereo S16 -> 24 kHz mono, equal to resampling the captured signal.
+    let mut mic =
+        MicStream::open(&CaptureConfig { device: "jf_s16_stereo".into(), channels: 2, ..Default::default() }, 24_000)
+            .unwrap();
+    let mut got = Vec::new();
+    let mut next_index = 0;
+    while got.len() < 2400 {
+        match mic.read().unwrap() {
+            CaptureEvent::Audio(c) => {
+                assert_eq!(c.frame_index, next_index);
+                next_index += c.samples.len() as u64;
+                got.extend(c.samples);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // (The batch reference ends at sample 2400, where it is zero-padded: compare away from its end.)
+    let want = resample(&expected[0], 48_000, 24_000).unwrap();
+    let d = got[..2000].iter().zip(&want[..2000]).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(d < 1e-6, "streamed resampling differs from batch by {d}");
 
     // A missing device: the documented error, naming the device.
     let e = Capture::open(&CaptureConfig { device: "jamflow_no_such_mic".into(), ..Default::default() })
