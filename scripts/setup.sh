@@ -12,6 +12,7 @@ ROOT=$(pwd)
 ORT_VERSION=1.24.4
 TORCH_VERSION=2.11.0
 F5_TTS_VERSION=1.1.22
+VOCOS_VERSION=0.1.0
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -27,6 +28,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(ca-certificates curl pkg-config build-essential python3 python3-venv python3-pip)
+APT_PACKAGES+=(libasound2-dev) # crate `alsa` (src/audio/capture.rs); its tests use ALSA's `file` plugin, no sound card
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -53,12 +55,12 @@ if [ ! -x .venv/bin/python ]; then
   $PY -m venv .venv
 fi
 VPY=.venv/bin/python
-stamp=.venv/.jamflow-deps-$TORCH_VERSION-$F5_TTS_VERSION-$ORT_VERSION
+stamp=.venv/.jamflow-deps-$TORCH_VERSION-$F5_TTS_VERSION-$ORT_VERSION-vocos$VOCOS_VERSION
 if [ ! -f "$stamp" ]; then
   log "installing Python packages (torch $TORCH_VERSION, f5-tts $F5_TTS_VERSION): a few minutes"
   retry 3 $VPY -m pip install -q --upgrade pip
   retry 3 $VPY -m pip install -q "torch==$TORCH_VERSION" "torchaudio==$TORCH_VERSION" "f5-tts==$F5_TTS_VERSION" \
-    safetensors numpy "onnxruntime==$ORT_VERSION" onnx
+    safetensors numpy "onnxruntime==$ORT_VERSION" onnx "vocos==$VOCOS_VERSION"
   touch "$stamp"
 fi
 

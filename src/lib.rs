@@ -3,7 +3,9 @@
 //! Modules in data order; nothing reaches backwards:
 //! [`model`] (config, weights, graph definition) -> [`runtime`] (one backend trait; ONNX Runtime behind it)
 //! -> [`sampler`] (Euler on the rectified flow, CFG, inpainting). [`rng`] is a leaf utility (seeded noise).
+//! [`audio`] (WAV, resampling, mel, ALSA capture, vocoders) sits after `runtime`.
 
+pub mod audio;
 pub mod model;
 pub mod rng;
 pub mod runtime;

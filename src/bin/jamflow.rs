@@ -128,6 +128,26 @@ enum Cmd {
         #[arg(long, default_value = "target/demo")]
         out: PathBuf,
     },
+    /// Log-mel spectrogram of a WAV file (any format/rate/channels -> 24 kHz mono) as safetensors `mel` [frames, 100].
+    Mel {
+        input: PathBuf,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Mel spectrogram (safetensors `mel` [frames, 100]) -> WAV (24 kHz mono 16-bit).
+    Vocode {
+        mel: PathBuf,
+        /// `vocos:DIR` (DIR/vocos.safetensors, see scripts/vocos_convert.py) or `griffin-lim`.
+        #[arg(long, default_value = "griffin-lim")]
+        vocoder: String,
+        /// Griffin-Lim iterations.
+        #[arg(long, default_value_t = jamflow::audio::griffin_lim::DEFAULT_ITERATIONS)]
+        iterations: usize,
+        #[arg(short, long)]
+        out: PathBuf,
+        #[command(flatten)]
+        rt: RuntimeArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -188,6 +208,8 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Demo { out } => demo(&out),
+        Cmd::Mel { input, out } => audio_cli::mel(&input, &out),
+        Cmd::Vocode { mel, vocoder, iterations, out, rt } => audio_cli::vocode(&mel, &vocoder, iterations, &out, &rt),
     }
 }
 
@@ -459,4 +481,81 @@ fn demo(out: &Path) -> Result<()> {
         "next: the trained default model (issue 5) and the live daemon `jamflowd --config configs/demo.toml` (issue 6)"
     );
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Audio front end: `jamflow mel`, `jamflow vocode` (issue 3).
+// ---------------------------------------------------------------------------------------------------------------
+mod audio_cli {
+    use std::path::Path;
+
+    use anyhow::{bail, Context, Result};
+
+    use super::RuntimeArgs;
+    use jamflow::audio::griffin_lim::GriffinLim;
+    use jamflow::audio::mel::{Mel, MelSpec};
+    use jamflow::audio::vocos::Vocos;
+    use jamflow::audio::wav::{self, WavFormat};
+    use jamflow::model::config::AudioConfig;
+    use jamflow::runtime::tensors::{read_safetensors, write_safetensors};
+    use jamflow::runtime::{HostTensor, NamedTensors, OrtOptions};
+
+    /// Tensor name of a mel file.
+    const MEL: &str = "mel";
+
+    pub fn mel(input: &Path, out: &Path) -> Result<()> {
+        let cfg = AudioConfig::default();
+        let x = wav::load_mono(input, cfg.sample_rate)?;
+        let mel = MelSpec::new(&cfg)?.compute(&x).with_context(|| format!("{}", input.display()))?;
+        let mut t = NamedTensors::new();
+        t.insert(MEL.into(), HostTensor::f32(vec![mel.frames, mel.n_mels], mel.data));
+        write_safetensors(out, &t)?;
+        println!(
+            "{}: {} samples at {} Hz -> mel [{}, {}] -> {}",
+            input.display(),
+            x.len(),
+            cfg.sample_rate,
+            mel.frames,
+            mel.n_mels,
+            out.display()
+        );
+        Ok(())
+    }
+
+    pub fn vocode(mel_path: &Path, vocoder: &str, iterations: usize, out: &Path, rt: &RuntimeArgs) -> Result<()> {
+        let cfg = AudioConfig::default();
+        let t = read_safetensors(mel_path)?;
+        let m = t.get(MEL).with_context(|| format!("{}: no tensor `{MEL}`", mel_path.display()))?;
+        let data = m.as_f32().with_context(|| format!("{}: `{MEL}` must be f32", mel_path.display()))?;
+        if m.shape.len() != 2 || m.shape[1] != cfg.n_mels || m.shape[0] == 0 {
+            bail!("{}: `{MEL}` has shape {:?}; expected [frames, {}]", mel_path.display(), m.shape, cfg.n_mels);
+        }
+        let mel = Mel { frames: m.shape[0], n_mels: m.shape[1], data: data.to_vec() };
+        let audio = if vocoder == "griffin-lim" {
+            let mut gl = GriffinLim::new(&cfg)?;
+            gl.iterations = iterations;
+            gl.vocode(&mel)?
+        } else if let Some(dir) = vocoder.strip_prefix("vocos:") {
+            let opts = OrtOptions {
+                provider: rt.provider,
+                threads: rt.threads,
+                library: rt.ort_lib.clone(),
+                trt_cache: None,
+                device_id: 0,
+            };
+            Vocos::load(Path::new(dir), &cfg, &opts)?.vocode(&mel)?
+        } else {
+            bail!("--vocoder {vocoder:?}: expected `vocos:DIR` or `griffin-lim`");
+        };
+        wav::write(out, cfg.sample_rate, &audio, WavFormat::Pcm16)?;
+        println!(
+            "{}: mel [{}, {}] -> {} samples ({vocoder}) -> {}",
+            mel_path.display(),
+            mel.frames,
+            mel.n_mels,
+            audio.len(),
+            out.display()
+        );
+        Ok(())
+    }
 }

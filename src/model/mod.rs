@@ -35,6 +35,8 @@ pub enum ModelError {
     Vocab { path: PathBuf, msg: String },
     #[error("graph: {0}")]
     Graph(String),
+    #[error("text of {len} characters is longer than the model's limit of {max} (text.max_len)")]
+    TextTooLong { len: usize, max: usize },
 }
 
 fn file_prefix(file: &Option<PathBuf>) -> String {

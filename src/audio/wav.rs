@@ -1,0 +1,209 @@
+//! WAV files (`hound`): any PCM integer (8/16/24/32-bit) or 32-bit float file, any rate and channel count, in;
+//! model-rate mono f32 via [`load_mono`]; 16-bit PCM or 32-bit float out.
+//!
+//! Every failure names the file and what is wrong: not a WAV/corrupt header, empty (no samples), truncated
+//! (fewer sample bytes than the header declares), unsupported encoding (e.g. A-law, 64-bit float).
+
+use std::path::Path;
+
+use hound::{SampleFormat, WavReader, WavSpec, WavWriter};
+
+use super::resample::resample;
+use super::AudioError;
+
+/// Decoded WAV: interleaved f32 samples in [-1, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wav {
+    pub sample_rate: u32,
+    pub channels: u16,
+    /// Interleaved frames.
+    pub samples: Vec<f32>,
+}
+
+impl Wav {
+    pub fn frames(&self) -> usize {
+        self.samples.len() / self.channels as usize
+    }
+
+    /// Average of the channels.
+    pub fn to_mono(&self) -> Vec<f32> {
+        downmix(&self.samples, self.channels as usize)
+    }
+}
+
+/// Average interleaved `channels` to mono.
+pub fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
+    if channels == 1 {
+        return interleaved.to_vec();
+    }
+    interleaved.chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32).collect()
+}
+
+/// Sample file formats for writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WavFormat {
+    /// 16-bit signed PCM (values clipped to [-1, 1]).
+    Pcm16,
+    /// 32-bit IEEE float.
+    F32,
+}
+
+fn err(path: &Path, msg: impl Into<String>) -> AudioError {
+    AudioError::Wav { path: path.to_path_buf(), msg: msg.into() }
+}
+
+fn hound_err(path: &Path, e: hound::Error) -> AudioError {
+    match e {
+        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            err(path, "truncated or empty: the file ends inside the WAV header")
+        }
+        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            AudioError::Io { path: path.to_path_buf(), source: io }
+        }
+        hound::Error::IoError(io) => AudioError::Io { path: path.to_path_buf(), source: io },
+        hound::Error::FormatError(m) if m.contains("bits per sample") || m.contains("format") => err(
+            path,
+            format!("unsupported WAV encoding ({m}): expected PCM integer (8/16/24/32-bit) or 32-bit float samples"),
+        ),
+        hound::Error::FormatError(m) => err(path, format!("not a valid WAV file: {m}")),
+        hound::Error::Unsupported => {
+            err(path, "unsupported WAV encoding: expected PCM integer (8/16/24/32-bit) or 32-bit float samples")
+        }
+        hound::Error::TooWide => err(path, "unsupported WAV encoding: samples wider than 32 bits"),
+        hound::Error::InvalidSampleFormat => err(path, "unsupported WAV encoding: invalid sample format"),
+        hound::Error::UnfinishedSample => err(path, "truncated: the last sample is incomplete"),
+    }
+}
+
+/// Read a WAV file.
+pub fn read(path: &Path) -> Result<Wav, AudioError> {
+    let file = std::fs::File::open(path).map_err(|e| AudioError::Io { path: path.to_path_buf(), source: e })?;
+    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+        return Err(err(path, "empty file (0 bytes); expected a WAV file"));
+    }
+    let reader = WavReader::new(std::io::BufReader::new(file)).map_err(|e| hound_err(path, e))?;
+    let spec = reader.spec();
+    if spec.channels == 0 || spec.sample_rate == 0 {
+        return Err(err(path, format!("invalid header: {} channel(s) at {} Hz", spec.channels, spec.sample_rate)));
+    }
+    let declared = reader.len() as usize;
+    let samples: Result<Vec<f32>, hound::Error> = match (spec.sample_format, spec.bits_per_sample) {
+        (SampleFormat::Float, 32) => reader.into_samples::<f32>().collect(),
+        (SampleFormat::Int, bits @ 1..=32) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
+            reader.into_samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect()
+        }
+        (fmt, bits) => {
+            return Err(err(
+                path,
+                format!(
+                    "unsupported WAV encoding: {bits}-bit {fmt:?}; expected PCM integer (8/16/24/32-bit) or \
+                     32-bit float samples"
+                ),
+            ))
+        }
+    };
+    let samples = match samples {
+        Ok(s) => s,
+        Err(hound::Error::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(err(path, format!("truncated: the header declares {declared} samples, the file ends early")))
+        }
+        Err(e) => return Err(hound_err(path, e)),
+    };
+    if samples.len() < declared {
+        return Err(err(
+            path,
+            format!("truncated: the header declares {declared} samples, only {} are present", samples.len()),
+        ));
+    }
+    if samples.is_empty() {
+        return Err(err(path, "contains no audio samples"));
+    }
+    if let Some(i) = samples.iter().position(|v| !v.is_finite()) {
+        return Err(err(path, format!("sample {i} is not finite ({})", samples[i])));
+    }
+    Ok(Wav { sample_rate: spec.sample_rate, channels: spec.channels, samples })
+}
+
+/// Read a WAV file as mono f32 at `sample_rate` (channels averaged, then resampled).
+pub fn load_mono(path: &Path, sample_rate: u32) -> Result<Vec<f32>, AudioError> {
+    let wav = read(path)?;
+    resample(&wav.to_mono(), wav.sample_rate, sample_rate).map_err(|e| err(path, e.to_string()))
+}
+
+/// Write mono samples.
+pub fn write(path: &Path, sample_rate: u32, samples: &[f32], format: WavFormat) -> Result<(), AudioError> {
+    let (bits, fmt) = match format {
+        WavFormat::Pcm16 => (16, SampleFormat::Int),
+        WavFormat::F32 => (32, SampleFormat::Float),
+    };
+    let spec = WavSpec { channels: 1, sample_rate, bits_per_sample: bits, sample_format: fmt };
+    let werr = |e: hound::Error| err(path, format!("writing: {e}"));
+    let mut w = WavWriter::create(path, spec).map_err(werr)?;
+    for &s in samples {
+        match format {
+            WavFormat::Pcm16 => w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).map_err(werr)?,
+            WavFormat::F32 => w.write_sample(s).map_err(werr)?,
+        }
+    }
+    w.finalize().map_err(werr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_spec(path: &Path, spec: WavSpec, n: usize) {
+        let mut w = WavWriter::create(path, spec).unwrap();
+        for i in 0..n {
+            let v = ((i as f64 * 0.1).sin() * 0.5) as f32;
+            match (spec.sample_format, spec.bits_per_sample) {
+                (SampleFormat::Float, _) => w.write_sample(v).unwrap(),
+                (SampleFormat::Int, 8) => w.write_sample((v * 127.0) as i8).unwrap(),
+                (SampleFormat::Int, 16) => w.write_sample((v * 32767.0) as i16).unwrap(),
+                (SampleFormat::Int, b) => w.write_sample((v * ((1i64 << (b - 1)) - 1) as f32) as i32).unwrap(),
+            }
+        }
+        w.finalize().unwrap();
+    }
+
+    #[test]
+    fn reads_every_pcm_and_float_format() {
+        let dir = tempfile::tempdir().unwrap();
+        for (bits, fmt) in [
+            (8, SampleFormat::Int),
+            (16, SampleFormat::Int),
+            (24, SampleFormat::Int),
+            (32, SampleFormat::Int),
+            (32, SampleFormat::Float),
+        ] {
+            let p = dir.path().join(format!("{bits}{fmt:?}.wav"));
+            write_spec(
+                &p,
+                WavSpec { channels: 2, sample_rate: 48_000, bits_per_sample: bits, sample_format: fmt },
+                960,
+            );
+            let w = read(&p).unwrap();
+            assert_eq!((w.channels, w.sample_rate, w.frames()), (2, 48_000, 480));
+            let tol = if bits == 8 { 1.0 / 64.0 } else { 1e-4 };
+            for (i, s) in w.samples.iter().enumerate() {
+                let want = ((i as f64 * 0.1).sin() * 0.5) as f32;
+                assert!((s - want).abs() < tol, "{bits}-bit {fmt:?} sample {i}: {s} vs {want}");
+            }
+            let mono = load_mono(&p, 24_000).unwrap();
+            assert_eq!(mono.len(), 240);
+        }
+    }
+
+    #[test]
+    fn write_read_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.01).sin() * 0.9).collect();
+        let p = dir.path().join("f.wav");
+        write(&p, 24_000, &x, WavFormat::F32).unwrap();
+        assert_eq!(read(&p).unwrap().samples, x);
+        write(&p, 24_000, &x, WavFormat::Pcm16).unwrap();
+        let y = read(&p).unwrap().samples;
+        assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() < 2.0 / 32767.0));
+    }
+}
