@@ -70,7 +70,6 @@ fn every_precision_runs_on_ort_cpu_within_its_bound() {
     for p in Precision::ALL {
         let out = build::build(&pkg, &opts(p, Some(set.clone()))).unwrap_or_else(|e| panic!("{p}: {e}"));
         let rep = out.manifest.accuracy.as_ref().expect("accuracy report");
-        eprint!("{}", rep.render());
         assert!(rep.within_bounds, "{p} exceeds its bound:\n{}", rep.render());
         assert_eq!(rep.layers.len(), 8, "4 audio + 4 motion block outputs compared");
         assert_eq!(rep.end_to_end.len(), 2, "mel and motion of the hold-out");
@@ -98,7 +97,9 @@ fn every_precision_runs_on_ort_cpu_within_its_bound() {
                 assert!(op_count(&g, "DequantizeLinear") > 0);
             }
             Precision::Fp16 => assert_eq!(op_count(&g, "DequantizeLinear"), 0),
-            Precision::Fp32 => assert_eq!(op_count(&g, "Cast"), op_count(&Package::load(&pkg).unwrap().graph().unwrap(), "Cast")),
+            Precision::Fp32 => {
+                assert_eq!(op_count(&g, "Cast"), op_count(&Package::load(&pkg).unwrap().graph().unwrap(), "Cast"))
+            }
         }
     }
 }
@@ -149,8 +150,19 @@ fn missing_or_corrupt_calibration_is_a_clear_error() {
     // Through the CLI: make a set.
     let root = d.path().join("calibration");
     let out = jamflow_ok(&[
-        "calibration", "make", s(&pkg), "--name", "cli", "--root", s(&root), "--generate", "3", "--seconds", "1",
-        "--steps", "4",
+        "calibration",
+        "make",
+        s(&pkg),
+        "--name",
+        "cli",
+        "--root",
+        s(&root),
+        "--generate",
+        "3",
+        "--seconds",
+        "1",
+        "--steps",
+        "4",
     ]);
     assert!(out.contains("8 recorded evaluations"), "{out}");
     let set = root.join("cli");
@@ -188,8 +200,16 @@ fn bench_prints_precision_ratios_and_roofline() {
     let d = tempfile::tempdir().unwrap();
     let pkg = package(d.path());
     let out = jamflow_ok(&[
-        "bench", s(&pkg), "--precision", "fp32,fp16,int8,w8a16", "--project", "orin-agx", "--frames", "94",
-        "--iters", "2",
+        "bench",
+        s(&pkg),
+        "--precision",
+        "fp32,fp16,int8,w8a16",
+        "--project",
+        "orin-agx",
+        "--frames",
+        "94",
+        "--iters",
+        "2",
     ]);
     for p in ["fp32", "fp16", "int8", "w8a16"] {
         assert!(out.contains(&format!("  {p} ")), "{p} missing:\n{out}");

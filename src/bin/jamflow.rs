@@ -200,7 +200,9 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench { dir, frames, iters, precision, project, .. } if !precision.is_empty() || project.is_some() => {
             bench_build(&dir, frames, iters, &precision, project)
         }
-        Cmd::Bench { dir, frames, iters, torch_python, rt, .. } => bench(&dir, frames, iters, torch_python.as_deref(), &rt),
+        Cmd::Bench { dir, frames, iters, torch_python, rt, .. } => {
+            bench(&dir, frames, iters, torch_python.as_deref(), &rt)
+        }
         Cmd::Build(args) => build_cmd(args),
         Cmd::Calibration(CalibrationCmd::Make(args)) => calibration_make(args),
         Cmd::Random { dir, preset, seed } => {
@@ -568,7 +570,12 @@ fn build_cmd(a: BuildArgs) -> Result<()> {
     let out = jbuild::build(&a.dir, &opts).with_context(|| format!("building {}", a.dir.display()))?;
     let m = &out.manifest;
     if out.reused {
-        println!("up to date: {} ({} {}; inputs unchanged, artifacts intact)", out.dir.display(), m.precision, m.target);
+        println!(
+            "up to date: {} ({} {}; inputs unchanged, artifacts intact)",
+            out.dir.display(),
+            m.precision,
+            m.target
+        );
     } else {
         println!("built {} {} -> {}", m.precision, m.target, out.dir.display());
     }
@@ -601,7 +608,8 @@ fn calibration_make(a: CalibrationMakeArgs) -> Result<()> {
         let mut p = load(&a.dir)?;
         backend(&mut p, &RuntimeArgs { provider: Provider::Cpu, threads: a.threads, ort_lib: None })?
     };
-    let opts = calib_set::MakeOptions { name: a.name.clone(), sources, holdout: a.holdout, steps: a.steps, seed: a.seed };
+    let opts =
+        calib_set::MakeOptions { name: a.name.clone(), sources, holdout: a.holdout, steps: a.steps, seed: a.seed };
     let set = calib_set::make(&a.root, &pkg, &mut fp32, &opts)?;
     println!(
         "calibration set {} (id {}): {} recorded evaluations, {} hold-out request(s) -> {}",

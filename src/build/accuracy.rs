@@ -9,11 +9,14 @@
 //! | precision | velocity | sample |
 //! |-----------|----------|--------|
 //! | fp32      | 1e-5     | 1e-5   |
-//! | fp16      | 2e-2     | 2e-2   |
-//! | w8a16     | 5e-2     | 5e-2   |
-//! | int8      | 2e-1     | 2e-1   |
-//! Measured on random-weight packages (no trained model ships yet); they are the bar every build is
-//! checked against and the `within_bounds` flag of the manifest.
+//! | fp16      | 5e-3     | 5e-3   |
+//! | w8a16     | 2e-2     | 2e-2   |
+//! | int8      | 6e-2     | 6e-2   |
+//!
+//! Set from measurements on random-weight packages (no trained model ships yet): the `small-mmdit`
+//! preset measured about 5e-4 (fp16), 4e-3 (w8a16) and 8e-3 (int8, percentile 99.99) velocity rel_rms,
+//! so each bound leaves a 5-10x margin. A build that exceeds its bound writes nothing unless
+//! `--accept-accuracy`; the manifest records `within_bounds`.
 
 use std::collections::BTreeMap;
 
@@ -31,9 +34,9 @@ use crate::sampler::{self, Request, SamplerOptions};
 pub fn bounds(p: Precision) -> (f32, f32) {
     match p {
         Precision::Fp32 => (1e-5, 1e-5),
-        Precision::Fp16 => (2e-2, 2e-2),
-        Precision::W8a16 => (5e-2, 5e-2),
-        Precision::Int8 => (2e-1, 2e-1),
+        Precision::Fp16 => (5e-3, 5e-3),
+        Precision::W8a16 => (2e-2, 2e-2),
+        Precision::Int8 => (6e-2, 6e-2),
     }
 }
 
@@ -98,7 +101,10 @@ impl AccuracyReport {
             self.precision, self.evaluations, self.holdout_requests
         );
         let row = |s: &mut String, kind: &str, e: &TensorError| {
-            s.push_str(&format!("  {kind:<10} {:<22} rel_rms {:>9.2e}  rel_max {:>9.2e}\n", e.name, e.rel_rms, e.rel_max))
+            s.push_str(&format!(
+                "  {kind:<10} {:<22} rel_rms {:>9.2e}  rel_max {:>9.2e}\n",
+                e.name, e.rel_rms, e.rel_max
+            ))
         };
         for e in &self.layers {
             row(&mut s, "layer", e);

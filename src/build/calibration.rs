@@ -173,7 +173,10 @@ pub fn requests(cfg: &ModelConfig, dir: &Path, sources: &[Source]) -> Result<Vec
             }
             Source::Generated { seed, count, seconds } => {
                 if seconds.is_empty() || seconds.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
-                    return Err(cal_err(dir, "generated source: `seconds` must be a non-empty list of positive numbers"));
+                    return Err(cal_err(
+                        dir,
+                        "generated source: `seconds` must be a non-empty list of positive numbers",
+                    ));
                 }
                 for i in 0..*count {
                     out.push(generated_request(cfg, *seed, i, seconds[i % seconds.len()]));
@@ -244,7 +247,8 @@ fn tensors_to_records(t: NamedTensors, n: usize) -> Result<Vec<NamedTensors>, St
     for (k, v) in t {
         let (i, name) = k.split_once('/').ok_or_else(|| format!("tensor `{k}`: expected INDEX/NAME"))?;
         let i: usize = i.parse().map_err(|_| format!("tensor `{k}`: bad record index"))?;
-        out.get_mut(i).ok_or_else(|| format!("tensor `{k}`: record {i} beyond the {n} the manifest lists"))?
+        out.get_mut(i)
+            .ok_or_else(|| format!("tensor `{k}`: record {i} beyond the {n} the manifest lists"))?
             .insert(name.to_string(), v);
     }
     if let Some(i) = out.iter().position(|r| r.is_empty()) {
@@ -320,13 +324,16 @@ pub fn load(dir: &Path, pkg: &Package, backend: &mut dyn Backend) -> Result<Cali
         return Err(cal_err(dir, format!("no {MANIFEST_FILE} (make one with `jamflow calibration make`)")));
     }
     let text = std::fs::read_to_string(&mp).map_err(|e| cal_err(dir, format!("{MANIFEST_FILE}: {e}")))?;
-    let mut manifest: CalibrationManifest =
-        serde_json::from_str(&text).map_err(|e| cal_err(dir, format!("{MANIFEST_FILE}: not a calibration manifest: {e}")))?;
+    let mut manifest: CalibrationManifest = serde_json::from_str(&text)
+        .map_err(|e| cal_err(dir, format!("{MANIFEST_FILE}: not a calibration manifest: {e}")))?;
     if manifest.format != FORMAT {
         return Err(cal_err(dir, format!("{MANIFEST_FILE}: format `{}`, expected `{FORMAT}`", manifest.format)));
     }
     if manifest.id != manifest.compute_id() {
-        return Err(cal_err(dir, format!("{MANIFEST_FILE}: id {} does not match its contents (edited by hand?)", manifest.id)));
+        return Err(cal_err(
+            dir,
+            format!("{MANIFEST_FILE}: id {} does not match its contents (edited by hand?)", manifest.id),
+        ));
     }
     let here = package_ref(pkg)?;
     if here.weights_sha256 != manifest.package.weights_sha256 || here.config_sha256 != manifest.package.config_sha256 {
@@ -357,7 +364,8 @@ pub fn load(dir: &Path, pkg: &Package, backend: &mut dyn Backend) -> Result<Cali
             ));
         }
         let t = read_safetensors(&path).map_err(|e| cal_err(dir, e))?;
-        tensors_to_records(t, manifest.records.evaluations).map_err(|e| cal_err(dir, format!("{}: {e}", path.display())))?
+        tensors_to_records(t, manifest.records.evaluations)
+            .map_err(|e| cal_err(dir, format!("{}: {e}", path.display())))?
     } else {
         tracing::info!("{} missing: re-recording it from {}", path.display(), mp.display());
         let r = record(backend, &pkg.config, cal, &manifest.sampler)?;
@@ -366,7 +374,10 @@ pub fn load(dir: &Path, pkg: &Package, backend: &mut dyn Backend) -> Result<Cali
         if h != manifest.records.sha256 || r.len() != manifest.records.evaluations {
             // Same requests, sampler and weights; floating-point results may differ in the last bits
             // between ONNX Runtime builds and thread counts. The manifest now names the new file.
-            tracing::warn!("re-recorded {} differs bitwise from the original recording; updating its hash", path.display());
+            tracing::warn!(
+                "re-recorded {} differs bitwise from the original recording; updating its hash",
+                path.display()
+            );
             manifest.records.sha256 = h;
             manifest.records.evaluations = r.len();
             let text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");

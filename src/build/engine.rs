@@ -190,7 +190,9 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
     if p.needs_calibration() && opts.calibration.is_none() {
         return Err(BuildError::Calibration {
             path: PathBuf::from("calibration/"),
-            msg: format!("precision {p} needs --calibration calibration/NAME (make one with `jamflow calibration make`)"),
+            msg: format!(
+                "precision {p} needs --calibration calibration/NAME (make one with `jamflow calibration make`)"
+            ),
         });
     }
     let mut pkg = Package::load(pkg_dir)?;
@@ -208,7 +210,10 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
                 msg: format!("cannot read {}: {e} (make the set with `jamflow calibration make`)", mp.display()),
             })?;
             Some(serde_json::from_str::<calibration::CalibrationManifest>(&text).map_err(|e| {
-                BuildError::Calibration { path: dir.clone(), msg: format!("{}: not a calibration manifest: {e}", mp.display()) }
+                BuildError::Calibration {
+                    path: dir.clone(),
+                    msg: format!("{}: not a calibration manifest: {e}", mp.display()),
+                }
             })?)
         }
         None => None,
@@ -253,16 +258,8 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
         }
         _ => None,
     };
-    let report = accuracy::report(
-        &pkg.config,
-        &fp32,
-        &built,
-        p,
-        &set.records,
-        &set.holdout,
-        &set.manifest.sampler,
-        &ort,
-    )?;
+    let report =
+        accuracy::report(&pkg.config, &fp32, &built, p, &set.records, &set.holdout, &set.manifest.sampler, &ort)?;
     eprint!("{}", report.render());
     if !report.within_bounds && !opts.accept_accuracy {
         return Err(BuildError::Accuracy(format!(

@@ -79,4 +79,3 @@ impl BuildManifest {
         std::fs::write(path, text + "\n").map_err(|e| file_err(path, e))
     }
 }
-

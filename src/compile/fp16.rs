@@ -23,8 +23,19 @@ use super::graph::{self as gu, FLOAT, FLOAT16};
 use super::CompileError;
 
 /// Ops that always stay FP32.
-pub const FP32_ANCHORS: &[&str] =
-    &["LayerNormalization", "Softmax", "ReduceMean", "ReduceL2", "ReduceSum", "Sqrt", "Pow", "Exp", "Sin", "Cos", "Range"];
+pub const FP32_ANCHORS: &[&str] = &[
+    "LayerNormalization",
+    "Softmax",
+    "ReduceMean",
+    "ReduceL2",
+    "ReduceSum",
+    "Sqrt",
+    "Pow",
+    "Exp",
+    "Sin",
+    "Cos",
+    "Range",
+];
 /// Ops that always run in FP16 (the weight-heavy ones).
 pub const FP16_ALWAYS: &[&str] = &["MatMul", "Conv", "Gemm", "DequantizeLinear"];
 
@@ -113,7 +124,13 @@ pub fn convert(m: &mut ModelProto) -> Result<(), CompileError> {
                     Some(c) => c.clone(),
                     None => {
                         let c = format!("{x}_to{}", if t == FLOAT16 { "16" } else { "32" });
-                        nodes.push(gu::node(&format!("cast_{c}"), "Cast", &[x], &c, vec![gu::int_attr("to", t as i64)]));
+                        nodes.push(gu::node(
+                            &format!("cast_{c}"),
+                            "Cast",
+                            &[x],
+                            &c,
+                            vec![gu::int_attr("to", t as i64)],
+                        ));
                         actual.insert(c.clone(), t);
                         casts.insert(key, c.clone());
                         c
@@ -148,12 +165,7 @@ fn f16_sat(v: f32) -> f16 {
     f16::from_f32(v.clamp(-65504.0, 65504.0))
 }
 
-fn feeds_only(
-    cons: &HashMap<String, Vec<usize>>,
-    g: &onnx_protobuf::GraphProto,
-    tensor: &str,
-    ops: &[&str],
-) -> bool {
+fn feeds_only(cons: &HashMap<String, Vec<usize>>, g: &onnx_protobuf::GraphProto, tensor: &str, ops: &[&str]) -> bool {
     match cons.get(tensor) {
         Some(c) if !c.is_empty() => c.iter().all(|&i| ops.contains(&g.node[i].op_type.as_str())),
         _ => false,

@@ -201,7 +201,12 @@ pub fn require_opset(m: &mut ModelProto, version: i64) {
                 if let Some(i) = n.attribute.iter().position(|a| a.name == "axes") {
                     let axes = n.attribute.remove(i).ints;
                     let name = format!("{}_axes", n.name);
-                    extra.push(tensor(&name, &[axes.len() as i64], INT64, axes.iter().flat_map(|a| a.to_le_bytes()).collect()));
+                    extra.push(tensor(
+                        &name,
+                        &[axes.len() as i64],
+                        INT64,
+                        axes.iter().flat_map(|a| a.to_le_bytes()).collect(),
+                    ));
                     n.input.push(name);
                 }
             }

@@ -195,13 +195,14 @@ pub fn quantize(
                     let (q, s) = quantize_rows(&rows_major, out, inn);
                     let qt = transpose_i8(&q, out, inn); // [in, out]
                     let base = &l.weight;
-                    let (qn, sn, zn, dn) = (
-                        format!("{base}_int8"),
-                        format!("{base}_scale"),
-                        format!("{base}_zero"),
-                        format!("{base}_dq"),
-                    );
-                    new_inits.push(gu::tensor(&qn, &[inn as i64, out as i64], INT8, qt.iter().map(|&v| v as u8).collect()));
+                    let (qn, sn, zn, dn) =
+                        (format!("{base}_int8"), format!("{base}_scale"), format!("{base}_zero"), format!("{base}_dq"));
+                    new_inits.push(gu::tensor(
+                        &qn,
+                        &[inn as i64, out as i64],
+                        INT8,
+                        qt.iter().map(|&v| v as u8).collect(),
+                    ));
                     new_inits.push(gu::tensor(&sn, &[out as i64], FLOAT, gu::f32_bytes(&s)));
                     new_inits.push(gu::tensor(&zn, &[out as i64], INT8, vec![0u8; out]));
                     pre.push(gu::node(

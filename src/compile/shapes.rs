@@ -49,7 +49,9 @@ impl ShapeRanges {
                 .ok_or_else(|| CompileError::Shapes(format!("`{part}`: expected KEY=MIN:OPT:MAX (keys B, T, Nt)")))?;
             let nums: Vec<usize> = v
                 .split(':')
-                .map(|x| x.parse::<usize>().map_err(|_| CompileError::Shapes(format!("`{part}`: `{x}` is not a count"))))
+                .map(|x| {
+                    x.parse::<usize>().map_err(|_| CompileError::Shapes(format!("`{part}`: `{x}` is not a count")))
+                })
                 .collect::<Result<_, _>>()?;
             let r3: Range3 = match nums.as_slice() {
                 [n] => [*n; 3],
@@ -65,7 +67,9 @@ impl ShapeRanges {
                 "Nt" if cfg.text.is_some() => r.text = Some(r3),
                 "Nt" => return Err(CompileError::Shapes("`Nt`: this package has no text input".into())),
                 "F" => {
-                    return Err(CompileError::Shapes("`F` follows `T` (motion frames cover the mel frames); set T".into()))
+                    return Err(CompileError::Shapes(
+                        "`F` follows `T` (motion frames cover the mel frames); set T".into(),
+                    ))
                 }
                 other => return Err(CompileError::Shapes(format!("unknown key `{other}` (expected B, T or Nt)"))),
             }

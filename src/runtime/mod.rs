@@ -5,8 +5,8 @@
 //! registered with `error_on_failure`: a missing GPU is an error, never a silent fall-back to CPU.
 
 pub mod ort_backend;
-pub mod trt_native;
 pub mod tensors;
+pub mod trt_native;
 
 pub use ort_backend::{OrtBackend, OrtOptions, Provider};
 pub use tensors::{HostTensor, NamedTensors, TensorData};

@@ -71,7 +71,6 @@ mod imp {
     }
 }
 
-
 #[cfg(any(feature = "tensorrt-native", feature = "tensorrt-mock"))]
 mod ffi {
     use std::ffi::{c_char, c_void};
@@ -200,7 +199,7 @@ impl CudaMem {
 impl DeviceMem for CudaMem {
     type Buf = cudarc::driver::CudaSlice<u8>;
     fn upload(&self, bytes: &[u8]) -> Result<Self::Buf, String> {
-        self.stream.memcpy_stod(bytes).map_err(|e| format!("host -> device copy: {e:?}"))
+        self.stream.clone_htod(bytes).map_err(|e| format!("host -> device copy: {e:?}"))
     }
     fn alloc(&self, n: usize) -> Result<Self::Buf, String> {
         self.stream.alloc_zeros::<u8>(n.max(1)).map_err(|e| format!("device alloc of {n} bytes: {e:?}"))
@@ -211,7 +210,7 @@ impl DeviceMem for CudaMem {
         p as usize as *mut std::ffi::c_void
     }
     fn download(&self, b: &Self::Buf, n: usize) -> Result<Vec<u8>, String> {
-        let mut v = self.stream.memcpy_dtov(b).map_err(|e| format!("device -> host copy: {e:?}"))?;
+        let mut v = self.stream.clone_dtoh(b).map_err(|e| format!("device -> host copy: {e:?}"))?;
         v.truncate(n);
         Ok(v)
     }
