@@ -141,8 +141,11 @@ int32_t jft_engine_load(const char *engine_path, jft_engine **out, char *err, si
     int32_t ninputs = e->n;
     for (int32_t i = 0; i < ninputs; i++) {
         if (strncmp(e->io[i].name, "noisy_", 6) != 0) continue;
+        char out_name[NAME_LEN + 16];
+        snprintf(out_name, sizeof out_name, "%s_velocity", e->io[i].name + 6);
+        if (strlen(out_name) >= NAME_LEN) continue; /* too long for the mock: no output */
         io_t *o = &e->io[e->n++];
-        snprintf(o->name, NAME_LEN, "%s_velocity", e->io[i].name + 6);
+        memcpy(o->name, out_name, strlen(out_name) + 1);
         o->is_input = 0;
         o->dtype = JFT_F32;
         o->src = i;

@@ -3,6 +3,8 @@
 //! Modules in data order; nothing reaches backwards:
 //! [`model`] (config, weights, graph definition) -> [`runtime`] (one backend trait; ONNX Runtime behind it)
 //! -> [`sampler`] (Euler on the rectified flow, CFG, inpainting). [`rng`] is a leaf utility (seeded noise).
+//! [`compile`] (pure precision passes on the graph) sits between model and runtime; [`build`] (calibration,
+//! manifests, accuracy reports: it executes graphs) after the sampler.
 
 pub mod build;
 pub mod compile;

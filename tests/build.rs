@@ -216,3 +216,44 @@ fn bench_prints_precision_ratios_and_roofline() {
     }
     assert!(out.contains("ratio to fp32") && out.contains("Jetson AGX Orin") && out.contains("204.8 GB/s"), "{out}");
 }
+
+#[test]
+fn calibration_from_request_files_checks_their_hashes() {
+    ort_env();
+    let d = tempfile::tempdir().unwrap();
+    let pkg = package(d.path());
+    let cfg = Package::load_config(&pkg).unwrap();
+    let req = calibration::generated_request(&cfg, 11, 0, 1.0);
+    let file = d.path().join("req.safetensors");
+    jamflow::runtime::tensors::write_safetensors(&file, &calibration::request_tensors(&cfg, &req)).unwrap();
+    let root = d.path().join("calibration");
+    let out = jamflow_ok(&[
+        "calibration",
+        "make",
+        s(&pkg),
+        "--name",
+        "files",
+        "--root",
+        s(&root),
+        "--request",
+        s(&file),
+        "--generate",
+        "1",
+        "--seconds",
+        "1",
+        "--steps",
+        "3",
+    ]);
+    assert!(out.contains("3 recorded evaluations, 1 hold-out"), "{out}");
+    let manifest = std::fs::read_to_string(root.join("files/manifest.json")).unwrap();
+    assert!(manifest.contains("\"kind\": \"request\"") && manifest.contains("\"kind\": \"generated\""), "{manifest}");
+    // The request file changed after the set was made: named, with both hashes.
+    let mut req2 = req.clone();
+    req2.cond_mel[0] += 1.0;
+    jamflow::runtime::tensors::write_safetensors(&file, &calibration::request_tensors(&cfg, &req2)).unwrap();
+    let err = jamflow_err(&["build", s(&pkg), "--precision", "fp16", "--calibration", s(&root.join("files"))]);
+    assert!(err.contains("req.safetensors changed"), "{err}");
+    // WAV sources: the documented extension point is a clear error until the audio front end exists.
+    let err = calibration::wav_request(&cfg, Path::new("a.wav"), "hi", None).unwrap_err();
+    assert!(err.contains("audio front end"), "{err}");
+}

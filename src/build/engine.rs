@@ -287,7 +287,13 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
                 trt_cache: Some(trt_cache_dir(pkg_dir)),
                 ..opts.ort.clone()
             };
-            OrtBackend::from_file(&dir.join(onnx_rel), &o)?;
+            let mut be = OrtBackend::from_file(&dir.join(onnx_rel), &o)?;
+            // The provider builds engines lazily, per input shape: run the profile's min, opt and max
+            // shapes once so the cache holds them before the daemon starts.
+            let profile = crate::runtime::trt_native::profile_for(&pkg.config, &shapes);
+            for k in 0..3 {
+                be.run(&zeros_at(&pkg.config, &profile, k))?;
+            }
         }
         Target::Tensorrt => {
             let engine_rel = "model.engine";
@@ -334,4 +340,28 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
     };
     manifest.save(&dir.join(MANIFEST_FILE))?;
     Ok(BuildOutcome { dir, manifest, reused: false })
+}
+
+/// Zero graph inputs at the `k`-th (0 min, 1 opt, 2 max) shape of `profile` (text ids -1 = padding, masks
+/// true).
+fn zeros_at(
+    cfg: &crate::model::ModelConfig,
+    profile: &[crate::runtime::trt_native::ProfileDim],
+    k: usize,
+) -> NamedTensors {
+    use crate::model::io::{self, Elem};
+    use crate::runtime::HostTensor;
+    let mut t = NamedTensors::new();
+    for (d, p) in io::inputs(cfg).iter().zip(profile) {
+        let dims = [&p.min, &p.opt, &p.max][k];
+        let shape: Vec<usize> = dims.iter().map(|&v| v as usize).collect();
+        let n = shape.iter().product();
+        let x = match d.elem {
+            Elem::F32 => HostTensor::f32(shape, vec![0.0; n]),
+            Elem::I64 => HostTensor::i64(shape, vec![-1; n]),
+            Elem::Bool => HostTensor::bool(shape, vec![true; n]),
+        };
+        t.insert(d.name.to_string(), x);
+    }
+    t
 }
