@@ -167,7 +167,10 @@ int32_t jft_build(const char *onnx_path, const char *engine_path, const char *ti
         set_err(err, err_len, "createInferBuilder failed: %s", logger().take().c_str());
         return JFT_ERR_BUILD;
     }
-    std::unique_ptr<INetworkDefinition> network(builder->createNetworkV2(0));
+    const bool strong = flags & JFT_FLAG_STRONGLY_TYPED;
+    const uint32_t net_flags =
+        strong ? 1u << static_cast<uint32_t>(NetworkDefinitionCreationFlag::kSTRONGLY_TYPED) : 0u;
+    std::unique_ptr<INetworkDefinition> network(builder->createNetworkV2(net_flags));
     std::unique_ptr<nvonnxparser::IParser> parser(
         static_cast<nvonnxparser::IParser *>(l.onnx(network.get(), &logger(), NV_ONNX_PARSER_VERSION)));
     if (!parser->parseFromFile(onnx_path, static_cast<int>(ILogger::Severity::kWARNING))) {
@@ -181,8 +184,8 @@ int32_t jft_build(const char *onnx_path, const char *engine_path, const char *ti
     }
     std::unique_ptr<IBuilderConfig> config(builder->createBuilderConfig());
     if (workspace_bytes) config->setMemoryPoolLimit(MemoryPoolType::kWORKSPACE, workspace_bytes);
-    if (flags & JFT_FLAG_FP16) config->setFlag(BuilderFlag::kFP16);
-    if (flags & JFT_FLAG_INT8) config->setFlag(BuilderFlag::kINT8);
+    if (!strong && (flags & JFT_FLAG_FP16)) config->setFlag(BuilderFlag::kFP16);
+    if (!strong && (flags & JFT_FLAG_INT8)) config->setFlag(BuilderFlag::kINT8);
     IOptimizationProfile *profile = builder->createOptimizationProfile();
     for (int32_t i = 0; i < n_dims; i++) {
         const jft_profile_dim &d = dims[i];

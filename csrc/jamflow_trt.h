@@ -29,8 +29,9 @@ enum jft_status {
 };
 
 /* Builder flags. */
-#define JFT_FLAG_FP16 1u
-#define JFT_FLAG_INT8 2u /* the ONNX carries explicit Q/DQ: no calibrator */
+#define JFT_FLAG_FP16 1u           /* weakly typed: TensorRT may run float layers in FP16 */
+#define JFT_FLAG_INT8 2u           /* the ONNX carries explicit Q/DQ: no calibrator */
+#define JFT_FLAG_STRONGLY_TYPED 4u /* the ONNX's own types decide every layer's precision (no FP16/INT8 flags) */
 
 /* Element types (the subset jamflow graphs use). */
 enum jft_dtype { JFT_F32 = 0, JFT_F16 = 1, JFT_I8 = 2, JFT_I32 = 3, JFT_BOOL = 4, JFT_I64 = 5 };

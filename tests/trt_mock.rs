@@ -42,7 +42,8 @@ fn inputs(cfg: &jamflow::model::ModelConfig, b: usize, t: usize) -> NamedTensors
 fn engine_builds_loads_runs_and_reports_errors() {
     assert_eq!(available().unwrap(), "10.3.0");
     assert_eq!(flags(Precision::Int8), 3);
-    assert_eq!(flags(Precision::W8a16), 1);
+    assert_eq!(flags(Precision::W8a16), 4);
+    assert_eq!(flags(Precision::Fp32), 0);
     let d = tempfile::tempdir().unwrap();
     let cfg = Preset::SmallMmdit.config();
     let shapes = ShapeRanges::parse(&cfg, "B=1:2:2,T=50:100:200").unwrap();

@@ -78,6 +78,7 @@ mod ffi {
     pub const MAX_DIMS: usize = 8;
     pub const FLAG_FP16: u32 = 1;
     pub const FLAG_INT8: u32 = 2;
+    pub const FLAG_STRONGLY_TYPED: u32 = 4;
     pub const F32: i32 = 0;
     pub const F16: i32 = 1;
     pub const I32: i32 = 3;
@@ -271,11 +272,14 @@ mod imp {
         Ok(format!("{}.{}.{}", v / 10000, (v / 100) % 100, v % 100))
     }
 
-    /// Builder flags of a precision: FP16 for half and weight-only graphs, FP16 + INT8 for Q/DQ graphs.
+    /// Builder flags of a precision. FP16 and W8A16 graphs carry their types (FP16 with the FP32 islands
+    /// of `compile::fp16`, FP16-output weight dequantization): a strongly typed network keeps exactly those
+    /// islands. INT8 graphs are FP32 + Q/DQ: weakly typed with FP16 + INT8, so TensorRT may run the
+    /// unquantized layers in FP16. FP32: no flags.
     pub fn flags(p: Precision) -> u32 {
         match p {
             Precision::Fp32 => 0,
-            Precision::Fp16 | Precision::W8a16 => ffi::FLAG_FP16,
+            Precision::Fp16 | Precision::W8a16 => ffi::FLAG_STRONGLY_TYPED,
             Precision::Int8 => ffi::FLAG_FP16 | ffi::FLAG_INT8,
         }
     }
