@@ -583,9 +583,7 @@ fn build_cmd(a: BuildArgs) -> Result<()> {
         println!("  {}  {} bytes  sha256 {}", art.path, art.bytes, &art.sha256[..16]);
     }
     if let Some(r) = &m.accuracy {
-        if out.reused {
-            print!("{}", r.render());
-        }
+        print!("{}", r.render());
     }
     Ok(())
 }

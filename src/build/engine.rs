@@ -260,11 +260,10 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
     };
     let report =
         accuracy::report(&pkg.config, &fp32, &built, p, &set.records, &set.holdout, &set.manifest.sampler, &ort)?;
-    eprint!("{}", report.render());
     if !report.within_bounds && !opts.accept_accuracy {
         return Err(BuildError::Accuracy(format!(
-            "{p} exceeds its documented error bound (see the report above); nothing written. \
-             Use --accept-accuracy to write it anyway"
+            "{p} exceeds its documented error bound; nothing written (--accept-accuracy writes it anyway):\n{}",
+            report.render()
         )));
     }
     let opset = built.opset_import.iter().map(|o| o.version).max().unwrap_or(onnx::OPSET);
