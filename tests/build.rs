@@ -257,3 +257,61 @@ fn calibration_from_request_files_checks_their_hashes() {
     let err = calibration::wav_request(&cfg, Path::new("a.wav"), "hi", None).unwrap_err();
     assert!(err.contains("audio front end"), "{err}");
 }
+
+#[test]
+fn calibrated_scales_are_the_observed_activation_ranges_and_a_wrong_graph_fails_the_report() {
+    use jamflow::build::accuracy;
+    use jamflow::build::engine::calibrate;
+    use jamflow::compile::{probe, quant};
+    use jamflow::runtime::Backend;
+    ort_env();
+    let d = tempfile::tempdir().unwrap();
+    let pkg = package(d.path());
+    let set_dir = make_set(&pkg, &d.path().join("calibration"), "gen");
+    let mut p = Package::load(&pkg).unwrap();
+    let fp32 = p.graph().unwrap();
+    let bytes = onnx::to_bytes(&fp32).unwrap();
+    let mut be = OrtBackend::from_bytes(&bytes, &OrtOptions::default()).unwrap();
+    let set = calibration::load(&set_dir, &p, &mut be).unwrap();
+    // `max`: scale * 127 is the largest |x| the FP32 graph produced on the records, tensor by tensor.
+    let scales = calibrate(&fp32, &Policy::default(), &set.records, CalibMethod::Max, &OrtOptions::default()).unwrap();
+    let tensors = quant::activation_tensors(&fp32, &Policy::default()).unwrap();
+    assert_eq!(scales.len(), tensors.len());
+    let mut m = fp32.clone();
+    let outs = probe::expose(&mut m, &tensors[..3]).unwrap();
+    let mut pbe = OrtBackend::from_bytes(&onnx::to_bytes(&m).unwrap(), &OrtOptions::default()).unwrap();
+    let mut amax = [0f32; 3];
+    for r in &set.records {
+        let y = pbe.run(r).unwrap();
+        for (a, o) in amax.iter_mut().zip(&outs) {
+            *a = y[o].as_f32().unwrap().iter().fold(*a, |m, v| m.max(v.abs()));
+        }
+    }
+    for (t, a) in tensors.iter().zip(amax) {
+        assert!((scales[t] * 127.0 - a).abs() <= 1e-5 * a, "{t}: scale {} vs observed max {a}", scales[t]);
+    }
+    // Percentile clips: never above max.
+    let pct =
+        calibrate(&fp32, &Policy::default(), &set.records, CalibMethod::default(), &OrtOptions::default()).unwrap();
+    assert!(tensors.iter().all(|t| pct[t] <= scales[t] * (1.0 + 1e-6)));
+    // The report catches a wrong graph: one output bias shifted.
+    let mut wrong = fp32.clone();
+    let g = wrong.graph.as_mut().unwrap();
+    let b = g.initializer.iter_mut().find(|t| t.name == "proj_out.bias").unwrap();
+    let mut v: Vec<f32> = b.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    v.iter_mut().for_each(|x| *x += 0.5);
+    b.raw_data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let rep = accuracy::report(
+        &p.config,
+        &fp32,
+        &wrong,
+        Precision::Fp16,
+        &set.records,
+        &set.holdout,
+        &set.manifest.sampler,
+        &OrtOptions::default(),
+    )
+    .unwrap();
+    assert!(!rep.within_bounds, "{}", rep.render());
+    assert!(rep.layers.iter().all(|e| e.rel_rms == 0.0), "only the output layer differs: {}", rep.render());
+}

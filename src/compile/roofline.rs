@@ -195,3 +195,25 @@ mod tests {
         assert!((f.compute_s - 1e-3).abs() < 1e-9 && (f.bandwidth_s - 1e-3).abs() < 1e-9);
     }
 }
+
+#[cfg(test)]
+mod graph_tests {
+    use super::*;
+    use crate::model::random::Preset;
+    use crate::model::{graph, weights::SpecRecorder};
+
+    #[test]
+    fn fp16_halves_the_weight_bytes_of_the_built_graph() {
+        let cfg = Preset::SmallMmdit.config();
+        let m32 = graph::build(&cfg, &mut SpecRecorder::default()).unwrap();
+        let mut m16 = m32.clone();
+        crate::compile::fp16::convert(&mut m16).unwrap();
+        let (b32, b16) = (initializer_bytes(&m32).unwrap(), initializer_bytes(&m16).unwrap());
+        assert!(b16 / b32 > 0.49 && b16 / b32 < 0.56, "fp16 / fp32 weight bytes = {}", b16 / b32);
+        let c32 = nfe_cost(&cfg, &m32, Precision::Fp32, 4.0, 2).unwrap();
+        let c16 = nfe_cost(&cfg, &m16, Precision::Fp16, 4.0, 2).unwrap();
+        assert_eq!(c32.flops, c16.flops);
+        assert!((c16.activation_bytes / c32.activation_bytes - 0.5).abs() < 1e-9);
+        assert_eq!(c32.flops, 2.0 * stats::flops_per_nfe(&cfg, 4.0));
+    }
+}
