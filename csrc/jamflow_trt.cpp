@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,6 +59,9 @@ Logger &logger() {
     static Logger l;
     return l;
 }
+
+// The factories take the logger as `void *` (an ILogger *).
+void *logger_ptr() { return static_cast<ILogger *>(&logger()); }
 
 using BuilderFn = void *(*)(void *, int32_t);
 using RuntimeFn = void *(*)(void *, int32_t);
@@ -162,7 +166,7 @@ int32_t jft_build(const char *onnx_path, const char *engine_path, const char *ti
     int32_t rc = jft_load(nullptr, err, err_len);
     if (rc != JFT_OK) return rc;
     Libs &l = libs();
-    std::unique_ptr<IBuilder> builder(static_cast<IBuilder *>(l.builder(&logger(), NV_TENSORRT_VERSION)));
+    std::unique_ptr<IBuilder> builder(static_cast<IBuilder *>(l.builder(logger_ptr(), NV_TENSORRT_VERSION)));
     if (!builder) {
         set_err(err, err_len, "createInferBuilder failed: %s", logger().take().c_str());
         return JFT_ERR_BUILD;
@@ -172,7 +176,7 @@ int32_t jft_build(const char *onnx_path, const char *engine_path, const char *ti
         strong ? 1u << static_cast<uint32_t>(NetworkDefinitionCreationFlag::kSTRONGLY_TYPED) : 0u;
     std::unique_ptr<INetworkDefinition> network(builder->createNetworkV2(net_flags));
     std::unique_ptr<nvonnxparser::IParser> parser(
-        static_cast<nvonnxparser::IParser *>(l.onnx(network.get(), &logger(), NV_ONNX_PARSER_VERSION)));
+        static_cast<nvonnxparser::IParser *>(l.onnx(network.get(), logger_ptr(), NV_ONNX_PARSER_VERSION)));
     if (!parser->parseFromFile(onnx_path, static_cast<int>(ILogger::Severity::kWARNING))) {
         std::string msg;
         for (int32_t i = 0; i < parser->getNbErrors(); i++) {
@@ -229,7 +233,7 @@ int32_t jft_engine_load(const char *engine_path, jft_engine **out, char *err, si
         return JFT_ERR_IO;
     }
     auto e = std::make_unique<jft_engine>();
-    e->runtime.reset(static_cast<IRuntime *>(libs().runtime(&logger(), NV_TENSORRT_VERSION)));
+    e->runtime.reset(static_cast<IRuntime *>(libs().runtime(logger_ptr(), NV_TENSORRT_VERSION)));
     if (!e->runtime) {
         set_err(err, err_len, "createInferRuntime failed: %s", logger().take().c_str());
         return JFT_ERR_RUNTIME;
