@@ -197,8 +197,8 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Cmd::Bench { dir, frames, iters, precision, project, .. } if !precision.is_empty() || project.is_some() => {
-            bench_build(&dir, frames, iters, &precision, project)
+        Cmd::Bench { dir, frames, iters, precision, project, rt, .. } if !precision.is_empty() || project.is_some() => {
+            bench_build(&dir, frames, iters, &precision, project, &rt)
         }
         Cmd::Bench { dir, frames, iters, torch_python, rt, .. } => {
             bench(&dir, frames, iters, torch_python.as_deref(), &rt)
@@ -488,6 +488,7 @@ fn demo(out: &Path) -> Result<()> {
 
 #[derive(Args)]
 struct BuildArgs {
+    /// The model package.
     dir: PathBuf,
     #[arg(long, value_enum)]
     precision: Precision,
@@ -508,8 +509,10 @@ struct BuildArgs {
     /// Write the artifacts even when the accuracy report exceeds the documented bound.
     #[arg(long)]
     accept_accuracy: bool,
+    /// Intra-op threads of the ORT CPU sessions (calibration, accuracy; default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// libonnxruntime.so to load (default: $JAMFLOW_ORT_LIB, $ORT_DYLIB_PATH, .ort/).
     #[arg(long)]
     ort_lib: Option<PathBuf>,
 }
@@ -539,6 +542,7 @@ struct CalibrationMakeArgs {
     /// Lengths of generated requests in seconds (cycled).
     #[arg(long, value_delimiter = ',', default_value = "2,4")]
     seconds: Vec<f64>,
+    /// Seed of generated requests and of the sampler's noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// The last N requests are held out for the end-to-end accuracy report.
@@ -547,6 +551,7 @@ struct CalibrationMakeArgs {
     /// Sampler steps (default: the package's).
     #[arg(long)]
     steps: Option<usize>,
+    /// Intra-op threads of the recording session (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
 }
@@ -620,18 +625,29 @@ fn calibration_make(a: CalibrationMakeArgs) -> Result<()> {
     Ok(())
 }
 
-fn bench_build(dir: &Path, frames: usize, iters: usize, ps: &[Precision], project: Option<Device>) -> Result<()> {
+fn bench_build(
+    dir: &Path,
+    frames: usize,
+    iters: usize,
+    ps: &[Precision],
+    project: Option<Device>,
+    rt: &RuntimeArgs,
+) -> Result<()> {
+    if rt.provider != Provider::Cpu {
+        bail!("--precision / --project time the graphs on ONNX Runtime CPU; drop --provider");
+    }
     let mut pkg = load(dir)?;
     let inputs = bench_inputs(&pkg.config, frames);
     let ps: Vec<Precision> = if ps.is_empty() { vec![Precision::Fp32] } else { ps.to_vec() };
     let seconds = frames as f64 / pkg.config.audio.mel_rate();
-    let ort = cpu_options(None, None);
+    let ort = cpu_options(rt.threads, rt.ort_lib.clone());
     let rows = jbuild::bench::bench_precisions(&mut pkg, &ps, &inputs, iters, seconds, &ort)?;
     println!(
-        "ORT {} CPU, {} mel frames ({seconds:.2} s), batch 2 (cond + uncond), {} iterations per precision",
+        "ORT {} CPU, {} mel frames ({seconds:.2} s), batch 2 (cond + uncond), {} iterations per precision, threads {}",
         ort_backend::version(),
         frames,
-        iters.max(1)
+        iters.max(1),
+        rt.threads.map_or_else(|| "all".to_string(), |n| n.to_string())
     );
     let base = rows[0].ms_per_nfe;
     for r in &rows {
