@@ -90,6 +90,17 @@ fn every_precision_runs_on_ort_cpu_within_its_bound() {
                 let cal = out.manifest.calibration.as_ref().expect("calibration recorded");
                 assert_eq!(in_graph, cal.scales);
                 assert!(cal.scales.values().all(|&v| v > 0.0 && v.is_finite()));
+                // Every activation Q -> DQ pair feeds exactly one MatMul (TensorRT's dedicated pairs).
+                let gr = g.graph.as_ref().unwrap();
+                let cons = jamflow::compile::graph::consumers(gr);
+                let pairs: Vec<_> = gr.node.iter().filter(|n| n.op_type == "QuantizeLinear").collect();
+                assert!(pairs.len() > cal.scales.len(), "q/k/v share a tensor: more pairs than scales");
+                for q in pairs {
+                    let dq = &gr.node[cons[&q.output[0]][0]];
+                    let users = &cons[&dq.output[0]];
+                    assert_eq!(users.len(), 1, "{} feeds {} nodes", dq.name, users.len());
+                    assert_eq!(gr.node[users[0]].op_type, "MatMul");
+                }
                 assert_eq!(cal.id.len(), 16);
             }
             Precision::W8a16 => {

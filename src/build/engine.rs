@@ -77,9 +77,12 @@ pub struct BuildOutcome {
 }
 
 /// Check up front that this build can make artifacts for `t` (before any expensive work).
-fn check_target(t: Target) -> Result<(), BuildError> {
+fn check_target(t: Target, p: Precision) -> Result<(), BuildError> {
     let err = |msg: &str| Err(BuildError::Target { target: t.name().into(), msg: msg.into() });
     match t {
+        // Q/DQ graphs need the provider's `trt_int8_enable`, which `runtime::OrtOptions` does not expose.
+        Target::OrtTensorrt if p == Precision::Int8 => err("int8 Q/DQ graphs need ONNX Runtime's TensorRT option \
+             trt_int8_enable, which the runtime's ORT options do not set yet; use --target tensorrt (native) for int8"),
         Target::OrtCpu | Target::OrtCuda => Ok(()),
         Target::OrtTensorrt if cfg!(feature = "tensorrt") => Ok(()),
         Target::OrtTensorrt => err("this build has no `tensorrt` feature (ONNX Runtime's TensorRT provider); \
@@ -185,7 +188,7 @@ fn reusable(dir: &Path, key: &str) -> Option<BuildManifest> {
 
 /// Build the package in `pkg_dir`.
 pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildError> {
-    check_target(opts.target)?;
+    check_target(opts.target, opts.precision)?;
     let p = opts.precision;
     if p.needs_calibration() && opts.calibration.is_none() {
         return Err(BuildError::Calibration {

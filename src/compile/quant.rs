@@ -6,7 +6,8 @@
 //!   channel), stored already transposed to `[in, out]` and read through `DequantizeLinear(axis = 1)`;
 //! - INT8 only: the activation entering the `MatMul` gets `QuantizeLinear -> DequantizeLinear`, symmetric,
 //!   **per tensor**, with the scale calibrated on the FP32 graph (see [`super::calib`]). A tensor feeding
-//!   several linears (q/k/v read the same normalized input) is quantized once.
+//!   several linears (q/k/v read the same normalized input) has one scale and one Q -> DQ pair per
+//!   consumer (TensorRT expects a dedicated pair before each quantized layer).
 //!
 //! # Policy: what stays unquantized (documented in docs/build.md)
 //! - the time embedding MLP (`time_embed.*`): a `[B, D]` vector, negligible cost, and its error would
@@ -170,7 +171,7 @@ pub fn quantize(
     let mut new_inits = Vec::new();
     let mut dropped_inits = HashSet::new();
     let mut weight_dq: HashMap<String, String> = HashMap::new();
-    let mut act_dq: HashMap<String, String> = HashMap::new();
+    let mut act_dq: HashMap<String, usize> = HashMap::new();
     let mut pre = Vec::new(); // weight DQ nodes (no inputs from the graph): first
     let mut nodes = Vec::with_capacity(g.node.len() + 3 * lins.len());
     for (i, n) in g.node.iter().enumerate() {
@@ -224,21 +225,19 @@ pub fn quantize(
             // Activation: per-tensor Q/DQ (INT8 only).
             if let Some(s) = scales {
                 let a = &l.activation;
-                let dq = match act_dq.get(a) {
-                    Some(d) => d.clone(),
-                    None => {
-                        let scale = s[a];
-                        let (sn, zn, qn, dn) =
-                            (format!("{a}_act_scale"), format!("{a}_act_zero"), format!("{a}_q"), format!("{a}_dq"));
-                        new_inits.push(gu::tensor(&sn, &[], FLOAT, gu::f32_bytes(&[scale])));
-                        new_inits.push(gu::tensor(&zn, &[], INT8, vec![0u8]));
-                        nodes.push(gu::node(&format!("q_{a}"), "QuantizeLinear", &[a, &sn, &zn], &qn, vec![]));
-                        nodes.push(gu::node(&format!("dq_{a}"), "DequantizeLinear", &[&qn, &sn, &zn], &dn, vec![]));
-                        summary.activations += 1;
-                        act_dq.insert(a.clone(), dn.clone());
-                        dn
-                    }
-                };
+                // Scale and zero point are shared per tensor; each consuming MatMul gets its own
+                // Q -> DQ pair (TensorRT fuses a pair into the one layer that follows it).
+                let k = act_dq.entry(a.clone()).or_insert(0);
+                *k += 1;
+                let (sn, zn) = (format!("{a}_act_scale"), format!("{a}_act_zero"));
+                if *k == 1 {
+                    new_inits.push(gu::tensor(&sn, &[], FLOAT, gu::f32_bytes(&[s[a]])));
+                    new_inits.push(gu::tensor(&zn, &[], INT8, vec![0u8]));
+                    summary.activations += 1;
+                }
+                let (qn, dq) = (format!("{a}_q{k}"), format!("{a}_dq{k}"));
+                nodes.push(gu::node(&format!("q{k}_{a}"), "QuantizeLinear", &[a, &sn, &zn], &qn, vec![]));
+                nodes.push(gu::node(&format!("dq{k}_{a}"), "DequantizeLinear", &[&qn, &sn, &zn], &dq, vec![]));
                 n.input[0] = dq;
             }
         }
