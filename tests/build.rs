@@ -235,9 +235,11 @@ fn calibration_from_request_files_checks_their_hashes() {
     let pkg = package(d.path());
     let cfg = Package::load_config(&pkg).unwrap();
     let req = calibration::generated_request(&cfg, 11, 0, 1.0);
-    let file = d.path().join("req.safetensors");
-    jamflow::runtime::tensors::write_safetensors(&file, &calibration::request_tensors(&cfg, &req)).unwrap();
     let root = d.path().join("calibration");
+    std::fs::create_dir_all(root.join("files")).unwrap();
+    // Inside the set's directory: stored relative (the set moves as one directory).
+    let file = root.join("files/req.safetensors");
+    jamflow::runtime::tensors::write_safetensors(&file, &calibration::request_tensors(&cfg, &req)).unwrap();
     let out = jamflow_ok(&[
         "calibration",
         "make",
@@ -258,6 +260,7 @@ fn calibration_from_request_files_checks_their_hashes() {
     assert!(out.contains("3 recorded evaluations, 1 hold-out"), "{out}");
     let manifest = std::fs::read_to_string(root.join("files/manifest.json")).unwrap();
     assert!(manifest.contains("\"kind\": \"request\"") && manifest.contains("\"kind\": \"generated\""), "{manifest}");
+    assert!(manifest.contains("\"path\": \"req.safetensors\""), "{manifest}");
     // The request file changed after the set was made: named, with both hashes.
     let mut req2 = req.clone();
     req2.cond_mel[0] += 1.0;

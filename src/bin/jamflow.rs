@@ -597,9 +597,13 @@ fn calibration_make(a: CalibrationMakeArgs) -> Result<()> {
     let pkg = load(&a.dir)?;
     let set_dir = a.root.join(&a.name);
     let mut sources = Vec::new();
+    std::fs::create_dir_all(&set_dir).with_context(|| format!("creating {}", set_dir.display()))?;
+    let set_abs = std::fs::canonicalize(&set_dir)?;
     for r in &a.requests {
         let abs = std::fs::canonicalize(r).with_context(|| format!("request file {}", r.display()))?;
-        sources.push(Source::Request { sha256: jbuild::sha256_file(&abs)?, path: abs });
+        // Inside the set's directory: stored relative, so the set moves as one directory.
+        let path = abs.strip_prefix(&set_abs).map(Path::to_path_buf).unwrap_or_else(|_| abs.clone());
+        sources.push(Source::Request { sha256: jbuild::sha256_file(&abs)?, path });
     }
     if a.generate > 0 {
         sources.push(Source::Generated { seed: a.seed, count: a.generate, seconds: a.seconds.clone() });
