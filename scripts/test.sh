@@ -9,3 +9,6 @@ export JAMFLOW_PYTHON="$PWD/.venv/bin/python"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
+# The native TensorRT binding against the host mock of its C ABI (csrc/jamflow_trt_mock.c).
+cargo clippy --features tensorrt-mock --all-targets -- -D warnings
+cargo test --features tensorrt-mock --test trt_mock

@@ -4,8 +4,12 @@
 //! [`model`] (config, weights, graph definition) -> [`runtime`] (one backend trait; ONNX Runtime behind it)
 //! -> [`sampler`] (Euler on the rectified flow, CFG, inpainting). [`rng`] is a leaf utility (seeded noise).
 //! [`audio`] (WAV, resampling, mel, ALSA capture, vocoders) sits after `runtime`.
+//! [`compile`] (pure precision passes on the graph) sits between model and runtime; [`build`] (calibration,
+//! manifests, accuracy reports: it executes graphs) after the sampler.
 
 pub mod audio;
+pub mod build;
+pub mod compile;
 pub mod model;
 pub mod rng;
 pub mod runtime;

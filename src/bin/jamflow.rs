@@ -14,6 +14,11 @@ use jamflow::runtime::tensors::{check_inputs, read_safetensors, write_safetensor
 use jamflow::runtime::{ort_backend, Backend, OrtBackend, OrtOptions, Provider};
 use jamflow::sampler::{self, Request, SamplerOptions};
 
+use jamflow::build::calibration::{self as calib_set, Source};
+use jamflow::build::{self as jbuild, BuildOptions, Target};
+use jamflow::compile::roofline::Device;
+use jamflow::compile::{CalibMethod, Policy, Precision};
+
 #[derive(Parser)]
 #[command(name = "jamflow", version, about = "JAM-Flow model packages -> ONNX -> ONNX Runtime / TensorRT")]
 struct Cli {
@@ -113,6 +118,12 @@ enum Cmd {
         torch_python: Option<PathBuf>,
         #[command(flatten)]
         rt: RuntimeArgs,
+        /// Time these precisions on ORT CPU in one run and print ratios to the first (e.g. fp32,fp16,int8,w8a16).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        precision: Vec<Precision>,
+        /// Project FLOPs and bytes per NFE of the built graphs onto a Jetson (compute and bandwidth floors).
+        #[arg(long, value_enum)]
+        project: Option<Device>,
     },
     /// Write a package with seeded random weights (tests, benchmarks; not a usable voice).
     Random {
@@ -122,6 +133,11 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Build artifacts of a precision for a target (ONNX, engines) with a manifest and an accuracy report.
+    Build(BuildArgs),
+    /// Calibration sets (`calibration/NAME`).
+    #[command(subcommand)]
+    Calibration(CalibrationCmd),
     /// The main job until the live daemon lands: a package end to end on this machine.
     Demo {
         /// Working directory for what the demo writes.
@@ -201,7 +217,14 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Cmd::Bench { dir, frames, iters, torch_python, rt } => bench(&dir, frames, iters, torch_python.as_deref(), &rt),
+        Cmd::Bench { dir, frames, iters, precision, project, rt, .. } if !precision.is_empty() || project.is_some() => {
+            bench_build(&dir, frames, iters, &precision, project, &rt)
+        }
+        Cmd::Bench { dir, frames, iters, torch_python, rt, .. } => {
+            bench(&dir, frames, iters, torch_python.as_deref(), &rt)
+        }
+        Cmd::Build(args) => build_cmd(args),
+        Cmd::Calibration(CalibrationCmd::Make(args)) => calibration_make(args),
         Cmd::Random { dir, preset, seed } => {
             write_random_package(&preset.config(), seed, &dir)?;
             println!("wrote random-weights package {:?} (seed {seed}) -> {}", preset, dir.display());
@@ -558,4 +581,190 @@ mod audio_cli {
         );
         Ok(())
     }
+}
+
+// ---- jamflow build / calibration / bench --precision --project (issue 7) ------------------------------
+
+#[derive(Args)]
+struct BuildArgs {
+    /// The model package.
+    dir: PathBuf,
+    #[arg(long, value_enum)]
+    precision: Precision,
+    #[arg(long, value_enum, default_value_t = Target::OrtCpu)]
+    target: Target,
+    /// Calibration set directory (`calibration/NAME`); required for int8, used for the accuracy report of all.
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+    /// INT8 threshold method: max, percentile[:P] (default 99.99) or entropy.
+    #[arg(long, default_value = "percentile:99.99")]
+    method: CalibMethod,
+    /// Shape ranges, e.g. `B=1:2:2,T=94:469:938,Nt=1:64:512` (MIN:OPT:MAX; defaults 1 s..5 s..10 s).
+    #[arg(long)]
+    shapes: Option<String>,
+    /// Rebuild even when a valid build exists.
+    #[arg(long)]
+    force: bool,
+    /// Write the artifacts even when the accuracy report exceeds the documented bound.
+    #[arg(long)]
+    accept_accuracy: bool,
+    /// Intra-op threads of the ORT CPU sessions (calibration, accuracy; default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// libonnxruntime.so to load (default: $JAMFLOW_ORT_LIB, $ORT_DYLIB_PATH, .ort/).
+    #[arg(long)]
+    ort_lib: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum CalibrationCmd {
+    /// Record the graph inputs the sampler feeds the network at every step, over a set of requests.
+    Make(CalibrationMakeArgs),
+}
+
+#[derive(Args)]
+struct CalibrationMakeArgs {
+    /// The model package.
+    dir: PathBuf,
+    /// Set name: written to `<root>/NAME/manifest.json` (+ records.safetensors).
+    #[arg(long)]
+    name: String,
+    /// Where sets live.
+    #[arg(long, default_value = "calibration")]
+    root: PathBuf,
+    /// Request files (the `jamflow sample --inputs` format).
+    #[arg(long = "request")]
+    requests: Vec<PathBuf>,
+    /// Also generate this many requests from --seed (cycling the three uses).
+    #[arg(long, default_value_t = 0)]
+    generate: usize,
+    /// Lengths of generated requests in seconds (cycled).
+    #[arg(long, value_delimiter = ',', default_value = "2,4")]
+    seconds: Vec<f64>,
+    /// Seed of generated requests and of the sampler's noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The last N requests are held out for the end-to-end accuracy report.
+    #[arg(long, default_value_t = 1)]
+    holdout: usize,
+    /// Sampler steps (default: the package's).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Intra-op threads of the recording session (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn cpu_options(threads: Option<usize>, lib: Option<PathBuf>) -> OrtOptions {
+    OrtOptions { provider: Provider::Cpu, threads, library: lib, trt_cache: None, device_id: 0 }
+}
+
+fn build_cmd(a: BuildArgs) -> Result<()> {
+    let opts = BuildOptions {
+        precision: a.precision,
+        target: a.target,
+        calibration: a.calibration,
+        method: a.method,
+        shapes: a.shapes,
+        policy: Policy::default(),
+        ort: cpu_options(a.threads, a.ort_lib),
+        force: a.force,
+        accept_accuracy: a.accept_accuracy,
+    };
+    let out = jbuild::build(&a.dir, &opts).with_context(|| format!("building {}", a.dir.display()))?;
+    let m = &out.manifest;
+    if out.reused {
+        println!(
+            "up to date: {} ({} {}; inputs unchanged, artifacts intact)",
+            out.dir.display(),
+            m.precision,
+            m.target
+        );
+    } else {
+        println!("built {} {} -> {}", m.precision, m.target, out.dir.display());
+    }
+    for art in &m.artifacts {
+        println!("  {}  {} bytes  sha256 {}", art.path, art.bytes, &art.sha256[..16]);
+    }
+    if let Some(r) = &m.accuracy {
+        print!("{}", r.render());
+    }
+    Ok(())
+}
+
+fn calibration_make(a: CalibrationMakeArgs) -> Result<()> {
+    let pkg = load(&a.dir)?;
+    let set_dir = a.root.join(&a.name);
+    let mut sources = Vec::new();
+    std::fs::create_dir_all(&set_dir).with_context(|| format!("creating {}", set_dir.display()))?;
+    let set_abs = std::fs::canonicalize(&set_dir)?;
+    for r in &a.requests {
+        let abs = std::fs::canonicalize(r).with_context(|| format!("request file {}", r.display()))?;
+        // Inside the set's directory: stored relative, so the set moves as one directory.
+        let path = abs.strip_prefix(&set_abs).map(Path::to_path_buf).unwrap_or_else(|_| abs.clone());
+        sources.push(Source::Request { sha256: jbuild::sha256_file(&abs)?, path });
+    }
+    if a.generate > 0 {
+        sources.push(Source::Generated { seed: a.seed, count: a.generate, seconds: a.seconds.clone() });
+    }
+    if sources.is_empty() {
+        bail!("no requests: give --request FILE (repeatable) and/or --generate N");
+    }
+    let mut fp32 = {
+        let mut p = load(&a.dir)?;
+        backend(&mut p, &RuntimeArgs { provider: Provider::Cpu, threads: a.threads, ort_lib: None })?
+    };
+    let opts =
+        calib_set::MakeOptions { name: a.name.clone(), sources, holdout: a.holdout, steps: a.steps, seed: a.seed };
+    let set = calib_set::make(&a.root, &pkg, &mut fp32, &opts)?;
+    println!(
+        "calibration set {} (id {}): {} recorded evaluations, {} hold-out request(s) -> {}",
+        a.name,
+        set.manifest.id,
+        set.records.len(),
+        set.holdout.len(),
+        set_dir.display()
+    );
+    Ok(())
+}
+
+fn bench_build(
+    dir: &Path,
+    frames: usize,
+    iters: usize,
+    ps: &[Precision],
+    project: Option<Device>,
+    rt: &RuntimeArgs,
+) -> Result<()> {
+    if rt.provider != Provider::Cpu {
+        bail!("--precision / --project time the graphs on ONNX Runtime CPU; drop --provider");
+    }
+    let mut pkg = load(dir)?;
+    let inputs = bench_inputs(&pkg.config, frames);
+    let ps: Vec<Precision> = if ps.is_empty() { vec![Precision::Fp32] } else { ps.to_vec() };
+    let seconds = frames as f64 / pkg.config.audio.mel_rate();
+    let ort = cpu_options(rt.threads, rt.ort_lib.clone());
+    let rows = jbuild::bench::bench_precisions(&mut pkg, &ps, &inputs, iters, seconds, &ort)?;
+    println!(
+        "ORT {} CPU, {} mel frames ({seconds:.2} s), batch 2 (cond + uncond), {} iterations per precision, threads {}",
+        ort_backend::version(),
+        frames,
+        iters.max(1),
+        rt.threads.map_or_else(|| "all".to_string(), |n| n.to_string())
+    );
+    let base = rows[0].ms_per_nfe;
+    for r in &rows {
+        println!(
+            "  {:<6} {:>9.2} ms per NFE   ratio to {} {:>5.2}   ({})",
+            r.precision.name(),
+            r.ms_per_nfe,
+            rows[0].precision.name(),
+            r.ms_per_nfe / base,
+            r.source
+        );
+    }
+    if let Some(d) = project {
+        print!("{}", jbuild::bench::roofline_report(&rows, d, seconds, pkg.config.sampler.steps));
+    }
+    Ok(())
 }

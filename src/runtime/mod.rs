@@ -6,6 +6,7 @@
 
 pub mod ort_backend;
 pub mod tensors;
+pub mod trt_native;
 
 pub use ort_backend::{OrtBackend, OrtOptions, Provider};
 pub use tensors::{HostTensor, NamedTensors, TensorData};
