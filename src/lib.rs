@@ -5,6 +5,7 @@
 //! -> [`sampler`] (Euler on the rectified flow, CFG, inpainting). [`rng`] is a leaf utility (seeded noise).
 
 pub mod model;
+pub mod render;
 pub mod rng;
 pub mod runtime;
 pub mod sampler;
