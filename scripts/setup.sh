@@ -27,6 +27,8 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(ca-certificates curl pkg-config build-essential python3 python3-venv python3-pip)
+# ffmpeg: `jamflow render --out OUT.mp4` pipes raw frames into it.
+APT_PACKAGES+=(ffmpeg)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -156,7 +156,10 @@ impl Landmarks {
         let (w, h) = (size.0 as f32, size.1 as f32);
         let [x0, y0, x1, y1] = self.face_box;
         if !(x0 < x1 && y0 < y1 && x0 >= 0.0 && y0 >= 0.0 && x1 <= w && y1 <= h) {
-            return Err(format!("`face_box` {:?} must be [x0, y0, x1, y1] with x0 < x1, y0 < y1 inside {w}x{h}", self.face_box));
+            return Err(format!(
+                "`face_box` {:?} must be [x0, y0, x1, y1] with x0 < x1, y0 < y1 inside {w}x{h}",
+                self.face_box
+            ));
         }
         let mut pts: Vec<(String, Pt)> = [
             ("eyes.left", self.eyes.left),
@@ -211,7 +214,9 @@ impl Landmarks {
             return Err("`mouth.lower` must not be above `mouth.upper` (equal for a closed mouth)".into());
         }
         if v(self.upper_outer()) >= v(m.upper) || v(self.lower_outer()) <= v(m.lower) {
-            return Err("`mouth.upper_outer` must be above `mouth.upper` and `mouth.lower_outer` below `mouth.lower`".into());
+            return Err(
+                "`mouth.upper_outer` must be above `mouth.upper` and `mouth.lower_outer` below `mouth.lower`".into()
+            );
         }
         if v(self.nose) >= v(self.upper_outer()) {
             return Err("`nose` (base of the nose) must be above the upper lip".into());
@@ -259,7 +264,8 @@ impl Landmarks {
 }
 
 /// Colours of `portrait check` markers (documented in `jamflow portrait check --help`).
-pub const CHECK_COLOURS: &str = "face box white, eyes cyan, mouth inner points red (upper/lower) and yellow (corners), \
+pub const CHECK_COLOURS: &str =
+    "face box white, eyes cyan, mouth inner points red (upper/lower) and yellow (corners), \
 outer lip edges magenta, nose blue, chin green, eyelids orange";
 
 /// Draw the landmarks over a zoomed copy of the face region (`side` x `side` pixels) for a person to verify.

@@ -43,8 +43,8 @@ pub const CROP_FACE_RATIO: f32 = 2.0;
 
 /// Clamp ranges of `mouth4-2d` values per point (x, y, z), in inter-ocular units.
 pub const CLAMP: [[(f32, f32); POINT_DIMS]; MOUTH_POINTS] = [
-    [(-0.1, 0.1), (-0.12, 0.2), (-0.5, 0.5)],  // upper lip
-    [(-0.1, 0.1), (-0.2, 0.4), (-0.5, 0.5)],   // lower lip
+    [(-0.1, 0.1), (-0.12, 0.2), (-0.5, 0.5)],   // upper lip
+    [(-0.1, 0.1), (-0.2, 0.4), (-0.5, 0.5)],    // lower lip
     [(-0.2, 0.15), (-0.15, 0.15), (-0.5, 0.5)], // image-left corner (x < 0 widens)
     [(-0.15, 0.2), (-0.15, 0.15), (-0.5, 0.5)], // image-right corner (x > 0 widens)
 ];
@@ -190,7 +190,8 @@ impl RingMesh {
     fn folds(&self, dst: &[Vec<Pt>]) -> bool {
         self.tris.iter().any(|t| {
             let a = area(t.map(|(j, k)| dst[j][k])) * self.sign;
-            !(a > 0.05 * area(t.map(|(j, k)| self.src[j][k])).abs().min(1.0))
+            let min = 0.05 * area(t.map(|(j, k)| self.src[j][k])).abs().min(1.0);
+            a.is_nan() || a <= min
         })
     }
 
@@ -310,7 +311,13 @@ impl MouthMesh {
         let ring1: Vec<Pt> = (0..2 * ARC)
             .map(|i| {
                 let (_, upper) = arc_param(i);
-                let z = if i == 0 || i == ARC { 1.0 } else if upper { zu } else { zl };
+                let z = if i == 0 || i == ARC {
+                    1.0
+                } else if upper {
+                    zu
+                } else {
+                    zl
+                };
                 ring0[i] + self.lip_offset[i] * z
             })
             .collect();
@@ -422,7 +429,7 @@ impl EyeMesh {
     fn dest(&self, b: f32) -> Vec<Vec<Pt>> {
         let src = &self.mesh.src;
         let mut r0 = src[0].clone();
-        let mut disp = vec![Pt::default(); 2 * ARC];
+        let mut disp = [Pt::default(); 2 * ARC];
         for k in 1..ARC {
             let (u, d) = (k, 2 * ARC - k);
             let meet = src[0][u].lerp(src[0][d], 0.8);
@@ -689,4 +696,3 @@ pub fn resample_crop(img: &RgbImage, origin: Pt, scale: f32, size: u32) -> RgbIm
     }
     out
 }
-

@@ -33,7 +33,18 @@ impl FrameSink {
             .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s"])
             .arg(format!("{}x{}", size.0, size.1))
             .args(["-r", &FPS.to_string(), "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
-            .args(["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", "-movflags", "+faststart"])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-crf",
+                "18",
+                "-pix_fmt",
+                "yuv420p",
+                "-movflags",
+                "+faststart",
+            ])
             .arg(out)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -57,12 +68,15 @@ impl FrameSink {
             }
             FrameSink::Mp4 { path, child, size } => {
                 if frame.dimensions() != *size {
-                    return Err(RenderError::Output(format!("frame size {:?} != video size {size:?}", frame.dimensions())));
+                    return Err(RenderError::Output(format!(
+                        "frame size {:?} != video size {size:?}",
+                        frame.dimensions()
+                    )));
                 }
                 let stdin = child.stdin.as_mut().expect("piped");
-                stdin.write_all(frame.as_raw()).map_err(|e| {
-                    RenderError::Output(format!("ffmpeg writing {} stopped: {e}", path.display()))
-                })
+                stdin
+                    .write_all(frame.as_raw())
+                    .map_err(|e| RenderError::Output(format!("ffmpeg writing {} stopped: {e}", path.display())))
             }
         }
     }

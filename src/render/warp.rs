@@ -139,10 +139,7 @@ pub fn raster_triangle(t: [Pt; 3], w: u32, h: u32, mut f: impl FnMut(usize, usiz
 /// Barycentric interpolation of three points.
 #[inline]
 pub fn bary(p: [Pt; 3], l: [f32; 3]) -> Pt {
-    Pt::new(
-        p[0].x * l[0] + p[1].x * l[1] + p[2].x * l[2],
-        p[0].y * l[0] + p[1].y * l[1] + p[2].y * l[2],
-    )
+    Pt::new(p[0].x * l[0] + p[1].x * l[1] + p[2].x * l[2], p[0].y * l[0] + p[1].y * l[1] + p[2].y * l[2])
 }
 
 /// Smoothstep from `a` to `b` (either order).
