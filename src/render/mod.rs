@@ -6,11 +6,13 @@
 //! layouts); [`check_layout`] turns a package/renderer mismatch into a clear start-up error.
 //!
 //! - [`mesh::MeshWarpRenderer`]: the CPU mesh-warp renderer for `mouth4-2d` (no weights; portrait + landmark file).
+//! - [`liveportrait::LivePortraitRenderer`]: `liveportrait-mouth4` through the runtime backend (user-supplied ONNX).
 //! - [`idle`]: blinks and small head/breathing motion so a silent avatar is never frozen.
 //! - [`output`]: frames to a PNG directory, an MP4 (ffmpeg) or a contact sheet.
 
 pub mod idle;
 pub mod landmarks;
+pub mod liveportrait;
 pub mod mesh;
 pub mod output;
 pub mod warp;
