@@ -399,3 +399,43 @@ fn portrait_check_draws_the_landmarks_to_a_png() {
     assert!(img.pixels().any(|p| p.0 == [255, 255, 0]));
     assert!(img.pixels().any(|p| p.0 == [255, 0, 0]));
 }
+
+#[test]
+fn render_refuses_a_package_whose_layout_the_renderer_does_not_accept_at_start_up() {
+    use jamflow::model::random::{write_random_package, Preset};
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("lp");
+    write_random_package(&Preset::SmallLiveportrait.config(), 0, &pkg).unwrap();
+    let motion = dir.path().join("motion.safetensors");
+    write_motion(&motion, 3);
+    let portrait = astronaut();
+    let err = common::jamflow_err(&[
+        "render",
+        "--portrait",
+        portrait.to_str().unwrap(),
+        "--motion",
+        motion.to_str().unwrap(),
+        "--package",
+        pkg.to_str().unwrap(),
+        "--out",
+        dir.path().join("frames").to_str().unwrap(),
+    ]);
+    assert!(err.contains("liveportrait-mouth4") && err.contains("mesh-warp") && err.contains("mouth4-2d"), "{err}");
+    assert!(!dir.path().join("frames").exists(), "nothing is rendered after a layout mismatch");
+    // The matching package renders.
+    let ok = dir.path().join("mm");
+    write_random_package(&Preset::SmallMmdit.config(), 0, &ok).unwrap();
+    common::jamflow_ok(&[
+        "render",
+        "--portrait",
+        portrait.to_str().unwrap(),
+        "--motion",
+        motion.to_str().unwrap(),
+        "--package",
+        ok.to_str().unwrap(),
+        "--out",
+        dir.path().join("frames").to_str().unwrap(),
+        "--size",
+        "64",
+    ]);
+}

@@ -481,8 +481,10 @@ mod render_cli {
     use clap::{Args, Subcommand};
 
     use jamflow::model::config::MotionLayout;
+    use jamflow::model::Package;
     use jamflow::render::idle::IdleOptions;
     use jamflow::render::landmarks::{default_path, draw_check, Landmarks, CHECK_COLOURS};
+    use jamflow::render::liveportrait::{LivePortraitModels, LivePortraitRenderer};
     use jamflow::render::mesh::{MeshWarpOptions, MeshWarpRenderer, OutputMode};
     use jamflow::render::output::{contact_sheet, FrameSink};
     use jamflow::render::{load_portrait, save_png, test_motion, MotionFrames, Renderer};
@@ -525,6 +527,16 @@ mod render_cli {
         idle: bool,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The model package that made the motion: its motion layout must be one the renderer accepts (checked
+        /// at start-up). Default: `mouth4-2d`.
+        #[arg(long)]
+        package: Option<PathBuf>,
+        /// Render with LivePortrait from this directory of FasterLivePortrait ONNX files (needs a
+        /// `liveportrait-mouth4` --package) instead of the CPU mesh warp.
+        #[arg(long, requires = "package")]
+        liveportrait: Option<PathBuf>,
+        #[command(flatten)]
+        rt: super::RuntimeArgs,
     }
 
     #[derive(Subcommand)]
@@ -558,7 +570,17 @@ mod render_cli {
     const TARGET_FPS: f64 = 50.0;
 
     pub fn render(a: &RenderArgs) -> Result<()> {
-        let layout = MotionLayout::Mouth4_2d;
+        let layout = match &a.package {
+            Some(dir) => Package::load_config(dir)
+                .with_context(|| format!("model package {}", dir.display()))?
+                .motion
+                .map(|m| m.layout)
+                .with_context(|| format!("model package {} generates no motion", dir.display()))?,
+            None => MotionLayout::Mouth4_2d,
+        };
+        if a.test_motion.is_some() && layout != MotionLayout::Mouth4_2d {
+            bail!("--test-motion is mouth4-2d motion; the package's layout is {}", layout.name());
+        }
         let motion = match (&a.motion, a.test_motion) {
             (Some(p), _) => MotionFrames::read(p, &layout)?,
             (None, Some(secs)) => test_motion(secs, a.seed),
@@ -572,8 +594,20 @@ mod render_cli {
             idle: a.idle.then(|| IdleOptions { seed: a.seed, ..IdleOptions::default() }),
         };
         let t0 = Instant::now();
-        let mut r = MeshWarpRenderer::open(&a.portrait, a.landmarks.as_deref(), &opts)?;
-        jamflow::render::check_layout(&r, &layout)?;
+        let mut r: Box<dyn Renderer> = match &a.liveportrait {
+            None => Box::new(MeshWarpRenderer::open(&a.portrait, a.landmarks.as_deref(), &opts)?),
+            Some(models) => {
+                if a.idle || a.full || a.size != 512 {
+                    bail!("--idle, --full and --size apply to the mesh-warp renderer (LivePortrait pastes its 512x512 face back into the portrait)");
+                }
+                let img = load_portrait(&a.portrait)?;
+                let lp = a.landmarks.clone().unwrap_or_else(|| default_path(&a.portrait));
+                let lm = Landmarks::load(&lp, img.dimensions())?;
+                let m = LivePortraitModels::open(models, &a.rt.options(models))?;
+                Box::new(LivePortraitRenderer::new(m, &layout, &img, &lm)?)
+            }
+        };
+        jamflow::render::check_layout(r.as_ref(), &layout)?;
         let prep = t0.elapsed().as_secs_f64();
         let n = a.frames.map_or(motion.frames, |f| f.min(motion.frames));
         if n == 0 {

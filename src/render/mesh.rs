@@ -480,6 +480,8 @@ pub struct MeshWarpRenderer {
     frame: RgbImage,
     /// The factor the last frame's mouth motion was scaled by to avoid a fold (1 = as given).
     last_scale: f32,
+    /// Reused copy of the frame for head motion.
+    scratch: Vec<u8>,
 }
 
 impl MeshWarpRenderer {
@@ -545,6 +547,7 @@ impl MeshWarpRenderer {
             full: opts.output == OutputMode::Full,
             frame,
             last_scale: 1.0,
+            scratch: Vec::new(),
         })
     }
 
@@ -610,8 +613,10 @@ impl MeshWarpRenderer {
     /// ellipse around the head moves (the body stays).
     fn head_motion(&mut self, st: &IdleState) {
         let (w, h) = self.frame.dimensions();
-        let src = self.frame.clone();
-        let buf = src.as_raw();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(self.frame.as_raw());
+        let buf = &scratch[..];
         let out = self.frame.as_mut();
         let (sn, cs) = st.roll.sin_cos();
         let inv_s = 1.0 / st.scale;
@@ -629,28 +634,44 @@ impl MeshWarpRenderer {
         } else {
             (0, 0, w as usize, h as usize)
         };
+        let wi = w as usize;
         for y in y0..y1 {
+            // q(x) = A (p - c - shift) / s + c is affine in x: start and step per row.
+            let p = Pt::new(x0 as f32, y as f32) - c - shift;
+            let mut q = Pt::new(cs * p.x + sn * p.y, -sn * p.x + cs * p.y) * inv_s + c;
+            let dq = Pt::new(cs, -sn) * inv_s;
             for x in x0..x1 {
-                let p = Pt::new(x as f32, y as f32) - c - shift;
-                // Inverse of: rotate by roll, scale, translate.
-                let q = Pt::new(cs * p.x + sn * p.y, -sn * p.x + cs * p.y) * inv_s + c;
-                let i = (y * w as usize + x) * 3;
+                let i = (y * wi + x) * 3;
                 let mask = if self.full {
                     let r = Pt::new((x as f32 - c.x) / self.head_radii.x, (y as f32 - c.y) / self.head_radii.y).norm();
                     1.0 - smoothstep(0.85, 1.2, r)
                 } else {
                     1.0
                 };
-                if mask <= 0.0 {
-                    continue;
+                if mask > 0.0 {
+                    if mask >= 1.0 && q.x >= 0.0 && q.y >= 0.0 && q.x < (w - 1) as f32 && q.y < (h - 1) as f32 {
+                        // Interior: fixed-point bilinear (8-bit weights).
+                        let (xf, yf) = (q.x.floor(), q.y.floor());
+                        let (fx, fy) = (((q.x - xf) * 256.0) as u32, ((q.y - yf) * 256.0) as u32);
+                        let j = (yf as usize * wi + xf as usize) * 3;
+                        let k = j + wi * 3;
+                        for ch in 0..3 {
+                            let top = buf[j + ch] as u32 * (256 - fx) + buf[j + 3 + ch] as u32 * fx;
+                            let bot = buf[k + ch] as u32 * (256 - fx) + buf[k + 3 + ch] as u32 * fx;
+                            out[i + ch] = ((top * (256 - fy) + bot * fy + (1 << 15)) >> 16) as u8;
+                        }
+                    } else {
+                        let v = sample_bilinear_f(buf, w, h, q.x, q.y);
+                        for ch in 0..3 {
+                            let old = buf[i + ch] as f32;
+                            out[i + ch] = to_u8(old + (v[ch] - old) * mask);
+                        }
+                    }
                 }
-                let v = sample_bilinear_f(buf, w, h, q.x, q.y);
-                for ch in 0..3 {
-                    let old = buf[i + ch] as f32;
-                    out[i + ch] = to_u8(old + (v[ch] - old) * mask);
-                }
+                q = q + dq;
             }
         }
+        self.scratch = scratch;
     }
 }
 
