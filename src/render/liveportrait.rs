@@ -382,10 +382,10 @@ mod tests {
         assert!((pose_degrees(&b) - 22.5).abs() < 1e-3);
         let i = rotation(0.0, 0.0, 0.0);
         assert_eq!(i, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]);
-        // Roll 90: R = Rz^T, so the row vector x = (1, 0, 0) maps to x R = (0, -1, 0).
+        // Roll 90: R = Rz^T, so the row vector x = (1, 0, 0) maps to x R = first column of Rz = (0, 1, 0).
         let r = rotation(0.0, 0.0, 90.0);
         let x = transform_keypoints(&[1.0, 0.0, 0.0], &r, &[0.0; 3], 1.0, [0.0; 3]);
-        assert!((x[0]).abs() < 1e-6 && (x[1] + 1.0).abs() < 1e-6 && x[2].abs() < 1e-6, "{x:?}");
+        assert!(x[0].abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6 && x[2].abs() < 1e-6, "{x:?}");
         // Scale, expression and translation (t_z dropped).
         let x = transform_keypoints(&[1.0, 2.0, 3.0], &i, &[0.5, 0.5, 0.5], 2.0, [1.0, 1.0, 1.0]);
         assert_eq!(x, vec![4.0, 6.0, 7.0]);

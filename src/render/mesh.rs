@@ -36,6 +36,11 @@ use crate::model::config::{MotionLayout, MOUTH_POINTS, POINT_DIMS};
 const ARC: usize = 12;
 /// Share of the portrait's own mouth opening (upper teeth) that stays attached to the upper lip.
 const UPPER_SHARE: f32 = 0.7;
+/// A portrait whose own mouth opening is smaller than this (inter-ocular units) shows no teeth: opening it draws
+/// a hint of upper teeth.
+const TEETH_SHOWN: f32 = 0.05;
+/// Colour of the teeth hint.
+const TEETH: [f32; 3] = [226.0, 220.0, 206.0];
 /// Default output side of the face crop.
 pub const DEFAULT_SIZE: u32 = 512;
 /// The crop is this many face-box sides wide (the face box's larger side).
@@ -330,6 +335,7 @@ impl MouthMesh {
     fn draw_interior(&self, dst0: &[Pt], base: &RgbImage, frame: &mut RgbImage) {
         let (w, h) = base.dimensions();
         let src0 = &self.mesh.src[0];
+        let iod = self.iod;
         let buf = base.as_raw();
         let out = frame.as_mut();
         let col = |k: usize| (k, (2 * ARC - k) % (2 * ARC));
@@ -393,11 +399,23 @@ impl MouthMesh {
                 let tongue = smoothstep(0.55, 1.0, q) * 0.6;
                 let shadow = 1.0 - 0.35 * (1.0 - smoothstep(0.0, 0.3, q));
                 let k = shade * shadow;
-                let cav = [
+                let mut cav = [
                     (40.0 + (150.0 - 40.0) * tongue) * k,
                     (16.0 + (64.0 - 16.0) * tongue) * k,
                     (17.0 + (66.0 - 17.0) * tongue) * k,
                 ];
+                // A portrait that shows no teeth of its own gets a hint of upper teeth under the upper lip.
+                let teeth = (1.0 - g / (TEETH_SHOWN * iod)).clamp(0.0, 1.0);
+                if teeth > 0.0 {
+                    let th = (0.07 * iod).min(0.35 * (gd - g));
+                    let depth = t - half;
+                    let across = smoothstep(0.12, 0.3, sc) * (1.0 - smoothstep(0.7, 0.88, sc));
+                    let wt = teeth * across * (1.0 - smoothstep(th - 0.75, th + 0.75, depth));
+                    let lit = shade * (0.8 + 0.2 * (1.0 - (depth / th.max(1.0)).clamp(0.0, 1.0)));
+                    for (c, v) in cav.iter_mut().enumerate() {
+                        *v += (TEETH[c] * lit - *v) * wt;
+                    }
+                }
                 for c in 0..3 {
                     let lip = top[c] + (bot[c] - top[c]) * to_bot;
                     out[i + c] = to_u8(lip + (cav[c] - lip) * wc);
