@@ -204,3 +204,51 @@ fn open_names_the_missing_file_and_a_mesh_layout_is_refused() {
     let e = LivePortraitRenderer::new(models, &MotionLayout::Mouth4_2d, &portrait, &lm).err().unwrap().to_string();
     assert!(e.contains("mouth4-2d") && e.contains("liveportrait"), "{e}");
 }
+
+#[test]
+fn render_command_drives_stand_in_liveportrait_models_from_a_liveportrait_package() {
+    use jamflow::model::random::{write_random_package, Preset};
+    use jamflow::runtime::tensors::write_safetensors;
+    use jamflow::runtime::HostTensor;
+    use jamflow::sampler::names;
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("lp-onnx");
+    std::fs::create_dir_all(&models).unwrap();
+    write_stand_ins(&models);
+    let pkg = dir.path().join("pkg");
+    write_random_package(&Preset::SmallLiveportrait.config(), 0, &pkg).unwrap();
+    let motion = dir.path().join("motion.safetensors");
+    let mut t = NamedTensors::new();
+    t.insert(names::MOTION.into(), HostTensor::f32(vec![3, 12], vec![0.01; 36]));
+    write_safetensors(&motion, &t).unwrap();
+    let frames = dir.path().join("frames");
+    let portrait = common::root().join("assets/portraits/astronaut.png");
+    let args = |pkg: &Path| {
+        vec![
+            "render".to_string(),
+            "--portrait".into(),
+            portrait.display().to_string(),
+            "--motion".into(),
+            motion.display().to_string(),
+            "--package".into(),
+            pkg.display().to_string(),
+            "--liveportrait".into(),
+            models.display().to_string(),
+            "--threads".into(),
+            "1".into(),
+            "--out".into(),
+            frames.display().to_string(),
+        ]
+    };
+    let a = args(&pkg);
+    common::jamflow_ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(std::fs::read_dir(&frames).unwrap().count(), 3);
+    let f = image::open(frames.join("frame_000002.png")).unwrap().to_rgb8();
+    assert_eq!(f.dimensions(), (512, 512), "the full portrait with the face pasted back");
+    // A mouth4-2d package cannot drive LivePortrait: a start-up error naming both layouts.
+    let mm = dir.path().join("mm");
+    write_random_package(&Preset::SmallMmdit.config(), 0, &mm).unwrap();
+    let a = args(&mm);
+    let err = common::jamflow_err(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("mouth4-2d") && err.contains("liveportrait"), "{err}");
+}

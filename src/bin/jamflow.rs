@@ -643,8 +643,8 @@ mod render_cli {
             a.out.as_ref().map(|o| format!(" -> {}", o.display())).unwrap_or_default()
         );
         if let Some(p) = &a.contact_sheet {
-            let cols = if sheet.len() >= 24 { 6 } else { 4 };
-            save_png(&contact_sheet(&sheet, cols, 256), p)?;
+            let cell = r.frame_size().0.min(384);
+            save_png(&contact_sheet(&sheet, 4, cell), p)?;
             println!("contact sheet ({} frames) -> {}", sheet.len(), p.display());
         }
         Ok(())
