@@ -194,6 +194,9 @@ fn corner_displacement_widens_the_mouth() {
     // Narrowing works the other way.
     let narrow = r.render(&frame([[0.0; 3], [0.0; 3], [0.15, 0.0, 0.0], [-0.15, 0.0, 0.0]]), 0).unwrap();
     assert!(lip_width(&narrow, band.0, band.1) < w0);
+    // Protrusion (z) of the corners pulls them in as well.
+    let pucker = r.render(&frame([[0.0; 3], [0.0; 3], [0.0, 0.0, 0.5], [0.0, 0.0, 0.5]]), 0).unwrap();
+    assert!(lip_width(&pucker, band.0, band.1) < w0);
 }
 
 #[test]
