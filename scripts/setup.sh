@@ -29,6 +29,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(ca-certificates curl pkg-config build-essential python3 python3-venv python3-pip)
 APT_PACKAGES+=(libasound2-dev) # crate `alsa` (src/audio/capture.rs); its tests use ALSA's `file` plugin, no sound card
+# ffmpeg: `jamflow render --out OUT.mp4` pipes raw frames into it.
+APT_PACKAGES+=(ffmpeg)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

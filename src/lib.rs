@@ -11,6 +11,7 @@ pub mod audio;
 pub mod build;
 pub mod compile;
 pub mod model;
+pub mod render;
 pub mod rng;
 pub mod runtime;
 pub mod sampler;

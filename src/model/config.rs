@@ -168,6 +168,9 @@ pub enum MotionLayout {
 /// Points per generated motion frame and coordinates per point.
 pub const MOUTH_POINTS: usize = 4;
 pub const POINT_DIMS: usize = 3;
+/// The points of a `mouth4-2d` frame in order (each x, y, z): upper lip centre, lower lip centre, image-left
+/// corner, image-right corner (DESIGN §2; inner lip line, inter-ocular units, y down, z = protrusion).
+pub const MOUTH4_2D_POINTS: [&str; MOUTH_POINTS] = ["upper", "lower", "left", "right"];
 /// LivePortrait's implicit keypoint count.
 pub const LIVEPORTRAIT_KEYPOINTS: usize = 21;
 

@@ -1,0 +1,737 @@
+//! The CPU mesh-warp renderer for the `mouth4-2d` layout: a stored portrait plus its landmark file.
+//!
+//! Per portrait (once): the working image (a face crop resampled to the output size, or the full portrait at its
+//! own resolution), the landmarks in that space, and the source meshes. Per frame: the 4 mouth points are moved
+//! by the motion (inter-ocular units, clamped), a ring mesh around the mouth is moved with them and the working
+//! image is warped piecewise-affinely (bilinear sampling) inside the mesh only; everything outside the outer ring
+//! is copied untouched.
+//!
+//! The mouth mesh is a set of nested closed rings of `2M` points, all parametrised alike (upper arc from the
+//! left corner to the right one, then the lower arc back):
+//! - ring 0: the inner lip line (a lens through the corners and the upper/lower inner points),
+//! - ring 1: the outer lip edges; it moves rigidly with ring 0 (the lips keep their shape),
+//! - ring 2: cheeks, the skin above the upper lip, and the jaw through the chin: moves with a fraction of the lips'
+//!   motion (jaw 0.85 of the lower lip's, upper skin 0.25, cheeks 0.3),
+//! - ring 3: fixed (the base of the nose, the cheeks, under the chin).
+//!
+//! Inside ring 0 (the mouth opening) the content of the portrait's own opening (teeth) stays attached: its top half
+//! to the upper lip, its bottom half to the lower lip; what opens between them is a dark mouth cavity (shaded,
+//! redder towards the tongue, darker into the corners), blended over 1.5 px. A closing mouth squashes the opening.
+//! Protrusion (z) thickens the lips (outer edges move out by 40 % per unit) and pulls the corners in.
+//!
+//! Blinks (idle life) use the same machinery on each eye: a lens between the eye corners through the lid centres;
+//! the upper lid comes down to meet the lower one and the eye opening is squashed away.
+
+use std::path::Path;
+
+use image::RgbImage;
+
+use super::idle::{Idle, IdleOptions, IdleState};
+use super::landmarks::{default_path, Landmarks};
+use super::warp::{bary, raster_triangle, sample_bilinear, sample_bilinear_f, smoothstep, to_u8, Pt};
+use super::{load_portrait, RenderError, Renderer};
+use crate::model::config::{MotionLayout, MOUTH_POINTS, POINT_DIMS};
+
+/// Points per lens arc.
+const ARC: usize = 12;
+/// Share of the portrait's own mouth opening (upper teeth) that stays attached to the upper lip.
+const UPPER_SHARE: f32 = 0.7;
+/// A portrait whose own mouth opening is smaller than this (inter-ocular units) shows no teeth: opening it draws
+/// a hint of upper teeth.
+const TEETH_SHOWN: f32 = 0.05;
+/// Colour of the teeth hint.
+const TEETH: [f32; 3] = [226.0, 220.0, 206.0];
+/// Default output side of the face crop.
+pub const DEFAULT_SIZE: u32 = 512;
+/// The crop is this many face-box sides wide (the face box's larger side).
+pub const CROP_FACE_RATIO: f32 = 2.0;
+
+/// Clamp ranges of `mouth4-2d` values per point (x, y, z), in inter-ocular units.
+pub const CLAMP: [[(f32, f32); POINT_DIMS]; MOUTH_POINTS] = [
+    [(-0.1, 0.1), (-0.12, 0.2), (-0.5, 0.5)],   // upper lip
+    [(-0.1, 0.1), (-0.2, 0.4), (-0.5, 0.5)],    // lower lip
+    [(-0.2, 0.15), (-0.15, 0.15), (-0.5, 0.5)], // image-left corner (x < 0 widens)
+    [(-0.15, 0.2), (-0.15, 0.15), (-0.5, 0.5)], // image-right corner (x > 0 widens)
+];
+
+/// What the renderer outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// A square face crop (centred on the face box, [`CROP_FACE_RATIO`] face sides wide) of `size` x `size`.
+    Crop { size: u32 },
+    /// The full portrait at its own resolution with the animated face in place.
+    Full,
+}
+
+impl Default for OutputMode {
+    fn default() -> Self {
+        OutputMode::Crop { size: DEFAULT_SIZE }
+    }
+}
+
+/// Renderer options.
+#[derive(Debug, Clone, Default)]
+pub struct MeshWarpOptions {
+    pub output: OutputMode,
+    /// Blinks and head/breathing motion (`None`: a still face apart from the mouth).
+    pub idle: Option<IdleOptions>,
+}
+
+/// Clamp one `mouth4-2d` frame (non-finite values become 0).
+pub fn clamp_motion(m: &[f32]) -> [[f32; POINT_DIMS]; MOUTH_POINTS] {
+    let mut out = [[0.0; POINT_DIMS]; MOUTH_POINTS];
+    for (p, row) in out.iter_mut().enumerate() {
+        for (d, v) in row.iter_mut().enumerate() {
+            let x = m[p * POINT_DIMS + d];
+            let (lo, hi) = CLAMP[p][d];
+            *v = if x.is_finite() { x.clamp(lo, hi) } else { 0.0 };
+        }
+    }
+    out
+}
+
+/// A lens (two arcs between corners `a` and `b` through `up` and `lo`) as a ring of `2 ARC` points:
+/// index 0 = `a`, `ARC` = `b`, upper arc in between, lower arc after.
+fn lens(a: Pt, b: Pt, up: Pt, lo: Pt) -> Vec<Pt> {
+    let c = (a + b) * 0.5;
+    let e = (b - a).normalized();
+    let n = Pt::new(-e.y, e.x);
+    let half = a.dist(b) * 0.5;
+    let apex = |p: Pt| {
+        let d = p - c;
+        (d.dot(e).clamp(-0.4 * half, 0.4 * half), d.dot(n))
+    };
+    let (xu, vu) = apex(up);
+    let (xl, vl) = apex(lo);
+    let vl = vl.max(vu);
+    let point = |s: f32, x0: f32, v0: f32| {
+        let t = std::f32::consts::PI * s;
+        let (sn, cs) = t.sin_cos();
+        c + e * (-half * cs + x0 * sn * sn) + n * (v0 * sn * sn)
+    };
+    let mut r = Vec::with_capacity(2 * ARC);
+    for k in 0..=ARC {
+        r.push(point(k as f32 / ARC as f32, xu, vu));
+    }
+    for k in (1..ARC).rev() {
+        r.push(point(k as f32 / ARC as f32, xl, vl));
+    }
+    r
+}
+
+/// Arc parameter s in [0, 1] (left corner to right corner) and whether a ring index is on the upper arc.
+fn arc_param(k: usize) -> (f32, bool) {
+    if k <= ARC {
+        (k as f32 / ARC as f32, true)
+    } else {
+        ((2 * ARC - k) as f32 / ARC as f32, false)
+    }
+}
+
+/// An ellipse-like ring around `c` in the frame (e, n) with the ring-0 parametrisation.
+fn ellipse(c: Pt, e: Pt, n: Pt, rx: f32, ry_top: f32, ry_bot: f32) -> Vec<Pt> {
+    (0..2 * ARC)
+        .map(|k| {
+            let (s, upper) = arc_param(k);
+            let (sn, cs) = (std::f32::consts::PI * s).sin_cos();
+            let v = if upper { -ry_top * sn } else { ry_bot * sn };
+            c + e * (-rx * cs) + n * v
+        })
+        .collect()
+}
+
+/// Triangles between consecutive rings as index triples ((ring, k) pairs).
+fn ring_triangles(rings: usize) -> Vec<[(usize, usize); 3]> {
+    let n = 2 * ARC;
+    let mut t = Vec::new();
+    for j in 0..rings - 1 {
+        for k in 0..n {
+            let k1 = (k + 1) % n;
+            t.push([(j, k), (j, k1), (j + 1, k1)]);
+            t.push([(j, k), (j + 1, k1), (j + 1, k)]);
+        }
+    }
+    t
+}
+
+/// Interior (inside ring 0) triangles as ring-0 index triples, column by column: (U_k, U_k+1, D_k+1), (U_k, D_k+1, D_k).
+fn interior_triangles() -> Vec<[usize; 3]> {
+    let d = |k: usize| (2 * ARC - k) % (2 * ARC);
+    let mut t = Vec::new();
+    for k in 0..ARC {
+        t.push([k, k + 1, d(k + 1)]);
+        t.push([k, d(k + 1), d(k)]);
+    }
+    t
+}
+
+fn area(t: [Pt; 3]) -> f32 {
+    (t[1] - t[0]).cross(t[2] - t[0])
+}
+
+/// A ring mesh: source rings and the triangles between them, with their source orientation.
+struct RingMesh {
+    src: Vec<Vec<Pt>>,
+    tris: Vec<[(usize, usize); 3]>,
+    sign: f32,
+}
+
+impl RingMesh {
+    fn new(src: Vec<Vec<Pt>>, what: &str) -> Result<Self, RenderError> {
+        let tris = ring_triangles(src.len());
+        let areas: Vec<f32> = tris.iter().map(|t| area(t.map(|(j, k)| src[j][k]))).collect();
+        let sign = if areas.iter().sum::<f32>() >= 0.0 { 1.0 } else { -1.0 };
+        if let Some(i) = areas.iter().position(|a| a * sign <= 1e-3) {
+            tracing::debug!("folded {what} triangle {:?}", tris[i].map(|(j, k)| src[j][k]));
+            return Err(RenderError::Portrait(format!(
+                "the {what} landmarks give a folded mesh (ring {} point {}): check them with `jamflow portrait check`",
+                tris[i][0].0, tris[i][0].1
+            )));
+        }
+        Ok(Self { src, tris, sign })
+    }
+
+    /// Whether moving to `dst` would fold a triangle (or make it nearly degenerate).
+    fn folds(&self, dst: &[Vec<Pt>]) -> bool {
+        self.tris.iter().any(|t| {
+            let a = area(t.map(|(j, k)| dst[j][k])) * self.sign;
+            let min = 0.05 * area(t.map(|(j, k)| self.src[j][k])).abs().min(1.0);
+            a.is_nan() || a <= min
+        })
+    }
+
+    /// Warp the ring triangles: `frame` gets `base` sampled through the piecewise-affine map dst -> src.
+    fn draw(&self, dst: &[Vec<Pt>], base: &RgbImage, frame: &mut RgbImage) {
+        let (w, h) = base.dimensions();
+        let src_buf = base.as_raw();
+        let out = frame.as_mut();
+        for t in &self.tris {
+            let d = t.map(|(j, k)| dst[j][k]);
+            let s = t.map(|(j, k)| self.src[j][k]);
+            raster_triangle(d, w, h, |x, y, l| {
+                let p = bary(s, l);
+                let c = sample_bilinear(src_buf, w, h, p.x, p.y);
+                let i = (y * w as usize + x) * 3;
+                out[i..i + 3].copy_from_slice(&c);
+            });
+        }
+    }
+}
+
+/// The mouth: ring mesh plus what the interior needs.
+struct MouthMesh {
+    mesh: RingMesh,
+    /// Source ring-1 offsets from ring 0 (outer lip edges).
+    lip_offset: Vec<Pt>,
+    /// Ring-2 displacement weights (fraction of the ring-0 point's displacement).
+    w2: Vec<f32>,
+    iod: f32,
+    lm: Landmarks,
+}
+
+impl MouthMesh {
+    fn new(lm: &Landmarks) -> Result<Self, RenderError> {
+        let iod = lm.iod();
+        let m = &lm.mouth;
+        let ring0 = lens(m.left, m.right, m.upper, m.lower);
+        let c = (m.left + m.right) * 0.5;
+        let e = (m.right - m.left).normalized();
+        let n = lm.mouth_normal();
+        let v = |p: Pt| (p - c).dot(n);
+        let margin = 0.03 * iod;
+        let th_u = (v(m.upper) - v(lm.upper_outer())).max(0.03 * iod) + margin;
+        let th_l = (v(lm.lower_outer()) - v(m.lower)).max(0.03 * iod) + margin;
+        let tc = 0.06 * iod;
+        // Corners: outward along the bisector of the two lip lines leaving the corner.
+        let half = m.left.dist(m.right) * 0.5;
+        let vmean = 0.5 * (v(m.upper) + v(m.lower));
+        let out_l = (e * (-0.5 * half) - n * vmean).normalized() * tc;
+        let out_r = (e * (0.5 * half) - n * vmean).normalized() * tc;
+        let lip_offset: Vec<Pt> = (0..2 * ARC)
+            .map(|k| {
+                let (s, upper) = arc_param(k);
+                if k == 0 {
+                    out_l
+                } else if k == ARC {
+                    out_r
+                } else {
+                    let prof = 0.35 + 0.65 * (std::f32::consts::PI * s).sin();
+                    if upper {
+                        n * (-th_u * prof)
+                    } else {
+                        n * (th_l * prof)
+                    }
+                }
+            })
+            .collect();
+        let ring1: Vec<Pt> = ring0.iter().zip(&lip_offset).map(|(&p, &o)| p + o).collect();
+        // Rings 2 and 3: ring 1 plus an ellipse-shaped margin (horizontal at the corners, vertical at the centre).
+        let top1 = -v(ring1[ARC / 2]);
+        let bot1 = v(ring1[ARC + ARC / 2]);
+        let top3 = -v(lm.nose);
+        let chin = v(lm.chin);
+        if top3 <= top1 + 1.0 {
+            return Err(RenderError::Portrait(
+                "landmarks: the base of the nose (`nose`) is too close to the upper lip's outer edge".into(),
+            ));
+        }
+        let grow = |mx: f32, my_top: f32, my_bot: f32| -> Vec<Pt> {
+            (0..2 * ARC)
+                .map(|k| {
+                    let (s, upper) = arc_param(k);
+                    let (sn, cs) = (std::f32::consts::PI * s).sin_cos();
+                    let dv = if upper { -my_top * sn } else { my_bot * sn };
+                    ring1[k] + e * (-mx * cs) + n * dv
+                })
+                .collect()
+        };
+        let ring2 = grow(0.25 * iod, 0.5 * (top3 - top1), (chin - bot1).max(0.1 * iod));
+        let ring3 = grow(0.7 * iod, top3 - top1, (chin - bot1).max(0.1 * iod) + 0.45 * iod);
+        let w2 = (0..2 * ARC)
+            .map(|k| {
+                let (s, upper) = arc_param(k);
+                let s2 = (std::f32::consts::PI * s).sin().powi(2);
+                let end = if upper { 0.25 } else { 0.85 };
+                0.3 + (end - 0.3) * s2
+            })
+            .collect();
+        let mesh = RingMesh::new(vec![ring0, ring1, ring2, ring3], "mouth")?;
+        Ok(Self { mesh, lip_offset, w2, iod, lm: lm.clone() })
+    }
+
+    /// Destination rings for one clamped motion frame scaled by `k` (0..1).
+    fn dest(&self, mo: &[[f32; POINT_DIMS]; MOUTH_POINTS], k: f32) -> Vec<Vec<Pt>> {
+        let m = &self.lm.mouth;
+        let s = self.iod * k;
+        let d = |i: usize| Pt::new(mo[i][0], mo[i][1]) * s;
+        let c = (m.left + m.right) * 0.5;
+        // Protrusion pulls the corners towards the mouth centre.
+        let pucker = |p: Pt, z: f32| (c - p) * (0.25 * (z * k).max(0.0));
+        let lc = m.left + d(2) + pucker(m.left, mo[2][2]);
+        let rc = m.right + d(3) + pucker(m.right, mo[3][2]);
+        let up = m.upper + d(0);
+        let lo = m.lower + d(1);
+        let ring0 = lens(lc, rc, up, lo);
+        let (zu, zl) = (1.0 + 0.4 * mo[0][2] * k, 1.0 + 0.4 * mo[1][2] * k);
+        let ring1: Vec<Pt> = (0..2 * ARC)
+            .map(|i| {
+                let (_, upper) = arc_param(i);
+                let z = if i == 0 || i == ARC {
+                    1.0
+                } else if upper {
+                    zu
+                } else {
+                    zl
+                };
+                ring0[i] + self.lip_offset[i] * z
+            })
+            .collect();
+        let src = &self.mesh.src;
+        let ring2: Vec<Pt> = (0..2 * ARC).map(|i| src[2][i] + (ring0[i] - src[0][i]) * self.w2[i]).collect();
+        vec![ring0, ring1, ring2, src[3].clone()]
+    }
+
+    /// The mouth opening: the portrait's own opening content stays attached to the lips, the new gap is cavity.
+    fn draw_interior(&self, dst0: &[Pt], base: &RgbImage, frame: &mut RgbImage) {
+        let (w, h) = base.dimensions();
+        let src0 = &self.mesh.src[0];
+        let iod = self.iod;
+        let buf = base.as_raw();
+        let out = frame.as_mut();
+        let col = |k: usize| (k, (2 * ARC - k) % (2 * ARC));
+        // Per column: upper/lower vertex data.
+        struct V {
+            t: f32,
+            g: f32,
+            gd: f32,
+            tu: Pt,
+            tl: Pt,
+            s: f32,
+        }
+        let vert = |k: usize, is_upper: bool| {
+            let (u, d) = col(k);
+            let g = src0[u].dist(src0[d]);
+            let gd = dst0[u].dist(dst0[d]);
+            V {
+                t: if is_upper { 0.0 } else { gd },
+                g,
+                gd,
+                tu: src0[u] - dst0[u],
+                tl: src0[d] - dst0[d],
+                s: k as f32 / ARC as f32,
+            }
+        };
+        for tri in interior_triangles() {
+            let d = tri.map(|i| dst0[i]);
+            let s = tri.map(|i| src0[i]);
+            let vs = tri.map(|i| {
+                let upper = i <= ARC;
+                let k = if upper { i } else { 2 * ARC - i };
+                vert(k, upper)
+            });
+            raster_triangle(d, w, h, |x, y, l| {
+                let li = |f: &dyn Fn(&V) -> f32| f(&vs[0]) * l[0] + f(&vs[1]) * l[1] + f(&vs[2]) * l[2];
+                let (g, gd) = (li(&|v| v.g), li(&|v| v.gd));
+                let i = (y * w as usize + x) * 3;
+                if gd <= g + 0.5 {
+                    let p = bary(s, l);
+                    out[i..i + 3].copy_from_slice(&sample_bilinear(buf, w, h, p.x, p.y));
+                    return;
+                }
+                let t = li(&|v| v.t);
+                let p = Pt::new(x as f32, y as f32);
+                let tu = Pt::new(li(&|v| v.tu.x), li(&|v| v.tu.y));
+                let tl = Pt::new(li(&|v| v.tl.x), li(&|v| v.tl.y));
+                // The portrait's own opening: its top 70 % (upper teeth) stays with the upper lip, the rest with the
+                // lower lip.
+                let half = UPPER_SHARE * g;
+                let low = g - half;
+                let top = sample_bilinear_f(buf, w, h, p.x + tu.x, p.y + tu.y);
+                let bot = sample_bilinear_f(buf, w, h, p.x + tl.x, p.y + tl.y);
+                let split = half + 0.5 * (gd - g);
+                let to_bot = smoothstep(split - 0.5, split + 0.5, t);
+                let a = smoothstep(half - 0.75, half + 0.75, t);
+                let b = 1.0 - smoothstep(gd - low - 0.75, gd - low + 0.75, t);
+                let wc = a * b * smoothstep(0.0, 2.0, gd - g);
+                let q = ((t - half) / (gd - g).max(1e-3)).clamp(0.0, 1.0);
+                let sc = li(&|v| v.s);
+                let shade = 0.5 + 0.5 * (std::f32::consts::PI * sc).sin();
+                let tongue = smoothstep(0.55, 1.0, q) * 0.6;
+                let shadow = 1.0 - 0.35 * (1.0 - smoothstep(0.0, 0.3, q));
+                let k = shade * shadow;
+                let mut cav = [
+                    (40.0 + (150.0 - 40.0) * tongue) * k,
+                    (16.0 + (64.0 - 16.0) * tongue) * k,
+                    (17.0 + (66.0 - 17.0) * tongue) * k,
+                ];
+                // A portrait that shows no teeth of its own gets a hint of upper teeth under the upper lip.
+                let teeth = (1.0 - g / (TEETH_SHOWN * iod)).clamp(0.0, 1.0);
+                if teeth > 0.0 {
+                    let th = (0.07 * iod).min(0.35 * (gd - g));
+                    let depth = t - half;
+                    let across = smoothstep(0.12, 0.3, sc) * (1.0 - smoothstep(0.7, 0.88, sc));
+                    let wt = teeth * across * (1.0 - smoothstep(th - 0.75, th + 0.75, depth));
+                    let lit = shade * (0.8 + 0.2 * (1.0 - (depth / th.max(1.0)).clamp(0.0, 1.0)));
+                    for (c, v) in cav.iter_mut().enumerate() {
+                        *v += (TEETH[c] * lit - *v) * wt;
+                    }
+                }
+                for c in 0..3 {
+                    let lip = top[c] + (bot[c] - top[c]) * to_bot;
+                    out[i + c] = to_u8(lip + (cav[c] - lip) * wc);
+                }
+            });
+        }
+    }
+}
+
+/// One eye's blink mesh.
+struct EyeMesh {
+    mesh: RingMesh,
+}
+
+impl EyeMesh {
+    fn new(a: Pt, b: Pt, up: Pt, lo: Pt, iod: f32) -> Result<Self, RenderError> {
+        let ring0 = lens(a, b, up, lo);
+        let c = (a + b) * 0.5;
+        let e = (b - a).normalized();
+        let n = Pt::new(-e.y, e.x);
+        let half = a.dist(b) * 0.5;
+        let (vu, vl) = ((up - c).dot(n), (lo - c).dot(n));
+        let ring1 = ellipse(c, e, n, half + 0.1 * iod, (-vu).max(0.0) + 0.12 * iod, vl.max(0.0) + 0.05 * iod);
+        let ring2 = ellipse(c, e, n, half + 0.25 * iod, (-vu).max(0.0) + 0.28 * iod, vl.max(0.0) + 0.15 * iod);
+        Ok(Self { mesh: RingMesh::new(vec![ring0, ring1, ring2], "eyelid")? })
+    }
+
+    /// Destination rings for a blink amount `b` (0 open .. 1 closed).
+    fn dest(&self, b: f32) -> Vec<Vec<Pt>> {
+        let src = &self.mesh.src;
+        let mut r0 = src[0].clone();
+        let mut disp = [Pt::default(); 2 * ARC];
+        for k in 1..ARC {
+            let (u, d) = (k, 2 * ARC - k);
+            let meet = src[0][u].lerp(src[0][d], 0.8);
+            r0[u] = src[0][u].lerp(meet, b);
+            r0[d] = src[0][d].lerp(meet, b);
+            disp[u] = r0[u] - src[0][u];
+            disp[d] = r0[d] - src[0][d];
+        }
+        let r1 = (0..2 * ARC)
+            .map(|k| {
+                let (_, upper) = arc_param(k);
+                src[1][k] + disp[k] * if upper { 0.45 } else { 0.2 }
+            })
+            .collect();
+        vec![r0, r1, src[2].clone()]
+    }
+
+    fn draw(&self, b: f32, base: &RgbImage, frame: &mut RgbImage) {
+        let dst = self.dest(b);
+        self.mesh.draw(&dst, base, frame);
+        let (w, h) = base.dimensions();
+        let buf = base.as_raw();
+        let out = frame.as_mut();
+        for tri in interior_triangles() {
+            let d = tri.map(|i| dst[0][i]);
+            let s = tri.map(|i| self.mesh.src[0][i]);
+            raster_triangle(d, w, h, |x, y, l| {
+                let p = bary(s, l);
+                let i = (y * w as usize + x) * 3;
+                out[i..i + 3].copy_from_slice(&sample_bilinear(buf, w, h, p.x, p.y));
+            });
+        }
+    }
+}
+
+/// The CPU mesh-warp renderer (layout `mouth4-2d`).
+pub struct MeshWarpRenderer {
+    /// The still working image (crop or full portrait).
+    base: RgbImage,
+    mouth: MouthMesh,
+    eyes: Option<[EyeMesh; 2]>,
+    idle: Option<Idle>,
+    /// Face centre and soft head mask radii (working space) for head motion.
+    face_centre: Pt,
+    head_radii: Pt,
+    iod: f32,
+    full: bool,
+    frame: RgbImage,
+    /// The factor the last frame's mouth motion was scaled by to avoid a fold (1 = as given).
+    last_scale: f32,
+    /// Reused copy of the frame for head motion.
+    scratch: Vec<u8>,
+}
+
+impl MeshWarpRenderer {
+    /// Open a portrait and its landmark file (default: `NAME.landmarks.json` beside the image).
+    pub fn open(image: &Path, landmarks: Option<&Path>, opts: &MeshWarpOptions) -> Result<Self, RenderError> {
+        let img = load_portrait(image)?;
+        let lm_path = landmarks.map(Path::to_path_buf).unwrap_or_else(|| default_path(image));
+        let lm = Landmarks::load(&lm_path, img.dimensions())?;
+        Self::new(&img, &lm, opts)
+    }
+
+    /// Prepare a portrait (all per-portrait work happens here).
+    pub fn new(portrait: &RgbImage, lm: &Landmarks, opts: &MeshWarpOptions) -> Result<Self, RenderError> {
+        let (w, h) = portrait.dimensions();
+        lm.validate((w, h)).map_err(|m| RenderError::Portrait(format!("landmarks: {m}")))?;
+        let (base, lm) = match opts.output {
+            OutputMode::Full => (portrait.clone(), lm.clone()),
+            OutputMode::Crop { size } => {
+                if !(16..=4096).contains(&size) {
+                    return Err(RenderError::Portrait(format!("crop size {size} must be within 16..=4096")));
+                }
+                let [x0, y0, x1, y1] = lm.face_box;
+                let side = CROP_FACE_RATIO * (x1 - x0).max(y1 - y0);
+                let origin = Pt::new((x0 + x1 - side) * 0.5, (y0 + y1 - side) * 0.5);
+                let scale = size as f32 / side;
+                (resample_crop(portrait, origin, scale, size), lm.mapped(origin, scale, (size, size)))
+            }
+        };
+        let iod = lm.iod();
+        if iod < super::landmarks::MIN_IOD {
+            return Err(RenderError::Portrait(format!(
+                "the face is too small in the output ({iod:.1} px between the eyes; need {})",
+                super::landmarks::MIN_IOD
+            )));
+        }
+        let mouth = MouthMesh::new(&lm)?;
+        let eyes = match &lm.eyelids {
+            Some(l) => Some([
+                EyeMesh::new(l.left.outer, l.left.inner, l.left.upper, l.left.lower, iod)?,
+                EyeMesh::new(l.right.inner, l.right.outer, l.right.upper, l.right.lower, iod)?,
+            ]),
+            None => None,
+        };
+        if let (Some(io), None) = (&opts.idle, &eyes) {
+            if io.blink {
+                return Err(RenderError::Portrait(
+                    "blinking needs `eyelids` in the landmark file (or idle life without blinks)".into(),
+                ));
+            }
+        }
+        let [x0, y0, x1, y1] = lm.face_box;
+        let face_centre = Pt::new((x0 + x1) * 0.5, (y0 + y1) * 0.5);
+        let head_radii = Pt::new(0.85 * (x1 - x0), 0.8 * (y1 - y0));
+        let frame = base.clone();
+        Ok(Self {
+            base,
+            mouth,
+            eyes,
+            idle: opts.idle.clone().map(Idle::new),
+            face_centre,
+            head_radii,
+            iod,
+            full: opts.output == OutputMode::Full,
+            frame,
+            last_scale: 1.0,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// The still frame (zero motion, no idle life).
+    pub fn reference(&self) -> &RgbImage {
+        &self.base
+    }
+
+    /// The factor the last frame's (clamped) mouth motion was scaled by so that the mesh does not fold
+    /// (1 = rendered as given).
+    pub fn last_motion_scale(&self) -> f32 {
+        self.last_scale
+    }
+
+    /// Inter-ocular distance in output pixels.
+    pub fn iod_px(&self) -> f32 {
+        self.iod
+    }
+
+    /// Render one frame into the internal buffer and return it.
+    pub fn render_ref(&mut self, motion: &[f32], index: u64) -> Result<&RgbImage, RenderError> {
+        let layout = MotionLayout::Mouth4_2d;
+        if motion.len() != layout.motion_dim() {
+            return Err(RenderError::Frame {
+                expected: layout.motion_dim(),
+                got: motion.len(),
+                layout: layout.name().into(),
+            });
+        }
+        let mo = clamp_motion(motion);
+        let state = self.idle.as_mut().map(|i| i.state(index)).unwrap_or_default();
+        self.frame.as_mut().copy_from_slice(self.base.as_raw());
+        // Scale the motion down until the mesh does not fold (extreme combinations of clamped values).
+        let mut k = 1.0;
+        let mut dst = self.mouth.dest(&mo, k);
+        while self.mouth.mesh.folds(&dst) {
+            k *= 0.5;
+            if k < 0.05 {
+                k = 0.0;
+            }
+            dst = self.mouth.dest(&mo, k);
+            if k == 0.0 {
+                break;
+            }
+        }
+        self.last_scale = k;
+        self.mouth.mesh.draw(&dst, &self.base, &mut self.frame);
+        self.mouth.draw_interior(&dst[0], &self.base, &mut self.frame);
+        if let Some(eyes) = &self.eyes {
+            if state.blink > 1e-3 {
+                for e in eyes {
+                    e.draw(state.blink, &self.base, &mut self.frame);
+                }
+            }
+        }
+        if state.moves() {
+            self.head_motion(&state);
+        }
+        Ok(&self.frame)
+    }
+
+    /// Small head rotation/translation/breathing scale about the face centre. In full-portrait mode only a soft
+    /// ellipse around the head moves (the body stays).
+    fn head_motion(&mut self, st: &IdleState) {
+        let (w, h) = self.frame.dimensions();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend_from_slice(self.frame.as_raw());
+        let buf = &scratch[..];
+        let out = self.frame.as_mut();
+        let (sn, cs) = st.roll.sin_cos();
+        let inv_s = 1.0 / st.scale;
+        let c = self.face_centre;
+        let shift = st.shift * self.iod;
+        // Region to touch: everything (crop) or the head ellipse's box (full).
+        let (x0, y0, x1, y1) = if self.full {
+            let r = self.head_radii * 1.2;
+            (
+                (c.x - r.x).floor().max(0.0) as usize,
+                (c.y - r.y).floor().max(0.0) as usize,
+                ((c.x + r.x).ceil() as usize).min(w as usize),
+                ((c.y + r.y).ceil() as usize).min(h as usize),
+            )
+        } else {
+            (0, 0, w as usize, h as usize)
+        };
+        let wi = w as usize;
+        for y in y0..y1 {
+            // q(x) = A (p - c - shift) / s + c is affine in x: start and step per row.
+            let p = Pt::new(x0 as f32, y as f32) - c - shift;
+            let mut q = Pt::new(cs * p.x + sn * p.y, -sn * p.x + cs * p.y) * inv_s + c;
+            let dq = Pt::new(cs, -sn) * inv_s;
+            for x in x0..x1 {
+                let i = (y * wi + x) * 3;
+                let mask = if self.full {
+                    let r = Pt::new((x as f32 - c.x) / self.head_radii.x, (y as f32 - c.y) / self.head_radii.y).norm();
+                    1.0 - smoothstep(0.85, 1.2, r)
+                } else {
+                    1.0
+                };
+                if mask > 0.0 {
+                    if mask >= 1.0 && q.x >= 0.0 && q.y >= 0.0 && q.x < (w - 1) as f32 && q.y < (h - 1) as f32 {
+                        // Interior: fixed-point bilinear (8-bit weights).
+                        let (xf, yf) = (q.x.floor(), q.y.floor());
+                        let (fx, fy) = (((q.x - xf) * 256.0) as u32, ((q.y - yf) * 256.0) as u32);
+                        let j = (yf as usize * wi + xf as usize) * 3;
+                        let k = j + wi * 3;
+                        for ch in 0..3 {
+                            let top = buf[j + ch] as u32 * (256 - fx) + buf[j + 3 + ch] as u32 * fx;
+                            let bot = buf[k + ch] as u32 * (256 - fx) + buf[k + 3 + ch] as u32 * fx;
+                            out[i + ch] = ((top * (256 - fy) + bot * fy + (1 << 15)) >> 16) as u8;
+                        }
+                    } else {
+                        let v = sample_bilinear_f(buf, w, h, q.x, q.y);
+                        for ch in 0..3 {
+                            let old = buf[i + ch] as f32;
+                            out[i + ch] = to_u8(old + (v[ch] - old) * mask);
+                        }
+                    }
+                }
+                q = q + dq;
+            }
+        }
+        self.scratch = scratch;
+    }
+}
+
+impl Renderer for MeshWarpRenderer {
+    fn name(&self) -> &'static str {
+        "mesh-warp"
+    }
+    fn layouts(&self) -> Vec<MotionLayout> {
+        vec![MotionLayout::Mouth4_2d]
+    }
+    fn frame_size(&self) -> (u32, u32) {
+        self.base.dimensions()
+    }
+    fn render(&mut self, motion: &[f32], index: u64) -> Result<RgbImage, RenderError> {
+        self.render_ref(motion, index).cloned()
+    }
+}
+
+/// The square crop `[origin, origin + size/scale)` of `img` at `size` x `size` (bilinear; box-averaged
+/// supersampling when shrinking).
+pub fn resample_crop(img: &RgbImage, origin: Pt, scale: f32, size: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let n = (1.0 / scale).ceil().max(1.0) as usize;
+    let mut out = RgbImage::new(size, size);
+    let buf = img.as_raw();
+    let step = 1.0 / scale;
+    for y in 0..size {
+        for x in 0..size {
+            let mut acc = [0.0f32; 3];
+            for j in 0..n {
+                for i in 0..n {
+                    let sx = origin.x + (x as f32 + (i as f32 + 0.5) / n as f32 - 0.5) * step;
+                    let sy = origin.y + (y as f32 + (j as f32 + 0.5) / n as f32 - 0.5) * step;
+                    let v = sample_bilinear_f(buf, w, h, sx, sy);
+                    for c in 0..3 {
+                        acc[c] += v[c];
+                    }
+                }
+            }
+            let k = 1.0 / (n * n) as f32;
+            out.put_pixel(x, y, image::Rgb(acc.map(|v| to_u8(v * k))));
+        }
+    }
+    out
+}

@@ -1,0 +1,209 @@
+//! Renderers: a stored portrait + 25 fps motion frames -> RGB frames (DESIGN §2).
+//!
+//! The contract ([`Renderer`]): a renderer takes its portrait once, does all per-portrait work then (landmarks,
+//! crop, meshes; for LivePortrait the source features and keypoints), and afterwards turns one motion frame at a
+//! time into an RGB frame. It declares the motion layouts it accepts ([`MotionLayout`], the one definition of
+//! layouts); [`check_layout`] turns a package/renderer mismatch into a clear start-up error.
+//!
+//! - [`mesh::MeshWarpRenderer`]: the CPU mesh-warp renderer for `mouth4-2d` (no weights; portrait + landmark file).
+//! - [`liveportrait::LivePortraitRenderer`]: `liveportrait-mouth4` through the runtime backend (user-supplied ONNX).
+//! - [`idle`]: blinks and small head/breathing motion so a silent avatar is never frozen.
+//! - [`output`]: frames to a PNG directory, an MP4 (ffmpeg) or a contact sheet.
+
+pub mod idle;
+pub mod landmarks;
+pub mod liveportrait;
+pub mod mesh;
+pub mod output;
+pub mod warp;
+
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+
+use crate::model::config::MotionLayout;
+use crate::runtime::tensors::read_safetensors;
+use crate::runtime::RuntimeError;
+use crate::sampler::names;
+
+/// Motion frames per second every renderer consumes (the Motion-DiT's rate; `MotionConfig::fps` default).
+pub const FPS: f64 = 25.0;
+/// Largest portrait side accepted (a larger image is refused with a clear error rather than exhausting memory).
+pub const MAX_PORTRAIT_SIDE: u32 = 8192;
+
+/// Renderer failures.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{path}: {msg}")]
+    File { path: PathBuf, msg: String },
+    #[error("landmarks {path}: {msg}")]
+    Landmarks { path: PathBuf, msg: String },
+    #[error("portrait: {0}")]
+    Portrait(String),
+    #[error("motion layout mismatch: the model package generates `{package}`, but the {renderer} renderer accepts {accepted}")]
+    Layout { package: String, renderer: String, accepted: String },
+    #[error("motion frame: expected {expected} values ({layout}), got {got}")]
+    Frame { expected: usize, got: usize, layout: String },
+    #[error("output: {0}")]
+    Output(String),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// One renderer over one stored portrait.
+pub trait Renderer {
+    /// A short name for messages (`mesh-warp`, `liveportrait`).
+    fn name(&self) -> &'static str;
+    /// The motion layouts this renderer turns into frames.
+    fn layouts(&self) -> Vec<MotionLayout>;
+    /// Output frame size (width, height).
+    fn frame_size(&self) -> (u32, u32);
+    /// Render motion frame number `index` (25 fps; idle life is timed by it) from one frame of motion values
+    /// (`layout.motion_dim()` values). Out-of-range values are clamped, never a panic.
+    fn render(&mut self, motion: &[f32], index: u64) -> Result<RgbImage, RenderError>;
+}
+
+/// Start-up check: the package's motion layout must be one the renderer accepts.
+pub fn check_layout(renderer: &dyn Renderer, package: &MotionLayout) -> Result<(), RenderError> {
+    let accepted = renderer.layouts();
+    if accepted.contains(package) {
+        return Ok(());
+    }
+    let list: Vec<String> = accepted.iter().map(describe_layout).collect();
+    Err(RenderError::Layout {
+        package: describe_layout(package),
+        renderer: renderer.name().into(),
+        accepted: list.join(", "),
+    })
+}
+
+fn describe_layout(l: &MotionLayout) -> String {
+    match l {
+        MotionLayout::LiveportraitMouth4 { keypoints } => format!("{} (keypoints {keypoints:?})", l.name()),
+        MotionLayout::Mouth4_2d => l.name().into(),
+    }
+}
+
+/// Motion frames read from a file written by `jamflow sample` (tensor `motion`, `[F, K]`).
+#[derive(Debug, Clone)]
+pub struct MotionFrames {
+    pub frames: usize,
+    pub dim: usize,
+    pub data: Vec<f32>,
+}
+
+impl MotionFrames {
+    pub fn frame(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Read tensor [`names::MOTION`] `[F, K]` and check `K` against the layout.
+    pub fn read(path: &Path, layout: &MotionLayout) -> Result<Self, RenderError> {
+        let t = read_safetensors(path)?;
+        let err = |msg: String| RenderError::File { path: path.to_path_buf(), msg };
+        let m = t.get(names::MOTION).ok_or_else(|| {
+            err(format!(
+                "no tensor `{}` (found: {}); expected [frames, {}] f32 as written by `jamflow sample`",
+                names::MOTION,
+                t.keys().cloned().collect::<Vec<_>>().join(", "),
+                layout.motion_dim()
+            ))
+        })?;
+        let data = m.as_f32().ok_or_else(|| err(format!("tensor `{}` must be floating point", names::MOTION)))?;
+        let k = layout.motion_dim();
+        if m.shape.len() != 2 || m.shape[1] != k {
+            return Err(err(format!(
+                "tensor `{}` has shape {:?}; expected [frames, {k}] ({} layout)",
+                names::MOTION,
+                m.shape,
+                layout.name()
+            )));
+        }
+        Ok(Self { frames: m.shape[0], dim: k, data: data.to_vec() })
+    }
+}
+
+/// Load a portrait image as RGB (grayscale / alpha / 16-bit are converted), refusing non-images and images
+/// larger than [`MAX_PORTRAIT_SIDE`] with a clear error.
+pub fn load_portrait(path: &Path) -> Result<RgbImage, RenderError> {
+    let err = |msg: String| RenderError::File { path: path.to_path_buf(), msg };
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| err(e.to_string()))?
+        .with_guessed_format()
+        .map_err(|e| err(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(err("not an image this build can read (expected a PNG portrait)".into()));
+    }
+    let (w, h) = reader.into_dimensions().map_err(|e| err(format!("not a readable image: {e}")))?;
+    if w > MAX_PORTRAIT_SIDE || h > MAX_PORTRAIT_SIDE {
+        return Err(err(format!("{w}x{h} pixels is too large (at most {MAX_PORTRAIT_SIDE} per side)")));
+    }
+    let img = image::ImageReader::open(path)
+        .map_err(|e| err(e.to_string()))?
+        .with_guessed_format()
+        .map_err(|e| err(e.to_string()))?
+        .decode()
+        .map_err(|e| err(format!("not a readable image: {e}")))?;
+    Ok(img.to_rgb8())
+}
+
+/// Save an RGB image as PNG.
+pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), RenderError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| RenderError::File { path: dir.into(), msg: e.to_string() })?;
+    }
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| RenderError::File { path: path.to_path_buf(), msg: e.to_string() })
+}
+
+/// Synthetic syllable-like `mouth4-2d` motion (about 4 syllables/s with pauses, some rounded "oo" syllables and a
+/// slow smile): for checking a portrait and for benchmarks, not speech.
+pub fn test_motion(seconds: f64, seed: u64) -> MotionFrames {
+    let frames = (seconds * FPS).round().max(1.0) as usize;
+    let dim = MotionLayout::Mouth4_2d.motion_dim();
+    let mut rng = seed ^ 0x00A1_1CE5;
+    let mut next = move || {
+        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((rng >> 33) as f64) / (1u64 << 31) as f64
+    };
+    // Syllables: (start s, length s, openness 0..1, rounded).
+    let mut syl = Vec::new();
+    let mut t = 0.2;
+    while t < seconds {
+        if next() < 0.12 {
+            t += 0.3 + 0.4 * next(); // pause
+            continue;
+        }
+        let len = 0.18 + 0.14 * next();
+        syl.push((t, len, 0.35 + 0.65 * next(), next() < 0.25));
+        t += len;
+    }
+    let mut data = vec![0.0f32; frames * dim];
+    for (i, row) in data.chunks_exact_mut(dim).enumerate() {
+        let t = i as f64 / FPS;
+        let (mut open, mut round) = (0.0f64, 0.0f64);
+        for &(s, len, a, r) in &syl {
+            if t >= s && t < s + len {
+                let x = (t - s) / len;
+                let env = (std::f64::consts::PI * x).sin().powf(0.8) * a;
+                open = open.max(env);
+                if r {
+                    round = round.max(env);
+                }
+            }
+        }
+        let smile = 0.5 + 0.5 * (0.3 * t).sin();
+        let m = [
+            [0.0, -0.03 * open, 0.3 * round],
+            [0.0, 0.30 * open, 0.3 * round],
+            [-0.04 * smile + 0.08 * round, -0.03 * smile, 0.0],
+            [0.04 * smile - 0.08 * round, -0.03 * smile, 0.0],
+        ];
+        for (p, v) in m.iter().enumerate() {
+            for (d, x) in v.iter().enumerate() {
+                row[p * 3 + d] = *x as f32;
+            }
+        }
+    }
+    MotionFrames { frames, dim, data }
+}
