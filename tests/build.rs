@@ -267,9 +267,50 @@ fn calibration_from_request_files_checks_their_hashes() {
     jamflow::runtime::tensors::write_safetensors(&file, &calibration::request_tensors(&cfg, &req2)).unwrap();
     let err = jamflow_err(&["build", s(&pkg), "--precision", "fp16", "--calibration", s(&root.join("files"))]);
     assert!(err.contains("req.safetensors changed"), "{err}");
-    // WAV sources: the documented extension point is a clear error until the audio front end exists.
-    let err = calibration::wav_request(&cfg, Path::new("a.wav"), "hi", None).unwrap_err();
-    assert!(err.contains("audio front end"), "{err}");
+    // WAV sources through the audio front end: a 48 kHz stereo file, its text; audio known, motion generated.
+    let wav = root.join("hello.wav");
+    let tone: Vec<f32> = (0..48_000).map(|i| 0.3 * (i as f32 * 0.05).sin()).collect();
+    jamflow::audio::wav::write(&wav, 48_000, &tone, jamflow::audio::wav::WavFormat::Pcm16).unwrap();
+    let out = jamflow_ok(&[
+        "calibration",
+        "make",
+        s(&pkg),
+        "--name",
+        "wav",
+        "--root",
+        s(&root),
+        "--wav",
+        s(&wav),
+        "--text",
+        "abc",
+        "--generate",
+        "1",
+        "--seconds",
+        "1",
+        "--steps",
+        "2",
+    ]);
+    assert!(out.contains("recorded evaluations"), "{out}");
+    let manifest = std::fs::read_to_string(root.join("wav/manifest.json")).unwrap();
+    assert!(manifest.contains("\"kind\": \"wav\"") && manifest.contains("\"text\": \"abc\""), "{manifest}");
+    let p = Package::load(&pkg).unwrap();
+    let req = calibration::wav_request(&p, &wav, "abc", None).unwrap();
+    assert_eq!(req.mel_frames, 94, "1 s at 24 kHz / hop 256 with center padding");
+    assert!(req.mel_known.iter().all(|&k| k) && req.motion_known.iter().all(|&k| !k));
+    assert_eq!(req.text.len(), 3);
+    // A motion file of the wrong length is named with both shapes; a WAV that changed is named.
+    let bad = root.join("bad_motion.safetensors");
+    let mut t = std::collections::BTreeMap::new();
+    t.insert("motion".to_string(), jamflow::runtime::HostTensor::f32(vec![3, 12], vec![0.0; 36]));
+    jamflow::runtime::tensors::write_safetensors(&bad, &t).unwrap();
+    let err = calibration::wav_request(&p, &wav, "abc", Some(&bad)).unwrap_err();
+    let want = format!("[{}, 12]", cfg.motion_frames_for(req.mel_frames));
+    assert!(err.contains("bad_motion.safetensors") && err.contains("[3, 12]") && err.contains(&want), "{err}");
+    jamflow::audio::wav::write(&wav, 48_000, &tone[..24_000], jamflow::audio::wav::WavFormat::Pcm16).unwrap();
+    let err = jamflow_err(&["build", s(&pkg), "--precision", "fp16", "--calibration", s(&root.join("wav"))]);
+    assert!(err.contains("hello.wav changed"), "{err}");
+    let err = jamflow_err(&["calibration", "make", s(&pkg), "--name", "x", "--root", s(&root), "--wav", s(&wav)]);
+    assert!(err.contains("one --text per --wav"), "{err}");
 }
 
 #[test]

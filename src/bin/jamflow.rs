@@ -46,6 +46,7 @@ impl RuntimeArgs {
             threads: self.threads,
             library: self.ort_lib.clone(),
             trt_cache: Some(pkg.join("build").join("trt-cache")),
+            trt_int8: false,
             device_id: 0,
         }
     }
@@ -574,6 +575,7 @@ mod audio_cli {
                 threads: rt.threads,
                 library: rt.ort_lib.clone(),
                 trt_cache: None,
+                trt_int8: false,
                 device_id: 0,
             };
             Vocos::load(Path::new(dir), &cfg, &opts)?.vocode(&mel)?
@@ -645,6 +647,12 @@ struct CalibrationMakeArgs {
     /// Request files (the `jamflow sample --inputs` format).
     #[arg(long = "request")]
     requests: Vec<PathBuf>,
+    /// WAV files (any format/rate; audio known, motion generated), each with a --text (same order).
+    #[arg(long = "wav")]
+    wavs: Vec<PathBuf>,
+    /// The text spoken in each --wav.
+    #[arg(long = "text")]
+    texts: Vec<String>,
     /// Also generate this many requests from --seed (cycling the three uses).
     #[arg(long, default_value_t = 0)]
     generate: usize,
@@ -666,7 +674,7 @@ struct CalibrationMakeArgs {
 }
 
 fn cpu_options(threads: Option<usize>, lib: Option<PathBuf>) -> OrtOptions {
-    OrtOptions { provider: Provider::Cpu, threads, library: lib, trt_cache: None, device_id: 0 }
+    OrtOptions { provider: Provider::Cpu, threads, library: lib, trt_cache: None, trt_int8: false, device_id: 0 }
 }
 
 fn build_cmd(a: BuildArgs) -> Result<()> {
@@ -714,11 +722,19 @@ fn calibration_make(a: CalibrationMakeArgs) -> Result<()> {
         let path = abs.strip_prefix(&set_abs).map(Path::to_path_buf).unwrap_or_else(|_| abs.clone());
         sources.push(Source::Request { sha256: jbuild::sha256_file(&abs)?, path });
     }
+    if a.wavs.len() != a.texts.len() {
+        bail!("{} --wav file(s) but {} --text: give one --text per --wav, in order", a.wavs.len(), a.texts.len());
+    }
+    for (w, text) in a.wavs.iter().zip(&a.texts) {
+        let abs = std::fs::canonicalize(w).with_context(|| format!("WAV file {}", w.display()))?;
+        let path = abs.strip_prefix(&set_abs).map(Path::to_path_buf).unwrap_or_else(|_| abs.clone());
+        sources.push(Source::Wav { sha256: jbuild::sha256_file(&abs)?, audio: path, text: text.clone(), motion: None });
+    }
     if a.generate > 0 {
         sources.push(Source::Generated { seed: a.seed, count: a.generate, seconds: a.seconds.clone() });
     }
     if sources.is_empty() {
-        bail!("no requests: give --request FILE (repeatable) and/or --generate N");
+        bail!("no requests: give --request FILE, --wav FILE --text TEXT (both repeatable) and/or --generate N");
     }
     let mut fp32 = {
         let mut p = load(&a.dir)?;

@@ -7,8 +7,9 @@
 //! - `request`: a `jamflow sample` request file (safetensors, names in `sampler::names`), hashed;
 //! - `generated`: requests drawn from a seed (text, reference/known mel and motion from seeded noise),
 //!   cycling through the three uses (text -> speech + motion, audio -> motion, motion -> speech);
-//! - `wav`: WAV + text (+ motion) through the audio front end. **Extension point**: the front end is
-//!   issue 3; until it lands such a source is a clear error ([`wav_request`]).
+//! - `wav`: a WAV file + its text (+ a motion file) through the audio front end ([`wav_request`]): the
+//!   live chunked-inpainting shape — audio known over the whole window, motion known over the first half
+//!   (the history) when a motion file is given, else generated everywhere.
 //!
 //! The last `holdout` requests are not recorded: they are the hold-out of the end-to-end accuracy report.
 
@@ -36,8 +37,8 @@ pub enum Source {
     Request { path: PathBuf, sha256: String },
     /// `count` requests from `seed`, lengths cycling through `seconds`.
     Generated { seed: u64, count: usize, seconds: Vec<f64> },
-    /// Reference WAV + text (+ motion file): needs the audio front end (not yet available).
-    Wav { audio: PathBuf, text: String, motion: Option<PathBuf> },
+    /// A WAV file (relative paths as above), its text, and optionally a motion file (tensor `motion`).
+    Wav { audio: PathBuf, sha256: String, text: String, motion: Option<PathBuf> },
 }
 
 /// The package a set was recorded with.
@@ -141,33 +142,54 @@ pub fn generated_request(cfg: &ModelConfig, seed: u64, i: usize, seconds: f64) -
     req
 }
 
-/// **Extension point** for WAV + text (+ motion) sources: the audio front end (mel of the reference WAV,
-/// issue 3) turns them into a [`Request`]. Until it exists, a clear error.
-pub fn wav_request(_cfg: &ModelConfig, audio: &Path, _text: &str, _motion: Option<&Path>) -> Result<Request, String> {
-    Err(format!(
-        "{}: WAV sources need the audio front end (WAV -> mel), which this build does not have yet; \
-         use request files (`jamflow sample` format) or generated requests",
-        audio.display()
-    ))
+/// A WAV (+ text, + motion) calibration request: the WAV's mel known over the whole window, its text
+/// tokenized with the package's vocab, motion from `motion` (tensor `motion` [F, K]) known over the first
+/// half of the frames, generated elsewhere.
+pub fn wav_request(pkg: &Package, audio: &Path, text: &str, motion: Option<&Path>) -> Result<Request, String> {
+    let cfg = &pkg.config;
+    let samples = crate::audio::wav::load_mono(audio, cfg.audio.sample_rate).map_err(|e| e.to_string())?;
+    let mel = crate::audio::mel::MelSpec::new(&cfg.audio)
+        .and_then(|m| m.compute(&samples))
+        .map_err(|e| format!("{}: {e}", audio.display()))?;
+    let mut req = Request::audio_to_motion(cfg, &mel.data);
+    if let Some(tc) = &cfg.text {
+        let vocab = pkg.vocab.as_ref().ok_or_else(|| "the package has text but no vocab".to_string())?;
+        req.text = vocab.encode_checked(text, tc.max_len).map_err(|e| e.to_string())?;
+    }
+    if let (Some(path), Some(mc)) = (motion, &cfg.motion) {
+        let t = read_safetensors(path).map_err(|e| e.to_string())?;
+        let m = t
+            .get(names::MOTION)
+            .and_then(|m| m.as_f32().map(|d| (m.shape.clone(), d)))
+            .ok_or_else(|| format!("{}: no f32 tensor `{}`", path.display(), names::MOTION))?;
+        let (f, k) = (req.motion_known.len(), mc.layout.motion_dim());
+        if m.0 != [f, k] {
+            return Err(format!(
+                "{}: tensor `{}` has shape {:?}; {} needs [{f}, {k}] (its motion frames at {} fps)",
+                path.display(),
+                names::MOTION,
+                m.0,
+                audio.display(),
+                mc.fps
+            ));
+        }
+        let history = f / 2;
+        req.cond_motion[..history * k].copy_from_slice(&m.1[..history * k]);
+        req.motion_known[..history].iter_mut().for_each(|v| *v = true);
+    }
+    Ok(req)
 }
 
 /// Expand the sources into requests (checking request files against their hashes).
-pub fn requests(cfg: &ModelConfig, dir: &Path, sources: &[Source]) -> Result<Vec<Request>, BuildError> {
+pub fn requests(pkg: &Package, dir: &Path, sources: &[Source]) -> Result<Vec<Request>, BuildError> {
+    let cfg = &pkg.config;
     let mut out = Vec::new();
+    let resolve = |path: &PathBuf| if path.is_absolute() { path.clone() } else { dir.join(path) };
     for s in sources {
         match s {
             Source::Request { path, sha256 } => {
-                let p = if path.is_absolute() { path.clone() } else { dir.join(path) };
-                if !p.exists() {
-                    return Err(cal_err(dir, format!("request file {} is missing", p.display())));
-                }
-                let h = sha256_file(&p)?;
-                if &h != sha256 {
-                    return Err(cal_err(
-                        dir,
-                        format!("request file {} changed: sha256 {h}, the manifest says {sha256}", p.display()),
-                    ));
-                }
+                let p = resolve(path);
+                check_hash(dir, "request file", &p, sha256)?;
                 let t = read_safetensors(&p).map_err(|e| cal_err(dir, e))?;
                 out.push(Request::from_tensors(cfg, &t).map_err(|e| cal_err(dir, format!("{}: {e}", p.display())))?);
             }
@@ -182,12 +204,27 @@ pub fn requests(cfg: &ModelConfig, dir: &Path, sources: &[Source]) -> Result<Vec
                     out.push(generated_request(cfg, *seed, i, seconds[i % seconds.len()]));
                 }
             }
-            Source::Wav { audio, text, motion } => {
-                out.push(wav_request(cfg, audio, text, motion.as_deref()).map_err(|e| cal_err(dir, e))?);
+            Source::Wav { audio, sha256, text, motion } => {
+                let p = resolve(audio);
+                check_hash(dir, "WAV file", &p, sha256)?;
+                let m = motion.as_ref().map(resolve);
+                out.push(wav_request(pkg, &p, text, m.as_deref()).map_err(|e| cal_err(dir, e))?);
             }
         }
     }
     Ok(out)
+}
+
+/// A source file must exist and still have the hash the manifest recorded.
+fn check_hash(dir: &Path, what: &str, p: &Path, sha256: &str) -> Result<(), BuildError> {
+    if !p.exists() {
+        return Err(cal_err(dir, format!("{what} {} is missing", p.display())));
+    }
+    let h = sha256_file(p)?;
+    if h != sha256 {
+        return Err(cal_err(dir, format!("{what} {} changed: sha256 {h}, the manifest says {sha256}", p.display())));
+    }
+    Ok(())
 }
 
 /// A backend that records every evaluation's inputs while an inner backend runs them.
@@ -293,7 +330,7 @@ pub fn make(
         records: RecordsRef { file: RECORDS_FILE.into(), sha256: String::new(), evaluations: 0 },
     };
     manifest.id = manifest.compute_id();
-    let reqs = requests(cfg, &dir, &manifest.sources)?;
+    let reqs = requests(pkg, &dir, &manifest.sources)?;
     let (cal, hold) = split(&dir, &reqs, opts.holdout)?;
     let records = record(backend, cfg, cal, &manifest.sampler)?;
     let path = dir.join(RECORDS_FILE);
@@ -348,7 +385,7 @@ pub fn load(dir: &Path, pkg: &Package, backend: &mut dyn Backend) -> Result<Cali
             ),
         ));
     }
-    let reqs = requests(&pkg.config, dir, &manifest.sources)?;
+    let reqs = requests(pkg, dir, &manifest.sources)?;
     let (cal, hold) = split(dir, &reqs, manifest.holdout)?;
     let path = dir.join(&manifest.records.file);
     let records = if path.exists() {

@@ -77,12 +77,9 @@ pub struct BuildOutcome {
 }
 
 /// Check up front that this build can make artifacts for `t` (before any expensive work).
-fn check_target(t: Target, p: Precision) -> Result<(), BuildError> {
+fn check_target(t: Target) -> Result<(), BuildError> {
     let err = |msg: &str| Err(BuildError::Target { target: t.name().into(), msg: msg.into() });
     match t {
-        // Q/DQ graphs need the provider's `trt_int8_enable`, which `runtime::OrtOptions` does not expose.
-        Target::OrtTensorrt if p == Precision::Int8 => err("int8 Q/DQ graphs need ONNX Runtime's TensorRT option \
-             trt_int8_enable, which the runtime's ORT options do not set yet; use --target tensorrt (native) for int8"),
         Target::OrtCpu | Target::OrtCuda => Ok(()),
         Target::OrtTensorrt if cfg!(feature = "tensorrt") => Ok(()),
         Target::OrtTensorrt => err("this build has no `tensorrt` feature (ONNX Runtime's TensorRT provider); \
@@ -134,7 +131,7 @@ pub fn calibrate(
 pub fn default_set(pkg: &Package, be: &mut dyn Backend) -> Result<CalibrationSet, BuildError> {
     let cfg = &pkg.config;
     let sources = vec![Source::Generated { seed: 0, count: 3, seconds: vec![2.0, 3.0] }];
-    let reqs = calibration::requests(cfg, &pkg.dir, &sources)?;
+    let reqs = calibration::requests(pkg, &pkg.dir, &sources)?;
     let sampler = SamplerRef {
         steps: cfg.sampler.steps.min(8),
         schedule: cfg.sampler.schedule.clone(),
@@ -188,7 +185,7 @@ fn reusable(dir: &Path, key: &str) -> Option<BuildManifest> {
 
 /// Build the package in `pkg_dir`.
 pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildError> {
-    check_target(opts.target, opts.precision)?;
+    check_target(opts.target)?;
     let p = opts.precision;
     if p.needs_calibration() && opts.calibration.is_none() {
         return Err(BuildError::Calibration {
@@ -287,6 +284,8 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
             let o = OrtOptions {
                 provider: Provider::Tensorrt,
                 trt_cache: Some(trt_cache_dir(pkg_dir)),
+                // Q/DQ graphs need the provider's INT8 kernels.
+                trt_int8: opts.precision == Precision::Int8,
                 ..opts.ort.clone()
             };
             let mut be = OrtBackend::from_file(&dir.join(onnx_rel), &o)?;

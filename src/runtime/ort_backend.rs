@@ -38,6 +38,8 @@ pub struct OrtOptions {
     pub library: Option<PathBuf>,
     /// TensorRT engine cache directory.
     pub trt_cache: Option<PathBuf>,
+    /// TensorRT provider: allow INT8 kernels (`trt_int8_enable`; needed by Q/DQ graphs).
+    pub trt_int8: bool,
     pub device_id: i32,
 }
 
@@ -157,7 +159,7 @@ fn with_tensorrt(
     b: ort::session::builder::SessionBuilder,
     opts: &OrtOptions,
 ) -> Result<ort::session::builder::SessionBuilder, RuntimeError> {
-    let mut ep = ort::ep::TensorRT::default().with_device_id(opts.device_id).with_fp16(true);
+    let mut ep = ort::ep::TensorRT::default().with_device_id(opts.device_id).with_fp16(true).with_int8(opts.trt_int8);
     if let Some(dir) = &opts.trt_cache {
         ep = ep
             .with_engine_cache(true)
