@@ -8,3 +8,5 @@ pub mod model;
 pub mod rng;
 pub mod runtime;
 pub mod sampler;
+pub mod stream;
+pub mod daemon;
