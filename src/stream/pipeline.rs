@@ -172,7 +172,7 @@ pub fn describe(format: &StreamFormat, outputs: &Outputs, enc: &EncoderSettings)
                 kbps * 1000
             ),
         };
-        d += &format!("vraw. ! queue ! {encoder} ! h264parse config-interval=-1 ! tee name=vtee ");
+        d += &format!("vraw. ! queue ! {encoder} ! h264parse ! tee name=vtee ");
     }
     if outputs.mp4.is_some() {
         d += "vtee. ! queue ! mux.video_0 \

@@ -46,7 +46,7 @@ pub struct RtspServer {
 }
 
 const LAUNCH: &str = "( appsrc name=v is-live=true format=time do-timestamp=false ! h264parse ! \
-                      rtph264pay name=pay0 pt=96 config-interval=-1 \
+                      video/x-h264,stream-format=avc,alignment=au ! rtph264pay name=pay0 pt=96 config-interval=0 \
                       appsrc name=a is-live=true format=time do-timestamp=false ! opusparse ! \
                       rtpopuspay name=pay1 pt=97 )";
 
@@ -180,11 +180,19 @@ fn forward(shared: &Shared, sample: &gst::Sample, is_video: bool) {
             return;
         }
         feed.waiting_key = false;
+        tracing::debug!("RTSP feed: first keyframe");
     }
     if !is_video && feed.waiting_key {
         return; // start both streams together, at the keyframe
     }
+    // Buffer times are segment times (x264enc shifts its segment by 1000 h): compare running times.
     let Some(pts) = buffer.pts() else { return };
+    let Some(pts) = sample
+        .segment()
+        .and_then(|seg| seg.downcast_ref::<gst::ClockTime>().and_then(|seg| seg.to_running_time(pts)))
+    else {
+        return;
+    };
     let offset = *feed.offset_ns.get_or_insert_with(|| {
         let now = feed.element.current_running_time().map(|t| t.nseconds() as i64).unwrap_or(0);
         now - pts.nseconds() as i64
@@ -207,6 +215,7 @@ fn forward(shared: &Shared, sample: &gst::Sample, is_video: bool) {
         }
         *caps_done = true;
     }
+    tracing::trace!(is_video, new_pts, "RTSP push");
     if let Err(e) = src.push_buffer(out) {
         tracing::info!(error = ?e, "RTSP media stopped (last client left)");
         *guard = None;
