@@ -4,9 +4,9 @@
 //! [`model`] (config, weights, graph definition) -> [`runtime`] (one backend trait; ONNX Runtime behind it)
 //! -> [`sampler`] (Euler on the rectified flow, CFG, inpainting). [`rng`] is a leaf utility (seeded noise).
 
+pub mod daemon;
 pub mod model;
 pub mod rng;
 pub mod runtime;
 pub mod sampler;
 pub mod stream;
-pub mod daemon;

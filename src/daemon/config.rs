@@ -353,16 +353,21 @@ impl Config {
             return Err(invalid("input.tone_hz", format!("must be in (0, 12000) Hz, found {}", self.input.tone_hz)));
         }
         let p = &self.portrait;
-        if p.width == 0 || p.height == 0 || p.width % 2 != 0 || p.height % 2 != 0 || p.width > 4096 || p.height > 4096
-        {
-            return Err(invalid("portrait.width", format!("size must be even and in 2..=4096, found {}x{}", p.width, p.height)));
+        if p.width == 0 || p.height == 0 || p.width % 2 != 0 || p.height % 2 != 0 || p.width > 4096 || p.height > 4096 {
+            return Err(invalid(
+                "portrait.width",
+                format!("size must be even and in 2..=4096, found {}x{}", p.width, p.height),
+            ));
         }
         if self.sampler.steps == 0 {
             return Err(invalid("sampler.steps", "must be at least 1"));
         }
         let s = &self.streaming;
         if s.chunk_ms == 0 || s.chunk_ms % 40 != 0 {
-            return Err(invalid("streaming.chunk_ms", format!("must be a positive multiple of 40 ms (one frame), found {}", s.chunk_ms)));
+            return Err(invalid(
+                "streaming.chunk_ms",
+                format!("must be a positive multiple of 40 ms (one frame), found {}", s.chunk_ms),
+            ));
         }
         if s.history_ms % 40 != 0 || s.lookahead_ms % 40 != 0 {
             return Err(invalid("streaming.history_ms", "history_ms and lookahead_ms must be multiples of 40 ms"));
@@ -371,7 +376,10 @@ impl Config {
             return Err(invalid("encoder.bitrate_kbps", "must be positive"));
         }
         if self.outputs.is_empty() {
-            return Err(invalid("outputs", "no output enabled: add [outputs.rtsp], [outputs.mp4], [outputs.display] or [outputs.v4l2]"));
+            return Err(invalid(
+                "outputs",
+                "no output enabled: add [outputs.rtsp], [outputs.mp4], [outputs.display] or [outputs.v4l2]",
+            ));
         }
         if let Some(m) = &self.outputs.mp4 {
             let dir = m.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));

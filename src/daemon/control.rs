@@ -43,7 +43,13 @@ impl ControlState {
         let playing = self.playing.load(Ordering::Relaxed);
         let frames = self.metrics.frames_out.load(Ordering::Relaxed);
         let ok = playing && frames > 0 && since < STALL_MS;
-        let status = if ok { "ok" } else if !playing { "starting" } else { "stalled" };
+        let status = if ok {
+            "ok"
+        } else if !playing {
+            "starting"
+        } else {
+            "stalled"
+        };
         let body = format!(
             "{{\"status\":\"{status}\",\"playing\":{playing},\"frames_out\":{frames},\"ms_since_last_frame\":{since},\
              \"uptime_s\":{:.1}}}\n",
@@ -82,7 +88,7 @@ fn route(state: &ControlState, req: &mut tiny_http::Request) -> (u16, String, &'
     let (code, body) = match (req.method(), path.as_str()) {
         (Method::Get, "/health") => state.health(),
         (Method::Get, "/metrics") => {
-            let up = format!("# HELP jamflow_up The daemon is running.\n# TYPE jamflow_up gauge\njamflow_up 1\n");
+            let up = "# HELP jamflow_up The daemon is running.\n# TYPE jamflow_up gauge\njamflow_up 1\n".to_string();
             return (200, up + &state.metrics.prometheus(), "text/plain; version=0.0.4");
         }
         (Method::Post, "/say") | (Method::Post, "/interrupt") => {

@@ -73,7 +73,8 @@ impl StreamHooks for Hooks {
         if let Some(u) = rtsp_url {
             tracing::info!(url = %u, "serving RTSP");
         }
-        if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)])
+        if let Err(e) =
+            sd_notify::notify(false, &[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)])
         {
             tracing::warn!(error = %e, "systemd notify failed");
         }
@@ -112,8 +113,8 @@ pub fn run(cfg: &Config, max_frames: Option<u64>, stop: Arc<AtomicBool>) -> Resu
          [streaming] chunking are validated but unused)"
     );
     let mut usec = 0u64;
-    let watchdog_every =
-        sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2).max(Duration::from_millis(100)));
+    let watchdog_every = sd_notify::watchdog_enabled(false, &mut usec)
+        .then(|| Duration::from_micros(usec / 2).max(Duration::from_millis(100)));
     let mut hooks = Hooks { stop, state, watchdog_every, last_watchdog: Instant::now() };
     let streamer = Streamer::new(
         StreamConfig {

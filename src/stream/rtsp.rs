@@ -103,10 +103,10 @@ impl RtspServer {
             });
             sh.want_keyframe.store(true, Ordering::SeqCst);
         });
-        server.mount_points().ok_or_else(|| StreamError::Gst("RTSP server has no mount points".into()))?.add_factory(
-            &cfg.mount,
-            factory,
-        );
+        server
+            .mount_points()
+            .ok_or_else(|| StreamError::Gst("RTSP server has no mount points".into()))?
+            .add_factory(&cfg.mount, factory);
         let m = metrics.clone();
         server.connect_client_connected(move |_, client| {
             m.rtsp_clients.fetch_add(1, Ordering::SeqCst);
@@ -187,9 +187,8 @@ fn forward(shared: &Shared, sample: &gst::Sample, is_video: bool) {
     }
     // Buffer times are segment times (x264enc shifts its segment by 1000 h): compare running times.
     let Some(pts) = buffer.pts() else { return };
-    let Some(pts) = sample
-        .segment()
-        .and_then(|seg| seg.downcast_ref::<gst::ClockTime>().and_then(|seg| seg.to_running_time(pts)))
+    let Some(pts) =
+        sample.segment().and_then(|seg| seg.downcast_ref::<gst::ClockTime>().and_then(|seg| seg.to_running_time(pts)))
     else {
         return;
     };

@@ -46,7 +46,9 @@ pub enum VideoKind {
 pub enum AudioKind {
     Silence,
     /// A sine tone (amplitude 0.2).
-    Tone { hz: f32 },
+    Tone {
+        hz: f32,
+    },
     /// A WAV file at the stream's sample rate (any channel count, mixed to mono), played in a loop.
     Wav(PathBuf),
 }
@@ -251,7 +253,12 @@ mod tests {
     fn wav_rate_mismatch_names_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.wav");
-        let spec = hound::WavSpec { channels: 1, sample_rate: 16000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(&p, spec).unwrap();
         w.write_sample(0i16).unwrap();
         w.finalize().unwrap();

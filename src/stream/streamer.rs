@@ -58,12 +58,22 @@ impl Metrics {
             "Audio samples pushed into the pipeline.",
             g(&self.audio_samples_out),
         );
-        put("jamflow_late_frames_total", "counter", "Frames produced after their slot on the clock.", g(&self.late_frames));
+        put(
+            "jamflow_late_frames_total",
+            "counter",
+            "Frames produced after their slot on the clock.",
+            g(&self.late_frames),
+        );
         put("jamflow_late_chunks_total", "counter", "Model chunks that missed their deadline.", g(&self.late_chunks));
         put("jamflow_dropped_frames_total", "counter", "Frames dropped by sinks (QoS).", g(&self.dropped_frames));
         put("jamflow_rtsp_clients", "gauge", "Connected RTSP clients.", self.rtsp_clients.load(Ordering::Relaxed));
         put("jamflow_pipeline_errors_total", "counter", "Errors seen on the pipeline bus.", g(&self.pipeline_errors));
-        put("jamflow_pipeline_restarts_total", "counter", "Pipeline rebuilds after errors.", g(&self.pipeline_restarts));
+        put(
+            "jamflow_pipeline_restarts_total",
+            "counter",
+            "Pipeline rebuilds after errors.",
+            g(&self.pipeline_restarts),
+        );
         s
     }
 }

@@ -1,0 +1,369 @@
+//! jamflowd end to end with real parts: the daemon binary streams its test source through GStreamer; real clients
+//! (ffprobe / ffmpeg) read the MP4 and RTSP outputs; the control API answers over HTTP on 127.0.0.1.
+//! Each test runs a few seconds of media and is bounded in time. Needs ffmpeg/ffprobe and the GStreamer plugins of
+//! scripts/setup.sh.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const JAMFLOWD: &str = env!("CARGO_BIN_EXE_jamflowd");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Run a command to completion with a time limit (killed after it); returns its output. Output is read on threads
+/// so a chatty child never blocks on a full pipe.
+fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out_pipe.read_to_end(&mut b);
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err_pipe.read_to_end(&mut b);
+        b
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = err_t.join().unwrap();
+            panic!("{cmd:?} ran over {limit:?}\nstderr:\n{}", String::from_utf8_lossy(&err));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output { status, stdout: out_t.join().unwrap(), stderr: err_t.join().unwrap() }
+}
+
+/// A daemon process that is killed if the test fails before it stops.
+struct Daemon(Option<Child>);
+
+impl Daemon {
+    fn spawn(args: &[&str]) -> Self {
+        let child = Command::new(JAMFLOWD)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env_remove("NOTIFY_SOCKET")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn jamflowd");
+        Daemon(Some(child))
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
+
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status().unwrap();
+        assert!(st.success());
+    }
+
+    /// Wait for exit (bounded); returns (exit code, stdout + stderr).
+    fn wait(mut self, limit: Duration) -> (Option<i32>, String) {
+        let mut child = self.0.take().unwrap();
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!("jamflowd did not exit within {limit:?}:\n{}", String::from_utf8_lossy(&out.stdout));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Minimal HTTP/1.0 request; returns (status, body).
+fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let status = resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Poll `/health` until 200 (frames flowing), bounded.
+fn wait_healthy(port: u16, limit: Duration) {
+    let start = Instant::now();
+    loop {
+        if let Ok((200, _)) = http(port, "GET", "/health", "") {
+            return;
+        }
+        assert!(start.elapsed() < limit, "jamflowd not healthy within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// ffprobe the streams of a file: (codec_type, codec_name, duration s, r_frame_rate) per stream.
+fn probe_streams(path: &Path) -> Vec<(String, String, f64, String)> {
+    let out = run_bounded(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "stream=codec_type,codec_name,duration,r_frame_rate"])
+            .args(["-of", "csv=p=0:nk=0"])
+            .arg(path),
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "ffprobe failed on {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let kv: std::collections::HashMap<&str, &str> = l.split(',').filter_map(|f| f.split_once('=')).collect();
+            (
+                kv.get("codec_type").unwrap_or(&"").to_string(),
+                kv.get("codec_name").unwrap_or(&"").to_string(),
+                kv.get("duration").and_then(|d| d.parse().ok()).unwrap_or(f64::NAN),
+                kv.get("r_frame_rate").unwrap_or(&"").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Decode a file fully with ffmpeg; returns stderr (errors only) and asserts success.
+fn decode_clean(path: &Path) {
+    let out = run_bounded(
+        Command::new("ffmpeg").args(["-v", "error", "-xerror", "-i"]).arg(path).args(["-f", "null", "-"]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{} does not decode cleanly: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const FRAME_S: f64 = 1.0 / 25.0;
+
+#[test]
+fn mp4_output_has_h264_and_aac_with_durations_of_the_audio_fed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("out.mp4");
+    let out = run_bounded(
+        Command::new(JAMFLOWD)
+            .args(["--no-control", "--duration-s", "2", "--mp4"])
+            .arg(&mp4)
+            .env_remove("NOTIFY_SOCKET"),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "jamflowd failed: {}", String::from_utf8_lossy(&out.stdout));
+    let streams = probe_streams(&mp4);
+    let video = streams.iter().find(|s| s.0 == "video").expect("video stream");
+    let audio = streams.iter().find(|s| s.0 == "audio").expect("audio stream");
+    assert_eq!(video.1, "h264");
+    assert_eq!(video.3, "25/1");
+    assert_eq!(audio.1, "aac");
+    // 2 s of audio were fed (50 frames x 960 samples at 24 kHz).
+    assert!((video.2 - 2.0).abs() <= FRAME_S, "video duration {}", video.2);
+    assert!((audio.2 - 2.0).abs() <= FRAME_S, "audio duration {}", audio.2);
+    decode_clean(&mp4);
+}
+
+#[test]
+fn sigterm_finalizes_the_mp4_and_exits_0_while_control_api_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("live.mp4");
+    let port = free_port();
+    let d = Daemon::spawn(&["--control-port", &port.to_string(), "--mp4", mp4.to_str().unwrap()]);
+    wait_healthy(port, Duration::from_secs(15));
+
+    let (code, body) = http(port, "GET", "/health", "").unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, metrics) = http(port, "GET", "/metrics", "").unwrap();
+    assert_eq!(code, 200);
+    for name in [
+        "jamflow_frames_out_total",
+        "jamflow_late_chunks_total",
+        "jamflow_dropped_frames_total",
+        "jamflow_rtsp_clients",
+    ] {
+        assert!(metrics.contains(&format!("# TYPE {name} ")), "{name} missing:\n{metrics}");
+    }
+    let frames: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("jamflow_frames_out_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(frames >= 25, "frames_out {frames} after > 1.5 s");
+    let (code, body) = http(port, "POST", "/say", "{\"text\":\"hello\"}").unwrap();
+    assert_eq!(code, 501, "{body}");
+    assert!(body.contains("does not have yet"), "{body}");
+    let (code, _) = http(port, "GET", "/nope", "").unwrap();
+    assert_eq!(code, 404);
+    let big = "x".repeat(70 * 1024);
+    let (code, _) = http(port, "POST", "/say", &big).unwrap();
+    assert_eq!(code, 413);
+
+    let t = Instant::now();
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "exit after SIGTERM:\n{log}");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let streams = probe_streams(&mp4);
+    assert!(streams.iter().any(|s| s.1 == "h264") && streams.iter().any(|s| s.1 == "aac"), "{streams:?}");
+    decode_clean(&mp4);
+}
+
+#[test]
+fn rtsp_client_decodes_h264_at_25_fps_and_opus() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let d = Daemon::spawn(&["--no-control", "--rtsp-port", &port.to_string(), "--duration-s", "20"]);
+    let url = format!("rtsp://127.0.0.1:{port}/jamflow");
+    // Wait for the server socket.
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(15), "RTSP port never opened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rec = dir.path().join("rec.mkv");
+    let out = run_bounded(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-rtsp_transport", "tcp", "-i", &url, "-t", "3", "-c", "copy", "-y"])
+            .arg(&rec),
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "ffmpeg RTSP client failed: {}", String::from_utf8_lossy(&out.stderr));
+    let streams = probe_streams(&rec);
+    assert!(streams.iter().any(|s| s.0 == "video" && s.1 == "h264" && s.3 == "25/1"), "{streams:?}");
+    assert!(streams.iter().any(|s| s.0 == "audio" && s.1 == "opus"), "{streams:?}");
+    // Count decoded video frames: ~3 s at 25 fps.
+    let out = run_bounded(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v", "-count_frames", "-show_entries", "stream=nb_read_frames"])
+            .args(["-of", "csv=p=0"])
+            .arg(&rec),
+        Duration::from_secs(20),
+    );
+    let frames: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!((60..=80).contains(&frames), "decoded {frames} frames from 3 s of RTSP");
+    decode_clean(&rec);
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+}
+
+/// Decode mono audio (24 kHz f32) and tiny grey video frames of `path`, with each stream's start time.
+fn decode_av(path: &Path) -> (Vec<f32>, Vec<Vec<u8>>) {
+    let a = run_bounded(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(path)
+            .args(["-map", "0:a", "-ac", "1", "-ar", "24000", "-f", "f32le", "-"]),
+        Duration::from_secs(20),
+    );
+    let audio: Vec<f32> = a.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let v = run_bounded(
+        Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args([
+            "-map",
+            "0:v",
+            "-vf",
+            "scale=16:16,format=gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ]),
+        Duration::from_secs(20),
+    );
+    (audio, v.stdout.chunks_exact(256).map(|c| c.to_vec()).collect())
+}
+
+#[test]
+fn sync_probe_click_and_marker_line_up_in_the_mp4() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("probe.mp4");
+    let out = run_bounded(
+        Command::new(JAMFLOWD)
+            .args(["--no-control", "--sync-probe", "--duration-s", "4", "--mp4"])
+            .arg(&mp4)
+            .env_remove("NOTIFY_SOCKET"),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    // Both streams start at 0 (checked), so decoded sample/frame indices are times.
+    let streams = probe_streams(&mp4);
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    let (audio, frames) = decode_av(&mp4);
+    // Marker: the top half of the frame is white.
+    let markers: Vec<f64> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f[..128].iter().map(|&p| p as u32).sum::<u32>() / 128 > 128)
+        .map(|(i, _)| i as f64 * FRAME_S)
+        .collect();
+    // Click onsets: first sample above 0.2 after at least 0.5 s of quiet.
+    let mut clicks = Vec::new();
+    let mut last = -1.0f64;
+    for (i, s) in audio.iter().enumerate() {
+        let t = i as f64 / 24000.0;
+        if s.abs() > 0.2 && t - last > 0.5 {
+            clicks.push(t);
+        }
+        if s.abs() > 0.2 {
+            last = t;
+        }
+    }
+    assert_eq!(markers, vec![0.0, 1.0, 2.0, 3.0], "marker frames");
+    // The click at t = 0 sits in the trimmed AAC priming frame; the clicks of seconds 1..3 are measured.
+    let measured: Vec<f64> = clicks.iter().copied().filter(|&t| t > 0.5).collect();
+    assert_eq!(measured.len(), 3, "clicks found at {clicks:?}");
+    for (k, t) in measured.iter().enumerate() {
+        let offset_ms = (t - markers[k + 1]) * 1000.0; // > 0: audio lags video
+        eprintln!("click {}: audio - video = {offset_ms:+.1} ms", k + 1);
+        assert!((-40.0..=60.0).contains(&offset_ms), "A/V offset {offset_ms:+.1} ms out of [-40, +60]");
+    }
+}
+
+#[test]
+fn config_errors_name_the_key_and_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_key = dir.path().join("bad_key.toml");
+    std::fs::write(&bad_key, "[outputs.rtsp]\nprot = 8554\n").unwrap();
+    let out = run_bounded(Command::new(JAMFLOWD).arg("--config").arg(&bad_key).arg("--check"), Duration::from_secs(10));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("prot") && err.contains("bad_key.toml"), "{err}");
+
+    let bad_path = dir.path().join("bad_path.toml");
+    std::fs::write(&bad_path, "[portrait]\nimage = \"/nonexistent/face.png\"\n[outputs.mp4]\npath = \"o.mp4\"\n")
+        .unwrap();
+    let out =
+        run_bounded(Command::new(JAMFLOWD).arg("--config").arg(&bad_path).arg("--check"), Duration::from_secs(10));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("portrait.image") && err.contains("/nonexistent/face.png"), "{err}");
+
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/demo.toml");
+    let out = run_bounded(Command::new(JAMFLOWD).arg("--config").arg(&demo).arg("--check"), Duration::from_secs(10));
+    assert!(out.status.success(), "demo config: {}", String::from_utf8_lossy(&out.stderr));
+}
