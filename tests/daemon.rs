@@ -298,6 +298,53 @@ fn decode_av(path: &Path) -> (Vec<f32>, Vec<Vec<u8>>) {
     (audio, v.stdout.chunks_exact(256).map(|c| c.to_vec()).collect())
 }
 
+/// Start time (s) of the first stream of `kind` ("v" or "a").
+fn start_time(path: &Path, kind: &str) -> f64 {
+    let out = run_bounded(
+        Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", kind, "-show_entries", "stream=start_time", "-of", "csv=p=0"])
+            .arg(path),
+        Duration::from_secs(20),
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0.0)
+}
+
+/// Sync-probe analysis of a recording: times of white-marker frames, times of click onsets (first sample above
+/// 0.2 after 0.5 s of quiet), both on the file's timeline (stream start times included).
+fn probe_marks(path: &Path) -> (Vec<f64>, Vec<f64>) {
+    let (audio, frames) = decode_av(path);
+    let (v0, a0) = (start_time(path, "v"), start_time(path, "a"));
+    let markers: Vec<f64> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f[..128].iter().map(|&p| p as u32).sum::<u32>() / 128 > 128)
+        .map(|(i, _)| v0 + i as f64 * FRAME_S)
+        .collect();
+    let mut clicks = Vec::new();
+    let mut last = f64::NEG_INFINITY;
+    for (i, s) in audio.iter().enumerate() {
+        let t = a0 + i as f64 / 24000.0;
+        if s.abs() > 0.2 && t - last > 0.5 {
+            clicks.push(t);
+        }
+        if s.abs() > 0.2 {
+            last = t;
+        }
+    }
+    (markers, clicks)
+}
+
+/// Offset (ms, > 0: audio lags) of each click from its nearest marker; asserts the [-40, +60] ms window.
+fn assert_in_sync(markers: &[f64], clicks: &[f64], min_pairs: usize) {
+    assert!(clicks.len() >= min_pairs, "clicks at {clicks:?}, markers at {markers:?}");
+    for t in clicks {
+        let m = markers.iter().copied().min_by(|a, b| (a - t).abs().total_cmp(&(b - t).abs())).expect("markers");
+        let offset_ms = (t - m) * 1000.0;
+        eprintln!("click at {t:.4} s, marker at {m:.4} s: audio - video = {offset_ms:+.1} ms");
+        assert!((-40.0..=60.0).contains(&offset_ms), "A/V offset {offset_ms:+.1} ms out of [-40, +60]");
+    }
+}
+
 #[test]
 fn sync_probe_click_and_marker_line_up_in_the_mp4() {
     let dir = tempfile::tempdir().unwrap();
@@ -310,38 +357,38 @@ fn sync_probe_click_and_marker_line_up_in_the_mp4() {
         Duration::from_secs(30),
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    // Both streams start at 0 (checked), so decoded sample/frame indices are times.
-    let streams = probe_streams(&mp4);
-    assert_eq!(streams.len(), 2, "{streams:?}");
-    let (audio, frames) = decode_av(&mp4);
-    // Marker: the top half of the frame is white.
-    let markers: Vec<f64> = frames
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f[..128].iter().map(|&p| p as u32).sum::<u32>() / 128 > 128)
-        .map(|(i, _)| i as f64 * FRAME_S)
-        .collect();
-    // Click onsets: first sample above 0.2 after at least 0.5 s of quiet.
-    let mut clicks = Vec::new();
-    let mut last = -1.0f64;
-    for (i, s) in audio.iter().enumerate() {
-        let t = i as f64 / 24000.0;
-        if s.abs() > 0.2 && t - last > 0.5 {
-            clicks.push(t);
-        }
-        if s.abs() > 0.2 {
-            last = t;
-        }
-    }
+    let (markers, clicks) = probe_marks(&mp4);
     assert_eq!(markers, vec![0.0, 1.0, 2.0, 3.0], "marker frames");
     // The click at t = 0 sits in the trimmed AAC priming frame; the clicks of seconds 1..3 are measured.
-    let measured: Vec<f64> = clicks.iter().copied().filter(|&t| t > 0.5).collect();
-    assert_eq!(measured.len(), 3, "clicks found at {clicks:?}");
-    for (k, t) in measured.iter().enumerate() {
-        let offset_ms = (t - markers[k + 1]) * 1000.0; // > 0: audio lags video
-        eprintln!("click {}: audio - video = {offset_ms:+.1} ms", k + 1);
-        assert!((-40.0..=60.0).contains(&offset_ms), "A/V offset {offset_ms:+.1} ms out of [-40, +60]");
+    assert_eq!(clicks.len(), 3, "clicks at {clicks:?}");
+    assert_in_sync(&markers, &clicks, 3);
+}
+
+#[test]
+fn sync_probe_click_and_marker_line_up_over_rtsp() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let d = Daemon::spawn(&["--no-control", "--sync-probe", "--rtsp-port", &port.to_string(), "--duration-s", "20"]);
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(15), "RTSP port never opened");
+        std::thread::sleep(Duration::from_millis(100));
     }
+    let rec = dir.path().join("probe.mkv");
+    let url = format!("rtsp://127.0.0.1:{port}/jamflow");
+    let out = run_bounded(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-rtsp_transport", "tcp", "-i", &url, "-t", "4", "-c", "copy", "-y"])
+            .arg(&rec),
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "ffmpeg RTSP client failed: {}", String::from_utf8_lossy(&out.stderr));
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+    let (markers, clicks) = probe_marks(&rec);
+    assert!(markers.len() >= 3, "markers at {markers:?}");
+    assert_in_sync(&markers, &clicks, 3);
 }
 
 #[test]

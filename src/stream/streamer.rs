@@ -86,6 +86,8 @@ pub trait StreamHooks {
     fn frame(&mut self, _index: u64) {}
     /// Stop now (EOS, finalize, return).
     fn should_stop(&self) -> bool;
+    /// Look at the running pipeline after each frame (diagnostics; tests inject bus errors here).
+    fn inspect(&mut self, _pipeline: &gst::Pipeline) {}
 }
 
 /// Outcome of [`Streamer::run`].
@@ -100,6 +102,8 @@ pub struct RunSummary {
 
 /// Time allowed for EOS to reach all sinks at stop.
 const EOS_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time allowed for EOS through a pipeline that failed (before it is rebuilt).
+const FAILED_EOS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Time allowed for the first start to reach PLAYING.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -241,9 +245,11 @@ impl Streamer {
                     START_TIMEOUT.as_secs()
                 )));
             }
+            hooks.inspect(&run.built.pipeline);
             let failed = self.drain_bus(&run.built.pipeline) || pushed.is_err();
             if failed {
-                let _ = run.built.pipeline.set_state(gst::State::Null);
+                // Try to finalize what the failed pipeline wrote (EOS through the branches that still work).
+                finish(&run.built, FAILED_EOS_TIMEOUT);
                 run = loop {
                     if hooks.should_stop() {
                         return Ok(RunSummary { frames: total, clean_eos: false, mp4_files: files });
@@ -261,7 +267,7 @@ impl Streamer {
                 };
             }
         }
-        let clean_eos = finish(&run.built);
+        let clean_eos = finish(&run.built, EOS_TIMEOUT);
         tracing::info!(frames = total, clean_eos, "stream finished");
         Ok(RunSummary { frames: total, clean_eos, mp4_files: files })
     }
@@ -331,10 +337,10 @@ fn push(built: &Built, format: &super::StreamFormat, frame: u64, chunk: &AvChunk
 }
 
 /// Send EOS on both sources and wait until it reached every sink (MP4 moov written), then stop the pipeline.
-fn finish(built: &Built) -> bool {
+fn finish(built: &Built, timeout: Duration) -> bool {
     let _ = built.video_src.end_of_stream();
     let _ = built.audio_src.end_of_stream();
-    let deadline = Instant::now() + EOS_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let mut clean = false;
     if let Some(bus) = built.pipeline.bus() {
         while Instant::now() < deadline {
