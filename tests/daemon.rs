@@ -52,14 +52,12 @@ struct Daemon(Option<Child>);
 
 impl Daemon {
     fn spawn(args: &[&str]) -> Self {
-        let child = Command::new(JAMFLOWD)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env_remove("NOTIFY_SOCKET")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn jamflowd");
+        Self::spawn_cmd(Command::new(JAMFLOWD).args(args).env_remove("NOTIFY_SOCKET"))
+    }
+
+    fn spawn_cmd(cmd: &mut Command) -> Self {
+        let child =
+            cmd.env("RUST_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn jamflowd");
         Daemon(Some(child))
     }
 
@@ -413,4 +411,83 @@ fn config_errors_name_the_key_and_path() {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/demo.toml");
     let out = run_bounded(Command::new(JAMFLOWD).arg("--config").arg(&demo).arg("--check"), Duration::from_secs(10));
     assert!(out.status.success(), "demo config: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn systemd_ready_then_watchdog_while_frames_flow_then_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mp4 = dir.path().join("n.mp4");
+    // `exec` keeps the shell's pid, so WATCHDOG_PID names the daemon as systemd would.
+    let script = format!("WATCHDOG_PID=$$ exec {JAMFLOWD} --no-control --mp4 {}", mp4.display());
+    let d = Daemon::spawn_cmd(
+        Command::new("sh").args(["-c", &script]).env("NOTIFY_SOCKET", &sock_path).env("WATCHDOG_USEC", "400000"),
+    );
+    let mut msgs: Vec<String> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(15) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            msgs.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        let watchdogs = msgs.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+        if watchdogs >= 4 {
+            break;
+        }
+    }
+    let ready = msgs.iter().position(|m| m.contains("READY=1")).unwrap_or_else(|| panic!("no READY=1 in {msgs:?}"));
+    let first_watchdog = msgs.iter().position(|m| m.contains("WATCHDOG=1")).expect("WATCHDOG=1 sent");
+    assert!(ready < first_watchdog, "READY=1 comes first: {msgs:?}");
+    assert!(msgs.iter().filter(|m| m.contains("WATCHDOG=1")).count() >= 4, "{msgs:?}");
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+    let mut stopping = false;
+    while let Ok(n) = sock.recv(&mut buf) {
+        stopping |= String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1");
+    }
+    assert!(stopping, "no STOPPING=1 after SIGTERM");
+}
+
+#[test]
+fn rtsp_basic_auth_refuses_without_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("auth.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[outputs.rtsp]\nport = {port}\nusername = \"viewer\"\npassword = \"s3cret\"\n[control]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    let d = Daemon::spawn(&["--config", cfg.to_str().unwrap(), "--duration-s", "20"]);
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(15), "RTSP port never opened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let probe = |url: &str| {
+        run_bounded(
+            Command::new("ffprobe")
+                .args(["-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name"])
+                .arg(url),
+            Duration::from_secs(15),
+        )
+    };
+    let anon = probe(&format!("rtsp://127.0.0.1:{port}/jamflow"));
+    assert!(!anon.status.success(), "served without credentials");
+    let authed = probe(&format!("rtsp://viewer:s3cret@127.0.0.1:{port}/jamflow"));
+    let text = String::from_utf8_lossy(&authed.stdout);
+    assert!(
+        authed.status.success() && text.contains("h264") && text.contains("opus"),
+        "{text}{}",
+        String::from_utf8_lossy(&authed.stderr)
+    );
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
 }

@@ -83,7 +83,9 @@ impl StreamHooks for Hooks {
     fn frame(&mut self, _index: u64) {
         self.state.frame_pushed();
         // WATCHDOG=1 only from the loop that pushes frames: if frames stop, systemd restarts us.
-        if let Some(every) = self.watchdog_every {
+        // (Only after READY=1: frames pushed while the pipeline prerolls don't count.)
+        let playing = self.state.playing.load(Ordering::Relaxed);
+        if let (Some(every), true) = (self.watchdog_every, playing) {
             if self.last_watchdog.elapsed() >= every {
                 let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
                 self.last_watchdog = Instant::now();
