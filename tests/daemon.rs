@@ -491,3 +491,55 @@ fn rtsp_basic_auth_refuses_without_credentials() {
     let (code, log) = d.wait(Duration::from_secs(5));
     assert_eq!(code, Some(0), "{log}");
 }
+
+#[test]
+fn rtsp_shared_media_serves_concurrent_and_returning_clients() {
+    let (rtsp_port, control_port) = (free_port(), free_port());
+    let d = Daemon::spawn(&[
+        "--rtsp-port",
+        &rtsp_port.to_string(),
+        "--control-port",
+        &control_port.to_string(),
+        "--duration-s",
+        "30",
+    ]);
+    wait_healthy(control_port, Duration::from_secs(15));
+    let url = format!("rtsp://127.0.0.1:{rtsp_port}/jamflow");
+    let client = |transport: &str| {
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-rtsp_transport", transport, "-i", &url, "-t", "3", "-f", "null", "-"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Two clients at once (TCP and UDP) share one media; the gauge counts both.
+    let (a, b) = (client("tcp"), client("udp"));
+    let start = Instant::now();
+    let mut seen = 0;
+    while start.elapsed() < Duration::from_secs(8) && seen < 2 {
+        let (_, m) = http(control_port, "GET", "/metrics", "").unwrap();
+        seen =
+            m.lines().find_map(|l| l.strip_prefix("jamflow_rtsp_clients ")).and_then(|v| v.parse().ok()).unwrap_or(0);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(seen, 2, "jamflow_rtsp_clients never reached 2");
+    for c in [a, b] {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "client failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The media is torn down when the last client leaves and rebuilt for the next: connect/disconnect cycles.
+    for cycle in 0..3 {
+        let out = run_bounded(
+            Command::new("ffprobe")
+                .args(["-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name", "-of", "csv=p=0"])
+                .arg(&url),
+            Duration::from_secs(15),
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("h264") && text.contains("opus"), "cycle {cycle}: {text}");
+    }
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+}
