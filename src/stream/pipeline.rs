@@ -147,11 +147,13 @@ pub struct Built {
 pub fn describe(format: &StreamFormat, outputs: &Outputs, enc: &EncoderSettings) -> String {
     let lat_ns = enc.latency_ms as u64 * 1_000_000;
     let mut d = format!(
-        "appsrc name=vsrc is-live=true format=time do-timestamp=false block=false max-bytes={maxb} \
-         min-latency={lat_ns} caps=video/x-raw,format=RGB,width={w},height={h},framerate={fps}/1,\
-         pixel-aspect-ratio=1/1 ! tee name=vraw allow-not-linked=true \
-         appsrc name=asrc is-live=true format=time do-timestamp=false block=false min-latency={lat_ns} \
-         caps=audio/x-raw,format=F32LE,rate={sr},channels=1,layout=interleaved ! tee name=araw allow-not-linked=true ",
+        "appsrc name=vsrc is-live=true format=time do-timestamp=false block=false leaky-type=downstream \
+         max-bytes={maxb} min-latency={lat_ns} \
+         caps=video/x-raw,format=RGB,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 ! \
+         tee name=vraw allow-not-linked=true \
+         appsrc name=asrc is-live=true format=time do-timestamp=false block=false leaky-type=downstream \
+         min-latency={lat_ns} caps=audio/x-raw,format=F32LE,rate={sr},channels=1,layout=interleaved ! \
+         tee name=araw allow-not-linked=true ",
         maxb = format.frame_bytes() * 16,
         w = format.width,
         h = format.height,

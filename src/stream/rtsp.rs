@@ -1,6 +1,7 @@
 //! RTSP output: a gst-rtsp-server with one shared media per mount. The main pipeline encodes once; its appsinks
 //! hand H.264 and Opus buffers to the appsrcs of the media (re-based onto the media's running time, one offset for
 //! both streams so their sync is kept). New clients join the shared media; a keyframe is requested on (re)start.
+//! The media's appsrcs are bounded and leaky (oldest dropped), so a stalled client can't grow memory.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,9 +46,10 @@ pub struct RtspServer {
     url: String,
 }
 
-const LAUNCH: &str = "( appsrc name=v is-live=true format=time do-timestamp=false ! h264parse ! \
+const LAUNCH: &str = "( appsrc name=v is-live=true format=time do-timestamp=false \
+                      max-bytes=4000000 leaky-type=downstream ! h264parse ! \
                       video/x-h264,stream-format=avc,alignment=au ! rtph264pay name=pay0 pt=96 config-interval=0 \
-                      appsrc name=a is-live=true format=time do-timestamp=false ! opusparse ! \
+                      appsrc name=a is-live=true format=time do-timestamp=false leaky-type=downstream ! opusparse ! \
                       rtpopuspay name=pay1 pt=97 )";
 
 impl RtspServer {
