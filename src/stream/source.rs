@@ -250,6 +250,39 @@ mod tests {
     }
 
     #[test]
+    fn wav_is_mixed_to_mono_and_looped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("st.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 24000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&p, spec).unwrap();
+        for _ in 0..100 {
+            w.write_sample(16384i16).unwrap(); // left 0.5
+            w.write_sample(0i16).unwrap(); // right 0
+        }
+        w.finalize().unwrap();
+        let mono = load_wav_mono(&p, 24000).unwrap();
+        assert_eq!(mono.len(), 100);
+        assert!((mono[0] - 0.25).abs() < 1e-6);
+        let mut s = TestSource::new(TestSourceConfig {
+            width: 16,
+            height: 16,
+            video: VideoKind::Pattern,
+            audio: AudioKind::Wav(p),
+            sync_probe: None,
+        })
+        .unwrap();
+        let mut c = AvChunk::default();
+        s.fill(ChunkTime { index: 0, pts_ns: 0 }, &mut c).unwrap();
+        assert_eq!(c.audio.len(), 960, "a 100-sample file loops to fill a frame");
+        assert!(c.audio.iter().all(|v| (v - 0.25).abs() < 1e-6));
+    }
+
+    #[test]
     fn wav_rate_mismatch_names_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.wav");
