@@ -543,3 +543,47 @@ fn rtsp_shared_media_serves_concurrent_and_returning_clients() {
     let (code, log) = d.wait(Duration::from_secs(5));
     assert_eq!(code, Some(0), "{log}");
 }
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Soak (about 2 minutes, so not in the default run): `cargo test --test daemon -- --ignored`.
+/// 100 RTSP connect/describe/play/disconnect cycles; every one gets H.264 + Opus and memory stays flat.
+#[test]
+#[ignore = "soak test, ~2 min: run with --ignored"]
+fn rtsp_100_client_cycles_with_flat_memory() {
+    let port = free_port();
+    let d = Daemon::spawn(&["--no-control", "--rtsp-port", &port.to_string()]);
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(15), "RTSP port never opened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let url = format!("rtsp://127.0.0.1:{port}/jamflow");
+    let mut rss_after_10 = 0;
+    for cycle in 1..=100 {
+        let out = run_bounded(
+            Command::new("ffprobe")
+                .args(["-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name", "-of", "csv=p=0"])
+                .arg(&url),
+            Duration::from_secs(15),
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("h264") && text.contains("opus"), "cycle {cycle}: {text}");
+        if cycle == 10 {
+            rss_after_10 = rss_kb(d.pid());
+        }
+    }
+    let rss_after_100 = rss_kb(d.pid());
+    eprintln!("RSS after 10 cycles {rss_after_10} kB, after 100 cycles {rss_after_100} kB");
+    assert!(rss_after_100 < rss_after_10 + 8 * 1024, "memory grew {rss_after_10} -> {rss_after_100} kB");
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+}
