@@ -31,6 +31,10 @@ APT_PACKAGES=(ca-certificates curl pkg-config build-essential python3 python3-ve
 APT_PACKAGES+=(libasound2-dev) # crate `alsa` (src/audio/capture.rs); its tests use ALSA's `file` plugin, no sound card
 # ffmpeg: `jamflow render --out OUT.mp4` pipes raw frames into it.
 APT_PACKAGES+=(ffmpeg)
+# jamflowd (stream/daemon): GStreamer dev headers + plugins (x264enc: ugly, avenc_aac: libav, opus/rtsp: base/good/bad),
+# gst-rtsp-server, and ffmpeg/ffprobe as the real client in tests/daemon.rs.
+APT_PACKAGES+=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,13 +5,16 @@
 //! -> [`sampler`] (Euler on the rectified flow, CFG, inpainting). [`rng`] is a leaf utility (seeded noise).
 //! [`audio`] (WAV, resampling, mel, ALSA capture, vocoders) sits after `runtime`.
 //! [`compile`] (pure precision passes on the graph) sits between model and runtime; [`build`] (calibration,
-//! manifests, accuracy reports: it executes graphs) after the sampler.
+//! manifests, accuracy reports: it executes graphs) after the sampler. [`render`] (portrait renderers) after
+//! `runtime`; [`stream`] (GStreamer A/V outputs) and [`daemon`] (jamflowd: config, control API, systemd) last.
 
 pub mod audio;
 pub mod build;
 pub mod compile;
+pub mod daemon;
 pub mod model;
 pub mod render;
 pub mod rng;
 pub mod runtime;
 pub mod sampler;
+pub mod stream;

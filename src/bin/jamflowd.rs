@@ -1,10 +1,126 @@
-//! `jamflowd`: the live daemon (mic -> talking portrait -> GStreamer). Not built yet: this stub says so.
+//! `jamflowd`: the live daemon. Reads a TOML config (see `configs/demo.toml`), applies CLI overrides, checks every
+//! path, then streams to the configured outputs until SIGTERM/SIGINT, finishing with EOS (MP4 finalized) and exit 0.
+//! systemd: READY=1 once the pipeline plays, WATCHDOG=1 while frames flow (`systemd/jamflowd.service`).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use jamflow::daemon::{self, Config};
+use jamflow::stream::{Mp4Output, RtspOutput};
+
+#[derive(Parser, Debug)]
+#[command(name = "jamflowd", version, about = "JAM-Flow live daemon: talking portrait -> RTSP / MP4 / display")]
+struct Cli {
+    /// TOML configuration (default /etc/jamflow/jamflowd.toml when it exists, else built-in defaults).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Check the configuration (keys, values, paths) and exit.
+    #[arg(long)]
+    check: bool,
+    /// Write an MP4 file (overrides outputs.mp4.path).
+    #[arg(long)]
+    mp4: Option<PathBuf>,
+    /// Serve RTSP on this port (enables outputs.rtsp; 0 = any free port, logged).
+    #[arg(long)]
+    rtsp_port: Option<u16>,
+    /// RTSP bind address (enables outputs.rtsp).
+    #[arg(long)]
+    rtsp_address: Option<String>,
+    /// Disable the RTSP output of the config.
+    #[arg(long, conflicts_with_all = ["rtsp_port", "rtsp_address"])]
+    no_rtsp: bool,
+    /// Control API port (0 = any free port, logged).
+    #[arg(long)]
+    control_port: Option<u16>,
+    /// Disable the control API.
+    #[arg(long)]
+    no_control: bool,
+    /// Sync-probe test input: click + white marker on the same frame once a second.
+    #[arg(long)]
+    sync_probe: bool,
+    /// Stop after this many seconds of media (EOS, files finalized), e.g. for recordings and tests.
+    #[arg(long)]
+    duration_s: Option<f64>,
+}
+
+const DEFAULT_CONFIG: &str = "/etc/jamflow/jamflowd.toml";
 
 fn main() {
-    eprintln!(
-        "jamflowd {}: the live daemon is not implemented yet (tracked by the daemon issue); \
-         use `jamflow` for packages, graphs and sampling",
-        env!("CARGO_PKG_VERSION")
-    );
-    std::process::exit(2);
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stdout)
+        .init();
+    match real_main() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("jamflowd: error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn real_main() -> Result<i32> {
+    let cli = Cli::parse();
+    let path = cli.config.clone().or_else(|| {
+        let p = PathBuf::from(DEFAULT_CONFIG);
+        p.is_file().then_some(p)
+    });
+    let mut cfg = match &path {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(p) = &cli.mp4 {
+        cfg.outputs.mp4 = Some(Mp4Output { path: p.clone() });
+    }
+    if cli.no_rtsp {
+        cfg.outputs.rtsp = None;
+    }
+    if cli.rtsp_port.is_some() || cli.rtsp_address.is_some() {
+        let r = cfg.outputs.rtsp.get_or_insert_with(RtspOutput::default);
+        if let Some(p) = cli.rtsp_port {
+            r.port = p;
+        }
+        if let Some(a) = &cli.rtsp_address {
+            r.address = a.clone();
+        }
+    }
+    if let Some(p) = cli.control_port {
+        cfg.control.port = p;
+    }
+    if cli.no_control {
+        cfg.control.enabled = false;
+    }
+    if cli.sync_probe {
+        cfg.input.sync_probe = true;
+    }
+    let origin = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into());
+    cfg.check().with_context(|| format!("invalid configuration ({origin})"))?;
+    if cli.check {
+        println!("configuration OK ({origin})");
+        return Ok(0);
+    }
+    let max_frames = match cli.duration_s {
+        Some(d) if !(d.is_finite() && d > 0.0) => bail!("--duration-s must be a positive number of seconds, found {d}"),
+        Some(d) => Some((d * jamflow::stream::OUTPUT_FPS as f64).round() as u64),
+        None => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).context("cannot install signal handlers")?;
+    }
+    tracing::info!(config = %origin, "jamflowd {} starting", env!("CARGO_PKG_VERSION"));
+    let out = daemon::run(&cfg, max_frames, stop)?;
+    if !out.clean_eos {
+        tracing::error!(frames = out.frames, "stopped without a clean EOS");
+        return Ok(1);
+    }
+    tracing::info!(frames = out.frames, "stopped cleanly");
+    Ok(0)
 }

@@ -1,0 +1,447 @@
+//! `jamflowd` configuration: one TOML file (unknown keys rejected, naming the key), CLI overrides applied on top,
+//! then [`Config::check`] verifies every path before anything starts.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::stream::{Outputs, VideoEncoder};
+
+/// Configuration errors: always name the file, key or path.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read config: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), message: message.into() }
+}
+
+/// Where the audio comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// Built-in test source (pattern or portrait; tone, WAV or silence; optional sync probe). No model.
+    #[default]
+    Test,
+    /// Live microphone via ALSA (needs the audio front end and model: not in this build).
+    Alsa,
+    /// A WAV file played in real time, looped, through the model (not in this build).
+    Wav,
+    /// No input: idle animation only (needs the renderer: not in this build).
+    None,
+}
+
+/// Video of the test source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestVideo {
+    #[default]
+    Pattern,
+    /// The `portrait.image`.
+    Portrait,
+}
+
+/// Audio of the test source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestAudio {
+    #[default]
+    Tone,
+    Silence,
+    /// `input.wav`, looped.
+    Wav,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    #[serde(default)]
+    pub kind: InputKind,
+    /// ALSA capture device (kind = "alsa").
+    #[serde(default = "default_alsa")]
+    pub device: String,
+    /// WAV file (kind = "wav", or test audio "wav").
+    #[serde(default)]
+    pub wav: Option<PathBuf>,
+    #[serde(default)]
+    pub test_video: TestVideo,
+    #[serde(default)]
+    pub test_audio: TestAudio,
+    #[serde(default = "default_tone")]
+    pub tone_hz: f32,
+    /// Sync probe (test input): a click and a white marker on the same frame every `sync_probe_period` frames.
+    #[serde(default)]
+    pub sync_probe: bool,
+    #[serde(default = "default_probe_period")]
+    pub sync_probe_period: u32,
+}
+
+fn default_alsa() -> String {
+    "default".into()
+}
+fn default_tone() -> f32 {
+    440.0
+}
+fn default_probe_period() -> u32 {
+    25
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        Self {
+            kind: InputKind::Test,
+            device: default_alsa(),
+            wav: None,
+            test_video: TestVideo::Pattern,
+            test_audio: TestAudio::Tone,
+            tone_hz: default_tone(),
+            sync_probe: false,
+            sync_probe_period: default_probe_period(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Model package directory (absent: the test input needs none).
+    #[serde(default)]
+    pub package: Option<PathBuf>,
+    /// `cpu`, `cuda` or `tensorrt`.
+    #[serde(default = "default_backend")]
+    pub backend: String,
+}
+
+fn default_backend() -> String {
+    "cpu".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplerConfig {
+    #[serde(default = "default_steps")]
+    pub steps: u32,
+    #[serde(default = "default_cfg")]
+    pub cfg: f32,
+}
+
+fn default_steps() -> u32 {
+    8
+}
+fn default_cfg() -> f32 {
+    2.0
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        Self { steps: default_steps(), cfg: default_cfg() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortraitConfig {
+    /// Portrait image (used by the renderer, and by the test source with `test_video = "portrait"`).
+    #[serde(default)]
+    pub image: Option<PathBuf>,
+    /// Renderer name (`mesh` or `liveportrait`).
+    #[serde(default = "default_renderer")]
+    pub renderer: String,
+    #[serde(default = "default_size")]
+    pub width: u32,
+    #[serde(default = "default_size")]
+    pub height: u32,
+}
+
+fn default_renderer() -> String {
+    "mesh".into()
+}
+fn default_size() -> u32 {
+    512
+}
+
+impl Default for PortraitConfig {
+    fn default() -> Self {
+        Self { image: None, renderer: default_renderer(), width: default_size(), height: default_size() }
+    }
+}
+
+/// Chunked streaming of audio -> motion (used by the model scheduler).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamingConfig {
+    #[serde(default = "default_chunk")]
+    pub chunk_ms: u32,
+    #[serde(default = "default_history")]
+    pub history_ms: u32,
+    #[serde(default = "default_lookahead")]
+    pub lookahead_ms: u32,
+    /// Latency the sources report to the pipeline (display sinks render this far behind).
+    #[serde(default = "default_latency")]
+    pub latency_ms: u32,
+}
+
+fn default_chunk() -> u32 {
+    400
+}
+fn default_history() -> u32 {
+    800
+}
+fn default_lookahead() -> u32 {
+    160
+}
+fn default_latency() -> u32 {
+    100
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        Self {
+            chunk_ms: default_chunk(),
+            history_ms: default_history(),
+            lookahead_ms: default_lookahead(),
+            latency_ms: default_latency(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderConfig {
+    #[serde(default)]
+    pub video: VideoEncoder,
+    #[serde(default = "default_bitrate")]
+    pub bitrate_kbps: u32,
+}
+
+fn default_bitrate() -> u32 {
+    1500
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        Self { video: VideoEncoder::X264, bitrate_kbps: default_bitrate() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Bind address: loopback by default (the API has no authentication).
+    #[serde(default = "default_control_address")]
+    pub address: String,
+    #[serde(default = "default_control_port")]
+    pub port: u16,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_control_address() -> String {
+    "127.0.0.1".into()
+}
+fn default_control_port() -> u16 {
+    8620
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self { enabled: true, address: default_control_address(), port: default_control_port() }
+    }
+}
+
+/// The whole daemon configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub input: InputConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub sampler: SamplerConfig,
+    #[serde(default)]
+    pub portrait: PortraitConfig,
+    #[serde(default)]
+    pub streaming: StreamingConfig,
+    #[serde(default)]
+    pub encoder: EncoderConfig,
+    #[serde(default)]
+    pub outputs: Outputs,
+    #[serde(default)]
+    pub control: ControlConfig,
+}
+
+impl Config {
+    /// Parse TOML text; `origin` names the file in errors. Relative paths in the file are resolved against the
+    /// file's directory.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let mut cfg: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: origin.to_path_buf(), message: e.to_string() })?;
+        if let Some(dir) = origin.parent() {
+            cfg.resolve_relative(dir);
+        }
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::from_toml(&text, path)
+    }
+
+    fn resolve_relative(&mut self, dir: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() && !dir.as_os_str().is_empty() {
+                *p = dir.join(&*p);
+            }
+        };
+        for p in [&mut self.input.wav, &mut self.model.package, &mut self.portrait.image].into_iter().flatten() {
+            fix(p);
+        }
+        if let Some(m) = &mut self.outputs.mp4 {
+            fix(&mut m.path);
+        }
+    }
+
+    /// Check every value and path now, before the pipeline starts; the error names the key and the path.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let need_file = |key: &str, p: &Option<PathBuf>| -> Result<(), ConfigError> {
+            match p {
+                Some(p) if !p.is_file() => Err(invalid(key, format!("file {} does not exist", p.display()))),
+                _ => Ok(()),
+            }
+        };
+        need_file("input.wav", &self.input.wav)?;
+        need_file("portrait.image", &self.portrait.image)?;
+        if let Some(p) = &self.model.package {
+            if !p.exists() {
+                return Err(invalid("model.package", format!("{} does not exist", p.display())));
+            }
+        }
+        match self.input.kind {
+            InputKind::Test => {}
+            other => {
+                return Err(invalid(
+                    "input.kind",
+                    format!(
+                        "{other:?} input needs the audio front end, model scheduler and renderer, which this build of \
+                         jamflowd does not have yet; use kind = \"test\""
+                    )
+                    .to_lowercase(),
+                ))
+            }
+        }
+        if self.input.test_audio == TestAudio::Wav && self.input.wav.is_none() {
+            return Err(invalid("input.wav", "test_audio = \"wav\" needs input.wav"));
+        }
+        if self.input.test_video == TestVideo::Portrait && self.portrait.image.is_none() {
+            return Err(invalid("portrait.image", "test_video = \"portrait\" needs portrait.image"));
+        }
+        if self.input.sync_probe_period == 0 {
+            return Err(invalid("input.sync_probe_period", "must be at least 1 frame"));
+        }
+        if !(self.input.tone_hz > 0.0 && self.input.tone_hz < 12_000.0) {
+            return Err(invalid("input.tone_hz", format!("must be in (0, 12000) Hz, found {}", self.input.tone_hz)));
+        }
+        let p = &self.portrait;
+        if p.width == 0 || p.height == 0 || p.width % 2 != 0 || p.height % 2 != 0 || p.width > 4096 || p.height > 4096 {
+            return Err(invalid(
+                "portrait.width",
+                format!("size must be even and in 2..=4096, found {}x{}", p.width, p.height),
+            ));
+        }
+        if self.sampler.steps == 0 {
+            return Err(invalid("sampler.steps", "must be at least 1"));
+        }
+        let s = &self.streaming;
+        if s.chunk_ms == 0 || s.chunk_ms % 40 != 0 {
+            return Err(invalid(
+                "streaming.chunk_ms",
+                format!("must be a positive multiple of 40 ms (one frame), found {}", s.chunk_ms),
+            ));
+        }
+        if s.history_ms % 40 != 0 || s.lookahead_ms % 40 != 0 {
+            return Err(invalid("streaming.history_ms", "history_ms and lookahead_ms must be multiples of 40 ms"));
+        }
+        if self.encoder.bitrate_kbps == 0 {
+            return Err(invalid("encoder.bitrate_kbps", "must be positive"));
+        }
+        if self.outputs.is_empty() {
+            return Err(invalid(
+                "outputs",
+                "no output enabled: add [outputs.rtsp], [outputs.mp4], [outputs.display] or [outputs.v4l2]",
+            ));
+        }
+        if let Some(m) = &self.outputs.mp4 {
+            let dir = m.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                return Err(invalid("outputs.mp4.path", format!("directory {} does not exist", dir.display())));
+            }
+        }
+        if let Some(r) = &self.outputs.rtsp {
+            if !r.mount.starts_with('/') {
+                return Err(invalid("outputs.rtsp.mount", format!("must start with '/', found {:?}", r.mount)));
+            }
+            if r.username.is_some() != r.password.is_some() {
+                return Err(invalid("outputs.rtsp.password", "basic auth needs both username and password"));
+            }
+        }
+        if let Some(v) = &self.outputs.v4l2 {
+            if !v.device.exists() {
+                return Err(invalid(
+                    "outputs.v4l2.device",
+                    format!("{} does not exist (load v4l2loopback?)", v.device.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::from_toml("[outputs.rtsp]\nprot = 1\n", Path::new("x.toml")).unwrap_err().to_string();
+        assert!(e.contains("prot") && e.contains("x.toml"), "{e}");
+    }
+
+    #[test]
+    fn missing_paths_are_named() {
+        let cfg = Config::from_toml(
+            "[portrait]\nimage = \"/nonexistent/p.png\"\n[outputs.mp4]\npath = \"/tmp/o.mp4\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("portrait.image") && e.contains("/nonexistent/p.png"), "{e}");
+        let cfg = Config::from_toml("[outputs.mp4]\npath = \"/nonexistent/d/o.mp4\"\n", Path::new("c.toml")).unwrap();
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("outputs.mp4.path") && e.contains("/nonexistent/d"), "{e}");
+    }
+
+    #[test]
+    fn model_inputs_are_refused_honestly() {
+        let cfg = Config::from_toml("[input]\nkind = \"alsa\"\n[outputs.mp4]\npath = \"o.mp4\"\n", Path::new("c.toml"))
+            .unwrap();
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("input.kind") && e.contains("not have yet"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let cfg = Config::from_toml("[outputs.mp4]\npath = \"o.mp4\"\n", Path::new("/etc/jamflow/c.toml")).unwrap();
+        assert_eq!(cfg.outputs.mp4.unwrap().path, PathBuf::from("/etc/jamflow/o.mp4"));
+    }
+}

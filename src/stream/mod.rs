@@ -1,0 +1,128 @@
+//! The A/V output side of the live daemon: frames and audio from an [`AvSource`] are stamped on one clock and
+//! pushed through GStreamer to any set of outputs (RTSP server, MP4 file, display, v4l2 virtual camera).
+//!
+//! Data order: a source (test source now; the model + renderer later) -> [`Streamer`] (pacing, stamping, bus
+//! supervision and rebuild) -> the GStreamer pipeline of [`pipeline`] (encoders, tee, outputs) -> [`rtsp`].
+//!
+//! Timing: frame `n` has PTS `n / fps` and audio sample `k` has PTS `k / sample_rate`, both counted from the same
+//! start, never from wall time. The streamer pushes frame `n` when the pipeline clock reaches that running time, so
+//! output runs at exactly `fps` on the pipeline clock and audio and video cannot drift apart.
+
+pub mod pipeline;
+pub mod rtsp;
+pub mod source;
+pub mod streamer;
+
+pub use pipeline::{DisplaySink, Mp4Output, Outputs, RtspOutput, V4l2Output, VideoEncoder};
+pub use source::{AudioKind, AvChunk, AvSource, ChunkTime, TestSource, TestSourceConfig, VideoKind};
+pub use streamer::{Metrics, StreamConfig, StreamHooks, Streamer};
+
+use crate::model::config::AudioConfig;
+
+/// Frames per second of the output (the motion rate of the models: 25).
+pub const OUTPUT_FPS: u32 = 25;
+
+/// The fixed shape of what a source delivers: frame size, frame rate and the audio sample rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamFormat {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Mono f32 samples per second (the model rate, 24 kHz).
+    pub sample_rate: u32,
+}
+
+impl StreamFormat {
+    /// `width` x `height` RGB at [`OUTPUT_FPS`], audio at the model's sample rate ([`AudioConfig`]).
+    pub fn new(width: u32, height: u32) -> Self {
+        Self { width, height, fps: OUTPUT_FPS, sample_rate: AudioConfig::default().sample_rate }
+    }
+
+    /// Audio samples that play during one video frame (24000 / 25 = 960).
+    pub fn samples_per_frame(&self) -> usize {
+        (self.sample_rate / self.fps) as usize
+    }
+
+    /// Bytes of one packed RGB frame.
+    pub fn frame_bytes(&self) -> usize {
+        self.width as usize * self.height as usize * 3
+    }
+
+    /// PTS of video frame `index` in nanoseconds.
+    pub fn frame_pts_ns(&self, index: u64) -> u64 {
+        index * 1_000_000_000 / self.fps as u64
+    }
+
+    /// PTS of audio sample `index` in nanoseconds.
+    pub fn sample_pts_ns(&self, index: u64) -> u64 {
+        (index as u128 * 1_000_000_000 / self.sample_rate as u128) as u64
+    }
+
+    pub(crate) fn check(&self) -> Result<(), StreamError> {
+        if self.width == 0 || self.height == 0 || self.width % 2 != 0 || self.height % 2 != 0 {
+            return Err(StreamError::Config(format!(
+                "video size must be positive and even (I420), found {}x{}",
+                self.width, self.height
+            )));
+        }
+        if self.fps == 0 || self.sample_rate % self.fps != 0 {
+            return Err(StreamError::Config(format!(
+                "sample rate {} must be a whole number of samples per frame at {} fps",
+                self.sample_rate, self.fps
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Errors of the output side.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("stream configuration: {0}")]
+    Config(String),
+    #[error("GStreamer: {0}")]
+    Gst(String),
+    #[error("source: {0}")]
+    Source(String),
+    #[error("{path}: {message}")]
+    File { path: std::path::PathBuf, message: String },
+}
+
+impl From<gstreamer::glib::Error> for StreamError {
+    fn from(e: gstreamer::glib::Error) -> Self {
+        StreamError::Gst(e.to_string())
+    }
+}
+
+impl From<gstreamer::glib::BoolError> for StreamError {
+    fn from(e: gstreamer::glib::BoolError) -> Self {
+        StreamError::Gst(e.to_string())
+    }
+}
+
+impl From<gstreamer::StateChangeError> for StreamError {
+    fn from(e: gstreamer::StateChangeError) -> Self {
+        StreamError::Gst(format!("state change failed: {e}"))
+    }
+}
+
+/// Initialise GStreamer once (idempotent).
+pub fn init() -> Result<(), StreamError> {
+    gstreamer::init().map_err(StreamError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_counts_are_exact() {
+        let f = StreamFormat::new(64, 48);
+        assert_eq!(f.samples_per_frame(), 960);
+        assert_eq!(f.frame_pts_ns(25), 1_000_000_000);
+        assert_eq!(f.sample_pts_ns(960), f.frame_pts_ns(1));
+        assert_eq!(f.frame_bytes(), 64 * 48 * 3);
+        assert!(f.check().is_ok());
+        assert!(StreamFormat::new(63, 48).check().is_err());
+    }
+}

@@ -1,0 +1,383 @@
+//! The streamer: paces a source at exactly `fps` on the pipeline clock, stamps video and audio from frame and
+//! sample counters, watches the bus, rebuilds the pipeline after errors, and finishes with EOS so files are
+//! finalized.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use super::pipeline::{self, Built, EncoderSettings, Outputs, VideoEncoder};
+use super::rtsp::RtspServer;
+use super::source::{AvChunk, AvSource, ChunkTime};
+use super::StreamError;
+
+/// Settings of the output side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamConfig {
+    pub outputs: Outputs,
+    pub encoder: VideoEncoder,
+    pub bitrate_kbps: u32,
+    /// Latency reported by the sources (ms), used by syncing sinks (display).
+    pub latency_ms: u32,
+    /// Stop (with EOS) after this many frames; `None` runs until told to stop.
+    pub max_frames: Option<u64>,
+}
+
+/// Counters exported on `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub frames_out: AtomicU64,
+    pub audio_samples_out: AtomicU64,
+    /// Frames the source delivered after their slot on the clock had passed (pushed anyway, timeline kept).
+    pub late_frames: AtomicU64,
+    /// Late chunks reported by the model scheduler (stays 0 with the test source).
+    pub late_chunks: AtomicU64,
+    /// Frames dropped by sinks (QoS messages on the bus).
+    pub dropped_frames: AtomicU64,
+    pub rtsp_clients: AtomicI64,
+    pub pipeline_restarts: AtomicU64,
+    pub pipeline_errors: AtomicU64,
+}
+
+impl Metrics {
+    /// Prometheus text exposition format.
+    pub fn prometheus(&self) -> String {
+        let mut s = String::new();
+        let mut put = |name: &str, kind: &str, help: &str, v: i64| {
+            s += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
+        };
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
+        put("jamflow_frames_out_total", "counter", "Video frames pushed into the pipeline.", g(&self.frames_out));
+        put(
+            "jamflow_audio_samples_out_total",
+            "counter",
+            "Audio samples pushed into the pipeline.",
+            g(&self.audio_samples_out),
+        );
+        put(
+            "jamflow_late_frames_total",
+            "counter",
+            "Frames produced after their slot on the clock.",
+            g(&self.late_frames),
+        );
+        put("jamflow_late_chunks_total", "counter", "Model chunks that missed their deadline.", g(&self.late_chunks));
+        put("jamflow_dropped_frames_total", "counter", "Frames dropped by sinks (QoS).", g(&self.dropped_frames));
+        put("jamflow_rtsp_clients", "gauge", "Connected RTSP clients.", self.rtsp_clients.load(Ordering::Relaxed));
+        put("jamflow_pipeline_errors_total", "counter", "Errors seen on the pipeline bus.", g(&self.pipeline_errors));
+        put(
+            "jamflow_pipeline_restarts_total",
+            "counter",
+            "Pipeline rebuilds after errors.",
+            g(&self.pipeline_restarts),
+        );
+        s
+    }
+}
+
+/// Callbacks from the streaming loop (the daemon's systemd notify / watchdog live here).
+pub trait StreamHooks {
+    /// The pipeline reached PLAYING (first time only).
+    fn playing(&mut self, _rtsp_url: Option<&str>) {}
+    /// A frame was pushed (called from the loop that pushes frames: a stall stops these calls).
+    fn frame(&mut self, _index: u64) {}
+    /// Stop now (EOS, finalize, return).
+    fn should_stop(&self) -> bool;
+    /// Look at the running pipeline after each frame (diagnostics; tests inject bus errors here).
+    fn inspect(&mut self, _pipeline: &gst::Pipeline) {}
+}
+
+/// Outcome of [`Streamer::run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub frames: u64,
+    /// Whether EOS reached all sinks in time (files finalized).
+    pub clean_eos: bool,
+    /// MP4 files written (more than one after rebuilds).
+    pub mp4_files: Vec<PathBuf>,
+}
+
+/// Time allowed for EOS to reach all sinks at stop.
+const EOS_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time allowed for EOS through a pipeline that failed (before it is rebuilt).
+const FAILED_EOS_TIMEOUT: Duration = Duration::from_secs(1);
+/// Time allowed for the first start to reach PLAYING.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Drives one source into the outputs.
+pub struct Streamer {
+    cfg: StreamConfig,
+    metrics: Arc<Metrics>,
+}
+
+/// `out.mp4` -> `out-1.mp4` for the first rebuild, and so on: a rebuild never overwrites a finished file.
+fn rotated(path: &Path, n: u64) -> PathBuf {
+    if n == 0 {
+        return path.to_path_buf();
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{n}"),
+    };
+    path.with_file_name(name)
+}
+
+struct Running {
+    built: Built,
+    clock: gst::Clock,
+    base: gst::ClockTime,
+    /// Frames pushed into this pipeline (its PTS restart at 0 after a rebuild).
+    frame: u64,
+}
+
+impl Streamer {
+    pub fn new(cfg: StreamConfig, metrics: Arc<Metrics>) -> Self {
+        Self { cfg, metrics }
+    }
+
+    fn start(
+        &self,
+        format: &super::StreamFormat,
+        generation: u64,
+        rtsp: Option<&RtspServer>,
+        files: &mut Vec<PathBuf>,
+    ) -> Result<Running, StreamError> {
+        let enc = EncoderSettings {
+            encoder: self.cfg.encoder,
+            bitrate_kbps: self.cfg.bitrate_kbps,
+            latency_ms: self.cfg.latency_ms,
+        };
+        let mp4 = self.cfg.outputs.mp4.as_ref().map(|m| rotated(&m.path, generation));
+        let built = pipeline::build(format, &self.cfg.outputs, &enc, mp4.as_deref())?;
+        if let (Some(server), Some((v, a))) = (rtsp, &built.rtsp_sinks) {
+            server.reset_timing();
+            server.attach_sinks(v, a);
+        }
+        // Live pipeline: the sinks finish PLAYING only once data arrives, so don't wait here. Clock and base time
+        // are chosen at the start of the PAUSED -> PLAYING transition.
+        if let Err(e) = built.pipeline.set_state(gst::State::Playing) {
+            let _ = built.pipeline.set_state(gst::State::Null);
+            return Err(StreamError::Gst(format!("cannot start the pipeline: {e}")));
+        }
+        if let Some(p) = mp4 {
+            files.push(p);
+        }
+        let clock = built.pipeline.clock().ok_or_else(|| StreamError::Gst("playing pipeline has no clock".into()))?;
+        let base = built.pipeline.base_time().ok_or_else(|| StreamError::Gst("pipeline has no base time".into()))?;
+        Ok(Running { built, clock, base, frame: 0 })
+    }
+
+    /// Run until `hooks.should_stop()` (or `max_frames`), then send EOS and wait for it (files finalized).
+    /// Pipeline errors are logged and the pipeline rebuilt; only a pipeline that cannot be built at all, or a
+    /// failing source, ends the run with an error.
+    pub fn run(&self, source: &mut dyn AvSource, hooks: &mut dyn StreamHooks) -> Result<RunSummary, StreamError> {
+        super::init()?;
+        let format = source.format();
+        format.check()?;
+        let rtsp = match &self.cfg.outputs.rtsp {
+            Some(r) => Some(RtspServer::start(r, self.metrics.clone())?),
+            None => None,
+        };
+        let mut files = Vec::new();
+        let mut generation = 0u64;
+        let mut run = self.start(&format, generation, rtsp.as_ref(), &mut files)?;
+        let mut announced = false;
+        let started = Instant::now();
+        let frame_ns = format.frame_pts_ns(1);
+        let spf = format.samples_per_frame();
+        let mut chunk = AvChunk::default();
+        let mut total = 0u64;
+        loop {
+            if hooks.should_stop() || self.cfg.max_frames.is_some_and(|m| total >= m) {
+                break;
+            }
+            // Wait for this frame's slot on the pipeline clock.
+            let pts = run.frame * frame_ns;
+            let target = run.base + gst::ClockTime::from_nseconds(pts);
+            let _ = run.clock.new_single_shot_id(target).wait();
+            let time = ChunkTime { index: run.frame, pts_ns: pts };
+            source.fill(time, &mut chunk)?;
+            if chunk.rgb.len() != format.frame_bytes() || chunk.audio.len() != spf {
+                return Err(StreamError::Source(format!(
+                    "chunk {} has {} RGB bytes and {} samples; expected {} and {}",
+                    run.frame,
+                    chunk.rgb.len(),
+                    chunk.audio.len(),
+                    format.frame_bytes(),
+                    spf
+                )));
+            }
+            if run.clock.time() > target + gst::ClockTime::from_nseconds(frame_ns) {
+                self.metrics.late_frames.fetch_add(1, Ordering::Relaxed);
+            }
+            if rtsp.as_ref().is_some_and(|r| r.take_keyframe_request()) {
+                if let Some((v, _)) = &run.built.rtsp_sinks {
+                    v.send_event(gstreamer_video::UpstreamForceKeyUnitEvent::builder().all_headers(true).build());
+                }
+            }
+            let pushed = push(&run.built, &format, run.frame, &chunk);
+            if pushed.is_ok() {
+                run.frame += 1;
+                total += 1;
+                self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+                self.metrics.audio_samples_out.fetch_add(spf as u64, Ordering::Relaxed);
+                hooks.frame(total - 1);
+            }
+            if !announced && run.built.pipeline.current_state() == gst::State::Playing {
+                announced = true;
+                tracing::info!(
+                    width = format.width,
+                    height = format.height,
+                    fps = format.fps,
+                    sample_rate = format.sample_rate,
+                    "pipeline playing"
+                );
+                hooks.playing(rtsp.as_ref().map(|r| r.url()));
+            }
+            if !announced && started.elapsed() > START_TIMEOUT {
+                let _ = run.built.pipeline.set_state(gst::State::Null);
+                return Err(StreamError::Gst(format!(
+                    "pipeline did not reach PLAYING within {} s (an output cannot start?)",
+                    START_TIMEOUT.as_secs()
+                )));
+            }
+            hooks.inspect(&run.built.pipeline);
+            let failed = self.drain_bus(&run.built.pipeline) || pushed.is_err();
+            if failed {
+                // Try to finalize what the failed pipeline wrote (EOS through the branches that still work).
+                finish(&run.built, FAILED_EOS_TIMEOUT);
+                run = loop {
+                    if hooks.should_stop() {
+                        return Ok(RunSummary { frames: total, clean_eos: false, mp4_files: files });
+                    }
+                    std::thread::sleep(Duration::from_millis(500));
+                    generation += 1;
+                    self.metrics.pipeline_restarts.fetch_add(1, Ordering::Relaxed);
+                    match self.start(&format, generation, rtsp.as_ref(), &mut files) {
+                        Ok(r) => {
+                            tracing::warn!(generation, "pipeline rebuilt");
+                            break r;
+                        }
+                        Err(e) => tracing::error!(error = %e, "pipeline rebuild failed; retrying"),
+                    }
+                };
+            }
+        }
+        let clean_eos = finish(&run.built, EOS_TIMEOUT);
+        tracing::info!(frames = total, clean_eos, "stream finished");
+        Ok(RunSummary { frames: total, clean_eos, mp4_files: files })
+    }
+
+    /// Handle pending bus messages; true when the pipeline failed and must be rebuilt.
+    fn drain_bus(&self, pipeline: &gst::Pipeline) -> bool {
+        let Some(bus) = pipeline.bus() else { return true };
+        let mut failed = false;
+        while let Some(msg) = bus.pop() {
+            match msg.view() {
+                gst::MessageView::Error(e) => {
+                    self.metrics.pipeline_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
+                        source = ?e.src().map(|s| s.path_string()),
+                        error = %e.error(),
+                        debug = ?e.debug(),
+                        "pipeline error; rebuilding"
+                    );
+                    failed = true;
+                }
+                gst::MessageView::Warning(w) => {
+                    tracing::warn!(source = ?w.src().map(|s| s.path_string()), warning = %w.error(), "pipeline warning")
+                }
+                gst::MessageView::Qos(q) => {
+                    let (_, dropped) = q.stats();
+                    if let gst::GenericFormattedValue::Buffers(Some(_)) = dropped {
+                        self.metrics.dropped_frames.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                gst::MessageView::Eos(_) => {
+                    tracing::error!("unexpected EOS while streaming; rebuilding");
+                    failed = true;
+                }
+                _ => {}
+            }
+        }
+        failed
+    }
+}
+
+/// Push one frame and its audio, stamped from the counters.
+fn push(built: &Built, format: &super::StreamFormat, frame: u64, chunk: &AvChunk) -> Result<(), StreamError> {
+    let spf = format.samples_per_frame() as u64;
+    let mut audio = gst::Buffer::with_size(chunk.audio.len() * 4).map_err(|e| StreamError::Gst(e.to_string()))?;
+    {
+        let b = audio.get_mut().expect("new buffer is writable");
+        b.set_pts(gst::ClockTime::from_nseconds(format.sample_pts_ns(frame * spf)));
+        b.set_duration(gst::ClockTime::from_nseconds(
+            format.sample_pts_ns((frame + 1) * spf) - format.sample_pts_ns(frame * spf),
+        ));
+        b.set_offset(frame * spf);
+        let mut map = b.map_writable().map_err(|e| StreamError::Gst(e.to_string()))?;
+        for (dst, s) in map.chunks_exact_mut(4).zip(&chunk.audio) {
+            dst.copy_from_slice(&s.to_le_bytes());
+        }
+    }
+    let mut video = gst::Buffer::from_mut_slice(chunk.rgb.clone());
+    {
+        let b = video.get_mut().expect("new buffer is writable");
+        b.set_pts(gst::ClockTime::from_nseconds(format.frame_pts_ns(frame)));
+        b.set_duration(gst::ClockTime::from_nseconds(format.frame_pts_ns(frame + 1) - format.frame_pts_ns(frame)));
+        b.set_offset(frame);
+    }
+    built.audio_src.push_buffer(audio).map_err(|e| StreamError::Gst(format!("audio push: {e:?}")))?;
+    built.video_src.push_buffer(video).map_err(|e| StreamError::Gst(format!("video push: {e:?}")))?;
+    Ok(())
+}
+
+/// Send EOS on both sources and wait until it reached every sink (MP4 moov written), then stop the pipeline.
+fn finish(built: &Built, timeout: Duration) -> bool {
+    let _ = built.video_src.end_of_stream();
+    let _ = built.audio_src.end_of_stream();
+    let deadline = Instant::now() + timeout;
+    let mut clean = false;
+    if let Some(bus) = built.pipeline.bus() {
+        while Instant::now() < deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(left.as_nanos() as u64)) else { break };
+            match msg.view() {
+                gst::MessageView::Eos(_) => {
+                    clean = true;
+                    break;
+                }
+                gst::MessageView::Error(e) => {
+                    tracing::error!(error = %e.error(), "error while finishing the stream");
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    if !clean {
+        tracing::error!("EOS did not reach all outputs in time; files may be incomplete");
+    }
+    let _ = built.pipeline.set_state(gst::State::Null);
+    clean
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_never_overwrites() {
+        assert_eq!(rotated(Path::new("/a/out.mp4"), 0), PathBuf::from("/a/out.mp4"));
+        assert_eq!(rotated(Path::new("/a/out.mp4"), 2), PathBuf::from("/a/out-2.mp4"));
+        let m = Metrics::default();
+        m.frames_out.store(7, Ordering::Relaxed);
+        let text = m.prometheus();
+        assert!(text.contains("jamflow_frames_out_total 7"), "{text}");
+        assert!(text.contains("# TYPE jamflow_rtsp_clients gauge"));
+    }
+}
