@@ -19,9 +19,9 @@ use super::mel::Mel;
 use super::stft::{Stft, C64};
 use super::AudioError;
 use crate::model::config::AudioConfig;
-use crate::model::graph::P;
+use crate::model::graph::{GraphBuilder, P};
 use crate::model::io::{Dim, Elem, TensorDesc};
-use crate::model::onnx::{self, Attr, Onnx};
+use crate::model::onnx;
 use crate::model::weights::{to_f32, ParamSource, Weights};
 use crate::model::ModelError;
 use crate::runtime::{Backend, HostTensor, NamedTensors, OrtBackend, OrtOptions};
@@ -94,54 +94,9 @@ impl VocosConfig {
     }
 }
 
-struct G<'a> {
-    o: Onnx,
-    src: &'a mut dyn ParamSource,
-}
-
-impl G<'_> {
-    fn param(&mut self, p: &P, leaf: &str, shape: &[usize]) -> Result<String, ModelError> {
-        let key = p.key(leaf);
-        let data = self.src.fetch(&key, shape)?;
-        Ok(self.o.initializer(&key, shape, data.as_deref().unwrap_or(&[])))
-    }
-
-    /// `nn.Linear(din, dout)` on the last axis.
-    fn linear(&mut self, p: &P, x: &str, din: usize, dout: usize) -> Result<String, ModelError> {
-        let w = self.param(p, "weight", &[dout, din])?; // [dout, din]
-        let wt = self.o.transpose(&w, &[1, 0]); // [din, dout]
-        let y = self.o.matmul(x, &wt); // [..., dout]
-        let b = self.param(p, "bias", &[dout])?; // [dout]
-        Ok(self.o.add(&y, &b))
-    }
-
-    /// `nn.LayerNorm(dim, eps=1e-6)` on the last axis.
-    fn layer_norm(&mut self, p: &P, x: &str, dim: usize) -> Result<String, ModelError> {
-        let w = self.param(p, "weight", &[dim])?;
-        let b = self.param(p, "bias", &[dim])?;
-        Ok(self.o.layer_norm(x, dim, NORM_EPS, Some((&w, &b))))
-    }
-
-    /// `nn.Conv1d(cin, cout, 7, padding=3, groups)` on `[B, C, T]`.
-    fn conv1d(&mut self, p: &P, x: &str, cin: usize, cout: usize, groups: usize) -> Result<String, ModelError> {
-        let w = self.param(p, "weight", &[cout, cin / groups, KERNEL])?; // [Cout, Cin/g, 7]
-        let b = self.param(p, "bias", &[cout])?; // [Cout]
-        let pad = (KERNEL / 2) as i64;
-        Ok(self.o.op(
-            "Conv",
-            &[x, &w, &b],
-            vec![
-                Attr::Ints("kernel_shape", vec![KERNEL as i64]),
-                Attr::Ints("pads", vec![pad, pad]),
-                Attr::Int("group", groups as i64),
-            ],
-        ))
-    }
-}
-
 /// The ONNX graph of `Vocos.decode` up to the complex spectrum: `mel` [B, T, M] -> `spec_re`, `spec_im` [B, T, K].
 pub fn build(cfg: &VocosConfig, src: &mut dyn ParamSource) -> Result<ModelProto, ModelError> {
-    let mut g = G { o: Onnx::new(), src };
+    let mut g = GraphBuilder::new(src);
     let (m, d, i) = (cfg.input_channels, cfg.dim, cfg.intermediate_dim);
     let k = cfg.n_fft / 2 + 1;
     let mel_desc = TensorDesc { name: MEL, elem: Elem::F32, dims: vec![Dim::Batch, Dim::Mel, Dim::Fixed(m)] };
@@ -150,26 +105,26 @@ pub fn build(cfg: &VocosConfig, src: &mut dyn ParamSource) -> Result<ModelProto,
     // VocosBackbone.
     let bb = P::root().pp("backbone");
     let x = g.o.transpose(&mel, &[0, 2, 1]); // [B, M, T]
-    let x = g.conv1d(&bb.pp("embed"), &x, m, d, 1)?; // [B, D, T]
+    let x = g.conv1d(&bb.pp("embed"), &x, (m, d), KERNEL, 1)?; // [B, D, T]
     let x = g.o.transpose(&x, &[0, 2, 1]); // [B, T, D]
-    let mut x = g.layer_norm(&bb.pp("norm"), &x, d)?; // [B, T, D]
+    let mut x = g.layer_norm(&bb.pp("norm"), &x, d, NORM_EPS)?; // [B, T, D]
     for l in 0..cfg.num_layers {
         let p = bb.pp("convnext").pp(l);
         let h = g.o.transpose(&x, &[0, 2, 1]); // [B, D, T]
-        let h = g.conv1d(&p.pp("dwconv"), &h, d, d, d)?; // [B, D, T] depthwise
+        let h = g.conv1d(&p.pp("dwconv"), &h, (d, d), KERNEL, d)?; // [B, D, T] depthwise
         let h = g.o.transpose(&h, &[0, 2, 1]); // [B, T, D]
-        let h = g.layer_norm(&p.pp("norm"), &h, d)?; // [B, T, D]
-        let h = g.linear(&p.pp("pwconv1"), &h, d, i)?; // [B, T, I]
+        let h = g.layer_norm(&p.pp("norm"), &h, d, NORM_EPS)?; // [B, T, D]
+        let h = g.linear(&p.pp("pwconv1"), &h, d, i, true)?; // [B, T, I]
         let h = g.o.gelu_erf(&h); // [B, T, I]
-        let h = g.linear(&p.pp("pwconv2"), &h, i, d)?; // [B, T, D]
+        let h = g.linear(&p.pp("pwconv2"), &h, i, d, true)?; // [B, T, D]
         let gamma = g.param(&p, "gamma", &[d])?; // [D]
         let h = g.o.mul(&h, &gamma); // [B, T, D]
         x = g.o.add(&x, &h); // [B, T, D]
     }
-    let x = g.layer_norm(&bb.pp("final_layer_norm"), &x, d)?; // [B, T, D]
+    let x = g.layer_norm(&bb.pp("final_layer_norm"), &x, d, NORM_EPS)?; // [B, T, D]
 
     // ISTFTHead up to the complex spectrum.
-    let y = g.linear(&P::root().pp("head").pp("out"), &x, d, cfg.n_fft + 2)?; // [B, T, 2K]
+    let y = g.linear(&P::root().pp("head").pp("out"), &x, d, cfg.n_fft + 2, true)?; // [B, T, 2K]
     let parts = g.o.split_equal(&y, 2, 2, k); // 2 x [B, T, K]
     let mag = g.o.unary("Exp", &parts[0]); // [B, T, K]
     let max = g.o.scalar(MAG_MAX);

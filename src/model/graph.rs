@@ -48,22 +48,30 @@ impl P {
     }
 }
 
-/// Graph under construction plus where the weights come from.
-struct G<'a> {
-    o: Onnx,
+/// Graph under construction plus where the weights come from: the builder every network (the MM-DiT,
+/// the Vocos vocoder) is written with.
+pub struct GraphBuilder<'a> {
+    pub o: Onnx,
     src: &'a mut dyn ParamSource,
 }
 
-impl G<'_> {
+/// Short name inside this file.
+type G<'a> = GraphBuilder<'a>;
+
+impl<'a> GraphBuilder<'a> {
+    pub fn new(src: &'a mut dyn ParamSource) -> Self {
+        Self { o: Onnx::new(), src }
+    }
+
     /// A weight initializer named by its state-dict key.
-    fn param(&mut self, p: &P, leaf: &str, shape: &[usize]) -> Result<String, ModelError> {
+    pub fn param(&mut self, p: &P, leaf: &str, shape: &[usize]) -> Result<String, ModelError> {
         let key = p.key(leaf);
         let data = self.src.fetch(&key, shape)?;
         Ok(self.o.initializer(&key, shape, data.as_deref().unwrap_or(&[])))
     }
 
     /// `nn.Linear(din, dout)` on the last axis: `x W^T + b`.
-    fn linear(&mut self, p: &P, x: &str, din: usize, dout: usize, bias: bool) -> Result<String, ModelError> {
+    pub fn linear(&mut self, p: &P, x: &str, din: usize, dout: usize, bias: bool) -> Result<String, ModelError> {
         let w = self.param(p, "weight", &[dout, din])?; // [dout, din]
         let wt = self.o.transpose(&w, &[1, 0]); // [din, dout]
         let y = self.o.matmul(x, &wt); // [..., dout]
@@ -74,10 +82,17 @@ impl G<'_> {
         Ok(self.o.add(&y, &b))
     }
 
-    /// `nn.Conv1d(c, c, k, groups, padding=k/2)` on `[B, C, N]`.
-    fn conv1d(&mut self, p: &P, x: &str, c: usize, k: usize, groups: usize) -> Result<String, ModelError> {
-        let w = self.param(p, "weight", &[c, c / groups, k])?; // [C, C/g, k]
-        let b = self.param(p, "bias", &[c])?; // [C]
+    /// `nn.Conv1d(cin, cout, k, groups, padding=k/2)` on `[B, Cin, N]` -> `[B, Cout, N]`.
+    pub fn conv1d(
+        &mut self,
+        p: &P,
+        x: &str,
+        (cin, cout): (usize, usize),
+        k: usize,
+        groups: usize,
+    ) -> Result<String, ModelError> {
+        let w = self.param(p, "weight", &[cout, cin / groups, k])?; // [Cout, Cin/g, k]
+        let b = self.param(p, "bias", &[cout])?; // [Cout]
         let pad = (k / 2) as i64;
         Ok(self.o.op(
             "Conv",
@@ -88,6 +103,13 @@ impl G<'_> {
                 super::onnx::Attr::Int("group", groups as i64),
             ],
         ))
+    }
+
+    /// `nn.LayerNorm(dim, eps)` with its learned weight and bias, on the last axis.
+    pub fn layer_norm(&mut self, p: &P, x: &str, dim: usize, eps: f32) -> Result<String, ModelError> {
+        let w = self.param(p, "weight", &[dim])?; // [dim]
+        let b = self.param(p, "bias", &[dim])?; // [dim]
+        Ok(self.o.layer_norm(x, dim, eps, Some((&w, &b))))
     }
 }
 
@@ -133,7 +155,7 @@ struct PreAttn {
 }
 
 fn build_with(cfg: &ModelConfig, src: &mut dyn ParamSource) -> Result<Onnx, ModelError> {
-    let mut g = G { o: Onnx::new(), src };
+    let mut g = G::new(src);
     let m_bins = cfg.audio.n_mels;
     let ad = &cfg.audio_dit;
 
@@ -398,11 +420,9 @@ fn text_embed(
 /// ConvNeXt-V2 block on `[B, N, C]`: depthwise conv k7 -> LayerNorm -> Linear -> GELU -> GRN -> Linear, residual.
 fn convnext_block(g: &mut G, p: &P, x: &str, c: usize, inter: usize) -> Result<String, ModelError> {
     let xt = g.o.transpose(x, &[0, 2, 1]); // [B, C, N]
-    let h = g.conv1d(&p.pp("dwconv"), &xt, c, CONVNEXT_KERNEL, c)?; // [B, C, N]
+    let h = g.conv1d(&p.pp("dwconv"), &xt, (c, c), CONVNEXT_KERNEL, c)?; // [B, C, N]
     let h = g.o.transpose(&h, &[0, 2, 1]); // [B, N, C]
-    let nw = g.param(&p.pp("norm"), "weight", &[c])?;
-    let nb = g.param(&p.pp("norm"), "bias", &[c])?;
-    let h = g.o.layer_norm(&h, c, NORM_EPS, Some((&nw, &nb))); // [B, N, C]
+    let h = g.layer_norm(&p.pp("norm"), &h, c, NORM_EPS)?; // [B, N, C]
     let h = g.linear(&p.pp("pwconv1"), &h, c, inter, true)?; // [B, N, I]
     let h = g.o.gelu_erf(&h); // [B, N, I]
                               // GRN: gamma * (x * Nx) + beta + x, Nx = ||x||_time / mean_channels(||x||_time)
@@ -436,10 +456,10 @@ fn input_embed(g: &mut G, p: &P, x_in: &str, din: usize, d: &DitConfig, maskf: &
     let mt = g.o.transpose(maskf, &[0, 2, 1]); // [B, 1, N]
     let xt = g.o.transpose(&h, &[0, 2, 1]); // [B, D, N]
     let xt = g.o.mul(&xt, &mt); // [B, D, N]
-    let c0 = g.conv1d(&cp.pp(0), &xt, d.dim, d.conv_pos_kernel, d.conv_pos_groups)?; // [B, D, N]
+    let c0 = g.conv1d(&cp.pp(0), &xt, (d.dim, d.dim), d.conv_pos_kernel, d.conv_pos_groups)?; // [B, D, N]
     let c0 = g.o.mul(&c0, &mt);
     let c0 = g.o.mish(&c0);
-    let c2 = g.conv1d(&cp.pp(2), &c0, d.dim, d.conv_pos_kernel, d.conv_pos_groups)?; // [B, D, N]
+    let c2 = g.conv1d(&cp.pp(2), &c0, (d.dim, d.dim), d.conv_pos_kernel, d.conv_pos_groups)?; // [B, D, N]
     let c2 = g.o.mul(&c2, &mt);
     let c2 = g.o.mish(&c2);
     let pe = g.o.transpose(&c2, &[0, 2, 1]); // [B, N, D]
