@@ -27,6 +27,8 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(ca-certificates curl pkg-config build-essential python3 python3-venv python3-pip)
+# Corpus generator (issue 5): espeak-ng speech + phoneme events, fortune-mod sentences.
+APT_PACKAGES+=(espeak-ng libespeak-ng1 fortunes fortunes-min)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

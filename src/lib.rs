@@ -4,6 +4,7 @@
 //! [`model`] (config, weights, graph definition) -> [`runtime`] (one backend trait; ONNX Runtime behind it)
 //! -> [`sampler`] (Euler on the rectified flow, CFG, inpainting). [`rng`] is a leaf utility (seeded noise).
 
+pub mod corpus;
 pub mod model;
 pub mod rng;
 pub mod runtime;
