@@ -195,7 +195,7 @@ def flow_loss(model, inputs: dict, tg: dict, gen: torch.Generator) -> tuple[torc
     ml, mm = tg["mel_loss"], tg["motion_loss"]
     mel_l = (mel_err * ml).sum() / ml.sum().clamp(min=1)
     mot_l = (mot_err * mm).sum() / mm.sum().clamp(min=1)
-    return mel_l + mot_l, float(mel_l), float(mot_l)
+    return mel_l + mot_l, float(mel_l.detach()), float(mot_l.detach())
 
 
 # ---------------------------------------------------------------------------------------------------------------
