@@ -94,7 +94,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
     preds, trues, rs, closed, gt_closed = [], [], [], [], []
     for i in range(n):
-        mel, gt = data.mel[i], data.motion[i].numpy()
+        mel, gt = data.mel[i].float(), data.motion[i].numpy()
         f = ref.motion_frames_for(cfg, mel.shape[0])
         if f != gt.shape[0]:
             sys.exit(f"{data.utts[i]['motion']}: {gt.shape[0]} motion frames, the model expects {f}")

@@ -85,7 +85,7 @@ def build_vocab(manifest: dict) -> list[str]:
 
 
 class Corpus:
-    """Mel (cached in CORPUS/mel-cache.pt), motion and text ids of one split."""
+    """Mel (cached as float16 in CORPUS/mel-cache-SPLIT.pt), motion and text ids of one split."""
 
     def __init__(self, root: Path, split: str, vocab: list[str]):
         self.root = root
@@ -110,9 +110,11 @@ class Corpus:
         from f5_tts.model.modules import get_vocos_mel_spectrogram
 
         mels = []
-        for u in self.utts:
+        for k, u in enumerate(self.utts):
             wav = torch.from_numpy(read_wav(self.root / u["wav"]))
-            mels.append(get_vocos_mel_spectrogram(wav[None])[0].T.contiguous())  # [T, 100]
+            mels.append(get_vocos_mel_spectrogram(wav[None])[0].T.to(torch.float16).contiguous())  # [T, 100]
+            if (k + 1) % 1000 == 0:
+                print(f"mel {split}: {k + 1}/{len(self.utts)}", flush=True)
         torch.save(mels, cache)
         return mels
 
@@ -145,7 +147,7 @@ def make_batch(data: Corpus, idx: list[int], gen: random.Random, args) -> tuple[
     uncond = torch.zeros(b, dtype=torch.bool)
     for r, i in enumerate(idx):
         t, f = data.mel[i].shape[0], data.motion[i].shape[0]
-        mel[r, :t], motion[r, :f] = data.mel[i], data.motion[i]
+        mel[r, :t], motion[r, :f] = data.mel[i].float(), data.motion[i]
         mel_mask[r, :t], motion_mask[r, :f] = True, True
         task = gen.choices(["tts", "a2m", "m2a", "both"], weights=args.task_weights)[0]
         if task == "tts":
