@@ -18,6 +18,8 @@ the EMA weights in f16 or f32, vocab.txt) is what `jamflow info/forward/sample` 
 
     .venv/bin/python scripts/train.py --corpus target/corpus --out target/train --steps 2000 --threads 2
     .venv/bin/python scripts/train.py --corpus target/corpus --out target/train --steps 4000 --resume
+    .venv/bin/python scripts/train.py --corpus target/corpus --out target/train2 --init engines/jamflow-small \
+        --init-step 1200 --steps 5000        # continue from shipped f16 weights (fresh optimizer)
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jamflow_ref as ref  # noqa: E402
@@ -239,6 +241,9 @@ def main() -> None:
                     metavar=("TTS", "A2M", "M2A", "BOTH"))
     ap.add_argument("--f16", action="store_true", help="package weights in float16 (default float32)")
     ap.add_argument("--resume", action="store_true", help="continue OUT/ckpt.pt")
+    ap.add_argument("--init", type=Path, help="start from a package's weights (model.json, model.safetensors, "
+                    "vocab.txt; e.g. engines/jamflow-small): model and EMA from it, fresh optimizer, --init-step")
+    ap.add_argument("--init-step", type=int, default=0, help="global step of the --init weights (for logs, warm-up)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -250,6 +255,10 @@ def main() -> None:
             sys.exit(f"--resume: {ckpt_path} does not exist")
         ck = torch.load(ckpt_path, weights_only=False)
         cfg, vocab = ck["config"], ck["vocab"]
+    elif args.init:
+        cfg = json.loads((args.init / "model.json").read_text())
+        vocab = (args.init / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
+        ck = None
     else:
         vocab = build_vocab(manifest)
         cfg = make_config(args.size, len(vocab), args.name)
@@ -260,6 +269,11 @@ def main() -> None:
     step, log = 0, []
     gen = random.Random(args.seed)
     tgen = torch.Generator().manual_seed(args.seed)
+    if args.init and not args.resume:
+        sd = {k: v.float() for k, v in load_file(str(args.init / "model.safetensors")).items()}
+        model.load_state_dict(sd)
+        ema.load_state_dict(sd)
+        step = args.init_step
     if ck is not None:
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
@@ -288,7 +302,7 @@ def main() -> None:
     while step < args.steps and not stop["now"]:
         idx = [gen.randrange(len(data)) for _ in range(args.batch)]
         inputs, tg = make_batch(data, idx, gen, args)
-        lr = args.lr * min(1.0, (step + 1) / args.warmup)
+        lr = args.lr * min(1.0, (step + 1 - args.init_step) / args.warmup)
         for g in opt.param_groups:
             g["lr"] = lr
         loss, ml, mm = flow_loss(model, inputs, tg, tgen)

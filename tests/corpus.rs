@@ -103,7 +103,8 @@ fn bilabials_close_and_open_vowels_open_on_espeak_speech() {
     let art = Articulator::default();
     let rs = Resampler::new(22_050, audio.sample_rate, 32);
     let voice = VoiceSettings { voice: "en-us".into(), rate: 160, pitch: 50, range: 50 };
-    let (y, segs, motion) = utterance("Bob, pop a map at the bar.", &voice, &rs, &audio, &art).unwrap();
+    let spoken = utterance("Bob, pop a map at the bar.", &voice, &rs, &audio, &art).unwrap();
+    let (y, segs, motion) = (spoken.audio, spoken.segments, spoken.motion);
     assert!(y.len() > 24_000 / 2, "speech is at least half a second");
     let frame_of = |t: f64| (((t - art.lead) * 25.0).round().max(0.0) as usize).min(motion.len() / FRAME - 1);
     let open_at = |t: f64| opening(&motion[frame_of(t) * FRAME..(frame_of(t) + 1) * FRAME]);

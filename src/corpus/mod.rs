@@ -149,7 +149,7 @@ impl Rng {
 
 /// Assign sentences to splits: shuffled by the seed, the first `eval_fraction` to test, the next to val.
 pub fn split_sentences(mut sentences: Vec<String>, seed: u64, eval_fraction: f64) -> [Vec<String>; 3] {
-    let mut rng = Rng(seed ^ 0x5EED_0F_5E47);
+    let mut rng = Rng(seed ^ 0x005E_ED0F_5E47);
     for i in (1..sentences.len()).rev() {
         let j = rng.below(i + 1);
         sentences.swap(i, j);
@@ -178,6 +178,17 @@ fn segments(speech: &espeak::Speech) -> Vec<Segment> {
     out
 }
 
+/// One synthesized sentence.
+#[derive(Debug, Clone)]
+pub struct Spoken {
+    /// Audio at the model rate, -1..1.
+    pub audio: Vec<f32>,
+    /// Phoneme timeline (seconds).
+    pub segments: Vec<Segment>,
+    /// `[F * 12]` `mouth4-2d` motion at 25 fps.
+    pub motion: Vec<f32>,
+}
+
 /// Synthesize one sentence: 24 kHz audio, its phoneme timeline and its motion.
 pub fn utterance(
     text: &str,
@@ -185,7 +196,7 @@ pub fn utterance(
     resampler: &resample::Resampler,
     audio: &AudioConfig,
     art: &Articulator,
-) -> Result<(Vec<f32>, Vec<Segment>, Vec<f32>), CorpusError> {
+) -> Result<Spoken, CorpusError> {
     let speech = espeak::synthesize(text, voice)?;
     let x: Vec<f32> = speech.samples.iter().map(|&s| s as f32 / 32768.0).collect();
     let y = resampler.process(&x);
@@ -194,7 +205,7 @@ pub fn utterance(
     let mel_frames = y.len() / audio.hop_length + 1;
     let frames = ((mel_frames as f64) * MOTION_FPS / audio.mel_rate()).ceil() as usize;
     let motion = art.motion(&segs, MOTION_FPS, frames);
-    Ok((y, segs, motion))
+    Ok(Spoken { audio: y, segments: segs, motion })
 }
 
 fn write_motion(path: &Path, motion: &[f32], segs: &[Segment]) -> Result<(), CorpusError> {
@@ -277,7 +288,7 @@ pub fn make_corpus(opts: &CorpusOptions) -> Result<Manifest, CorpusError> {
                 pitch: rng.range(35, 65),
                 range: rng.range(40, 70),
             };
-            let (y, segs, motion) = utterance(sentence, &voice, &resampler, &audio, &art)?;
+            let Spoken { audio: y, segments: segs, motion } = utterance(sentence, &voice, &resampler, &audio, &art)?;
             for s in &segs {
                 if articulation::targets(&s.name).0 == articulation::Class::Unknown {
                     unknown.insert(s.name.clone());
