@@ -1,6 +1,7 @@
 //! Smoke test of the training pipeline (issue 5): a tiny corpus -> scripts/train.py (a few steps, then
 //! --resume) -> a package that the Rust side loads unchanged (`jamflow info`, `jamflow sample` equal to the
-//! PyTorch reference sampler on the trained f16 weights) -> scripts/eval.py metrics.
+//! PyTorch reference sampler on the trained f16 weights) -> scripts/eval.py metrics -> scripts/distill.py
+//! student that `jamflow sample` runs in one step without a CFG pass.
 //! Needs espeak-ng and the project virtualenv (scripts/setup.sh).
 
 mod common;
@@ -98,4 +99,37 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     ]);
     let e = rel_err(&read(&dump.join("expected.safetensors")), &read(&got), &["mel", "motion"]);
     assert!(e <= 1e-3, "jamflow sample vs reference on the trained package: rel err {e}");
+
+    // Few-step distillation (2 -> 1 step, guidance baked): the student package runs one pass per step in Rust.
+    let dist = d.path().join("distill");
+    let out = py(
+        "distill.py",
+        &[
+            "--corpus",
+            s(&corpus),
+            "--teacher",
+            s(&pkg),
+            "--out",
+            s(&dist),
+            "--teacher-steps",
+            "2",
+            "--student-steps",
+            "1",
+            "--iters-per-stage",
+            "2",
+            "--batch",
+            "2",
+            "--f16",
+        ],
+    );
+    assert!(out.contains("student (1 steps, guidance baked)"), "{out}");
+    let student = dist.join("package");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(student.join("model.json")).unwrap()).unwrap();
+    assert_eq!(cfg["sampler"]["guidance_baked"], serde_json::Value::Bool(true));
+    let got = dist.join("got.safetensors");
+    let log = jamflow_ok(&["sample", s(&student), "--inputs", s(&dump.join("request.safetensors")), "--out", s(&got)]);
+    assert!(log.contains("1 steps") && log.contains("cfg 0"), "{log}");
+    let t = read(&got);
+    assert_eq!(t["motion"].shape, read(&dump.join("expected.safetensors"))["motion"].shape);
 }
