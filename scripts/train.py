@@ -298,7 +298,7 @@ def main() -> None:
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
-    t0, run_mel, run_mot = time.time(), 0.0, 0.0
+    t0, run_mel, run_mot, run_n = time.time(), 0.0, 0.0, 0
     while step < args.steps and not stop["now"]:
         idx = [gen.randrange(len(data)) for _ in range(args.batch)]
         inputs, tg = make_batch(data, idx, gen, args)
@@ -317,12 +317,13 @@ def main() -> None:
         step += 1
         run_mel += ml
         run_mot += mm
+        run_n += 1
         if step % args.log_every == 0:
-            k = args.log_every
+            k = run_n
             log.append({"step": step, "mel": run_mel / k, "motion": run_mot / k, "time": time.time()})
             print(f"step {step}: mel {run_mel / k:.4f} motion {run_mot / k:.4f} lr {lr:.2e} "
                   f"{(time.time() - t0) / k:.2f} s/step", flush=True)
-            t0, run_mel, run_mot = time.time(), 0.0, 0.0
+            t0, run_mel, run_mot, run_n = time.time(), 0.0, 0.0, 0
         if step % args.ckpt_every == 0:
             save()
     save()

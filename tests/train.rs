@@ -133,3 +133,42 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     let t = read(&got);
     assert_eq!(t["motion"].shape, read(&dump.join("expected.safetensors"))["motion"].shape);
 }
+
+/// The shipped default model (engines/jamflow-small, trained by scripts/train.py) loads and runs the live
+/// audio -> motion request: finite motion of the right shape. Quality is scripts/eval.py's job (model card).
+#[test]
+fn shipped_default_model_runs_audio_to_motion() {
+    use jamflow::model::ModelConfig;
+    use jamflow::runtime::tensors::{write_safetensors, HostTensor};
+    use jamflow::runtime::NamedTensors;
+    let pkg = root().join("engines/jamflow-small");
+    let info = jamflow_ok(&["info", s(&pkg)]);
+    assert!(info.contains("mouth4-2d"), "{info}");
+    let cfg = ModelConfig::load(&pkg.join("model.json")).unwrap();
+    let (t, m) = (188, cfg.audio.n_mels);
+    let f = cfg.motion_frames_for(t);
+    // A 2 s window of a synthetic log-mel (a slow ramp; only shapes and finiteness are checked here).
+    let mel: Vec<f32> = (0..t * m).map(|i| -6.0 + 4.0 * ((i / m) as f32 / t as f32)).collect();
+    let mut req = NamedTensors::new();
+    req.insert("cond_mel".into(), HostTensor::f32(vec![t, m], mel));
+    req.insert("mel_known".into(), HostTensor::bool(vec![t], vec![true; t]));
+    req.insert("text".into(), HostTensor::i64(vec![0], vec![]));
+    req.insert("cond_motion".into(), HostTensor::f32(vec![f, 12], vec![0.0; f * 12]));
+    req.insert("motion_known".into(), HostTensor::bool(vec![f], vec![false; f]));
+    let d = tempfile::tempdir().unwrap();
+    write_safetensors(&d.path().join("req.safetensors"), &req).unwrap();
+    let out = d.path().join("out.safetensors");
+    jamflow_ok(&[
+        "sample",
+        s(&pkg),
+        "--inputs",
+        s(&d.path().join("req.safetensors")),
+        "--steps",
+        "4",
+        "--out",
+        s(&out),
+    ]);
+    let got = read(&out);
+    assert_eq!(got["motion"].shape, vec![f, 12]);
+    assert!(got["motion"].as_f32().unwrap().iter().all(|v| v.is_finite()));
+}
