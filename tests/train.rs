@@ -49,6 +49,28 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     let out = py("train.py", &[&common[..], &["--steps", "5", "--resume"]].concat());
     assert!(out.contains("step 3 -> 5") && out.contains("step 5:") && !out.contains("step 1:"), "{out}");
     let pkg = run.join("package");
+    // Continuing from shipped package weights (fresh optimizer): what engines/jamflow-small supports.
+    let run2 = d.path().join("run2");
+    let out = py(
+        "train.py",
+        &[
+            "--corpus",
+            s(&corpus),
+            "--out",
+            s(&run2),
+            "--init",
+            s(&pkg),
+            "--init-step",
+            "5",
+            "--steps",
+            "6",
+            "--batch",
+            "2",
+            "--log-every",
+            "1",
+        ],
+    );
+    assert!(out.contains("step 5 -> 6") && out.contains("saved step 6"), "{out}");
 
     let info = jamflow_ok(&["info", s(&pkg)]);
     assert!(info.contains("mouth4-2d"), "{info}");
