@@ -35,6 +35,8 @@ APT_PACKAGES+=(ffmpeg)
 # gst-rtsp-server, and ffmpeg/ffprobe as the real client in tests/daemon.rs.
 APT_PACKAGES+=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools)
+# Corpus generator (issue 5): espeak-ng speech + phoneme events, fortune-mod sentences.
+APT_PACKAGES+=(espeak-ng libespeak-ng1 fortunes fortunes-min)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,10 +7,12 @@
 //! [`compile`] (pure precision passes on the graph) sits between model and runtime; [`build`] (calibration,
 //! manifests, accuracy reports: it executes graphs) after the sampler. [`render`] (portrait renderers) after
 //! `runtime`; [`stream`] (GStreamer A/V outputs) and [`daemon`] (jamflowd: config, control API, systemd) last.
+//! [`corpus`] (the synthetic training corpus: espeak-ng speech + mouth motion) uses only `model`.
 
 pub mod audio;
 pub mod build;
 pub mod compile;
+pub mod corpus;
 pub mod daemon;
 pub mod model;
 pub mod render;

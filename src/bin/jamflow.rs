@@ -172,6 +172,9 @@ enum Cmd {
     Portrait(render_cli::PortraitCmd),
     /// Frames per second of the mesh-warp renderer on one core, as a ratio to the 50 fps target.
     BenchRender(render_cli::BenchRenderArgs),
+    /// The synthetic speech + mouth-motion training corpus (espeak-ng; docs/corpus.md).
+    #[command(subcommand)]
+    Corpus(CorpusCmd),
 }
 
 #[derive(Subcommand)]
@@ -244,6 +247,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Render(a) => render_cli::render(&a),
         Cmd::Portrait(c) => render_cli::portrait(&c),
         Cmd::BenchRender(a) => render_cli::bench_render(&a),
+        Cmd::Corpus(c) => corpus_cmd(c),
     }
 }
 
@@ -1020,5 +1024,51 @@ mod render_cli {
             );
         }
         Ok(())
+    }
+}
+
+// ---- corpus (issue 5) ----
+
+#[derive(Subcommand)]
+enum CorpusCmd {
+    /// Speak sentences with espeak-ng and derive ground-truth mouth motion; writes WAVs, safetensors, manifest.json.
+    Make {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Hours of audio over all splits.
+        #[arg(long, default_value_t = 1.0)]
+        hours: f64,
+        /// Share of validation and of test (each), of sentences and of hours.
+        #[arg(long, default_value_t = 0.03)]
+        eval_fraction: f64,
+        /// Text files (fortune format or plain text); default: every fortune file in /usr/share/games/fortunes.
+        #[arg(long)]
+        text: Vec<PathBuf>,
+    },
+}
+
+fn corpus_cmd(c: CorpusCmd) -> Result<()> {
+    use jamflow::corpus;
+    match c {
+        CorpusCmd::Make { out, seed, hours, eval_fraction, text } => {
+            let text = if text.is_empty() {
+                corpus::text::fortune_files(Path::new(corpus::DEFAULT_TEXT_DIR))
+                    .context("no --text given; install the Debian package fortunes or pass --text FILE")?
+            } else {
+                text
+            };
+            let m = corpus::make_corpus(&corpus::CorpusOptions { out: out.clone(), seed, hours, eval_fraction, text })?;
+            for s in corpus::SPLITS {
+                let st = &m.splits[s];
+                println!("{s:5}: {} utterances, {} sentences, {:.3} h", st.utterances, st.sentences, st.hours);
+            }
+            if !m.unknown_phonemes.is_empty() {
+                println!("phonemes without a mapping (neutral target): {}", m.unknown_phonemes.join(" "));
+            }
+            println!("{} source sentences -> {}", m.source_sentences, out.join(corpus::MANIFEST).display());
+            Ok(())
+        }
     }
 }

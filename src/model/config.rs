@@ -211,8 +211,11 @@ pub struct MotionConfig {
     pub known_mask_channel: bool,
 }
 
+/// Motion frames per second of every package we make (DESIGN §1).
+pub const MOTION_FPS: f64 = 25.0;
+
 fn default_fps() -> f64 {
-    25.0
+    MOTION_FPS
 }
 
 /// Joint attention between the two streams.

@@ -1,0 +1,169 @@
+"""Few-step distillation of a jamflow package: guided progressive distillation on the rectified flow.
+
+Method (named): progressive distillation (Salimans & Ho 2022) with classifier-free guidance distilled into the
+student in the first stage (Meng et al. 2023, "On Distillation of Guided Diffusion Models"), written for the
+rectified-flow velocity parametrization of DESIGN §1. Stage k halves the number of Euler steps on a uniform grid:
+
+    teacher (stage 0: the trained model at N0 = --teacher-steps steps with CFG --cfg, v = v_c + cfg (v_c - v_u);
+             later stages: the previous student, single pass)
+    x_t = (1 - t) x0 + t x1 with t on the student's grid (step 2h), x0 ~ N(0, I), x1 from the corpus
+    target: two teacher Euler steps of size h:  x' = x_t + h v_T(x_t, t),  x'' = x' + h v_T(x', t + h)
+    student velocity target  (x'' - x_t) / 2h,  MSE on the unknown region of each stream (same inpainting tasks
+    as scripts/train.py; the sampler writes known regions back only at the end, so neither does this)
+
+N0 -> N0/2 -> ... -> --student-steps. The student package declares `sampler.guidance_baked = true`,
+`schedule = list` (its uniform grid) and `steps`, so `jamflow sample` runs it with one pass per step.
+
+    .venv/bin/python scripts/distill.py --corpus target/corpus --teacher engines/jamflow-small \\
+        --out target/distill --teacher-steps 32 --student-steps 4 --iters-per-stage 2000 --threads 2
+
+Resumable (--resume continues OUT/distill.pt: stage, step, student, optimizer). On the real JAM-Flow checkpoint
+(F5 base width, 22 layers) with a GPU: same command with --device cuda --batch 32; expected about 3 stages x 5k
+iterations x 3 teacher passes: roughly 4-8 GPU hours on one A100/H100 (an estimate from the NFE cost, not measured
+here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import signal
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jamflow_ref as ref  # noqa: E402
+from train import Corpus, make_batch, write_package  # noqa: E402
+
+
+def velocity(model, inputs: dict, x_mel, x_mot, t, cfg_strength: float):
+    """Model velocity at (x, t); with cfg_strength > 0 the packed guided velocity."""
+    if cfg_strength == 0:
+        out = model(dict(inputs, noisy_mel=x_mel, noisy_motion=x_mot, time=t))
+        return out["mel_velocity"], out["motion_velocity"]
+    b = x_mel.shape[0]
+    both = {k: torch.cat([v, v]) for k, v in inputs.items()}
+    both["uncond"] = torch.cat([inputs["uncond"], torch.ones(b, dtype=torch.bool, device=x_mel.device)])
+    out = model(dict(both, noisy_mel=torch.cat([x_mel, x_mel]), noisy_motion=torch.cat([x_mot, x_mot]),
+                     time=torch.cat([t, t])))
+    vm, vo = out["mel_velocity"], out["motion_velocity"]
+    return (vm[:b] + (vm[:b] - vm[b:]) * cfg_strength, vo[:b] + (vo[:b] - vo[b:]) * cfg_strength)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--teacher", type=Path, required=True, help="package directory of the trained model")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--teacher-steps", type=int, default=32)
+    ap.add_argument("--student-steps", type=int, default=4)
+    ap.add_argument("--cfg", type=float, default=2.0)
+    ap.add_argument("--iters-per-stage", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--f16", action="store_true")
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    n = args.teacher_steps
+    stages = []
+    while n > args.student_steps:
+        stages.append(n // 2)
+        n //= 2
+    if n != args.student_steps:
+        sys.exit(f"--teacher-steps {args.teacher_steps} must be --student-steps {args.student_steps} times 2^k")
+    # train.py's task mix, without condition dropping: the student is always conditional (guidance baked in).
+    targs = argparse.Namespace(task_weights=[0.3, 0.4, 0.1, 0.2], p_uncond=0.0, p_drop_text=0.2)
+
+    cfg = json.loads((args.teacher / "model.json").read_text())
+    vocab = (args.teacher / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
+    teacher = ref.build(cfg)
+    teacher.load_state_dict({k: v.float() for k, v in load_file(str(args.teacher / "model.safetensors")).items()})
+    teacher.to(args.device).eval().requires_grad_(False)
+    student = copy.deepcopy(teacher).train().requires_grad_(True)
+    student.to(args.device)
+    opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
+    stage, it = 0, 0
+    gen = random.Random(args.seed)
+    tgen = torch.Generator().manual_seed(args.seed)
+    ck_path = args.out / "distill.pt"
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.resume:
+        ck = torch.load(ck_path, weights_only=False, map_location=args.device)
+        stage, it = ck["stage"], ck["iter"]
+        student.load_state_dict(ck["student"])  # map onto the current device below
+        if stage > 0:
+            teacher.load_state_dict(ck["teacher"])
+        opt.load_state_dict(ck["opt"])
+        gen.setstate(ck["py_rng"])
+        tgen.set_state(ck["torch_rng"])
+    data = Corpus(args.corpus, "train", vocab)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+
+    def save() -> None:
+        torch.save({"stage": stage, "iter": it, "student": student.state_dict(), "teacher": teacher.state_dict(),
+                    "opt": opt.state_dict(), "py_rng": gen.getstate(), "torch_rng": tgen.get_state()}, ck_path)
+
+    while stage < len(stages) and not stop["now"]:
+        steps = stages[stage]
+        guided = args.cfg if stage == 0 else 0.0
+        h = 1.0 / (2 * steps)
+        idx = [gen.randrange(len(data)) for _ in range(args.batch)]
+        inputs, tg = make_batch(data, idx, gen, targs)
+        b = tg["mel"].shape[0]
+        k = torch.randint(0, steps, (b,), generator=tgen)
+        x0m, x0o = torch.randn(tg["mel"].shape, generator=tgen), torch.randn(tg["motion"].shape, generator=tgen)
+        dev = args.device
+        inputs = {key: v.to(dev) for key, v in inputs.items()}
+        tg = {key: v.to(dev) for key, v in tg.items()}
+        t, x0m, x0o = (k.float() / steps).to(dev), x0m.to(dev), x0o.to(dev)
+        tt = t[:, None, None]
+        xm, xo = (1 - tt) * x0m + tt * tg["mel"], (1 - tt) * x0o + tt * tg["motion"]
+        km, ko = ~tg["mel_loss"][..., None], ~tg["motion_loss"][..., None]
+        with torch.no_grad():
+            vm, vo = velocity(teacher, inputs, xm, xo, t, guided)
+            xm1, xo1 = xm + h * vm, xo + h * vo
+            vm, vo = velocity(teacher, inputs, xm1, xo1, t + h, guided)
+            xm2, xo2 = xm1 + h * vm, xo1 + h * vo
+            target_m, target_o = (xm2 - xm) / (2 * h), (xo2 - xo) / (2 * h)
+        out = student(dict(inputs, noisy_mel=xm, noisy_motion=xo, time=t))
+        lm = (((out["mel_velocity"] - target_m) ** 2).mean(-1) * ~km[..., 0]).sum() / (~km).sum().clamp(min=1)
+        lo = (((out["motion_velocity"] - target_o) ** 2).mean(-1) * ~ko[..., 0]).sum() / (~ko).sum().clamp(min=1)
+        loss = lm + lo
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        it += 1
+        if it % 10 == 0:
+            print(f"stage {stage} ({2 * steps} -> {steps} steps) iter {it}: mel {float(lm):.4f} "
+                  f"motion {float(lo):.4f}", flush=True)
+        if it % 100 == 0:
+            save()
+        if it >= args.iters_per_stage:
+            teacher.load_state_dict(student.state_dict())
+            stage, it = stage + 1, 0
+            save()
+    save()
+    if stage >= len(stages):
+        s = args.student_steps
+        cfg["name"] = f"{cfg.get('name', 'jamflow')}-student{s}"
+        cfg["sampler"] = {"steps": s, "schedule": {"kind": "list", "t": [i / s for i in range(s + 1)]},
+                          "cfg_strength": 0.0, "guidance_baked": True}
+        write_package(args.out / "package", cfg, student.cpu(), vocab, torch.float16 if args.f16 else torch.float32)
+        print(f"student ({s} steps, guidance baked) -> {args.out / 'package'}", flush=True)
+    else:
+        print(f"stopped in stage {stage} at iter {it}; continue with --resume", flush=True)
+
+
+if __name__ == "__main__":
+    main()

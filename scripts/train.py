@@ -1,0 +1,334 @@
+"""Train the jamflow MM-DiT (scripts/jamflow_ref.py, same state-dict keys) on a `jamflow corpus make` corpus.
+
+Objective (DESIGN §1, F5-TTS's CFM.forward generalized to two streams): rectified flow
+x_t = (1 - t) x0 + t x1, t ~ U(0, 1), target velocity x1 - x0, mean-squared error on the *unknown* (masked)
+region of each stream. Per utterance one inpainting task is drawn (docs/training.md):
+
+    tts      audio: random span of 70-100 % unknown (F5's frac_lengths), motion: all unknown
+    a2m      audio: all known (the live mic -> motion path), motion: all unknown, or a known prefix (continuation)
+    m2a      motion: all known, audio: 70-100 % span unknown
+    both     independent random spans on both streams
+
+Condition dropping for CFG: a row is unconditional (text, audio cond, motion cond dropped: the `uncond` input)
+with p_uncond; otherwise the text alone is dropped with p_drop_text (so audio-only driving works without text).
+
+Checkpoint: OUT/ckpt.pt (model, optimizer, EMA, step, rng states, config, vocab, loss log) every --ckpt-every
+steps and at the end; --resume continues it exactly. The package OUT/package/ (model.json, model.safetensors with
+the EMA weights in f16 or f32, vocab.txt) is what `jamflow info/forward/sample` load.
+
+    .venv/bin/python scripts/train.py --corpus target/corpus --out target/train --steps 2000 --threads 2
+    .venv/bin/python scripts/train.py --corpus target/corpus --out target/train --steps 4000 --resume
+    .venv/bin/python scripts/train.py --corpus target/corpus --out target/train2 --init engines/jamflow-small \
+        --init-step 1200 --steps 5000        # continue from shipped f16 weights (fresh optimizer)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import random
+import signal
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jamflow_ref as ref  # noqa: E402
+
+# Model sizes. "live" is the default model (sized for the audio->motion path at RTF <= 0.35 on two CPU cores);
+# "tiny" is for the CI smoke test.
+SIZES = {
+    "live": {"audio": (192, 6, 4, 32), "motion": 96, "text": (96, 2)},
+    "tiny": {"audio": (32, 2, 2, 16), "motion": 16, "text": (16, 1)},
+}
+
+
+def dit(dim: int, depth: int, heads: int, dim_head: int) -> dict:
+    return {"dim": dim, "depth": depth, "heads": heads, "dim_head": dim_head, "ff_mult": 2}
+
+
+def make_config(size: str, vocab_size: int, name: str) -> dict:
+    s = SIZES[size]
+    (ad, depth, heads, dh), md, (td, conv) = s["audio"], s["motion"], s["text"]
+    return {
+        "format": ref.FORMAT,
+        "name": name,
+        "text": {"vocab_size": vocab_size, "dim": td, "conv_layers": conv},
+        "audio_dit": dit(ad, depth, heads, dh),
+        "motion": {"layout": {"kind": "mouth4-2d"}, "fps": 25.0, "dit": dit(md, depth, heads, dh),
+                   "known_mask_channel": True},
+        "joint": {"window_s": 0.5},
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        if w.getnchannels() != 1 or w.getsampwidth() != 2 or w.getframerate() != 24000:
+            raise ValueError(f"{path}: expected 24 kHz 16-bit mono")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32767.0
+
+
+def build_vocab(manifest: dict) -> list[str]:
+    chars = sorted({c for u in manifest["utterances"] for c in u["text"]} - {" "})
+    return [" "] + chars
+
+
+class Corpus:
+    """Mel (cached as float16 in CORPUS/mel-cache-SPLIT.pt), motion and text ids of one split."""
+
+    def __init__(self, root: Path, split: str, vocab: list[str]):
+        self.root = root
+        manifest = json.loads((root / "manifest.json").read_text())
+        self.utts = [u for u in manifest["utterances"] if u["split"] == split]
+        if not self.utts:
+            raise ValueError(f"{root}/manifest.json: no utterances in split {split!r}")
+        index = {c: i for i, c in enumerate(vocab)}
+        self.text = [torch.tensor([index.get(c, 0) for c in u["text"]], dtype=torch.long) for u in self.utts]
+        self.motion = []
+        for u in self.utts:
+            with safe_open(str(root / u["motion"]), "pt") as f:
+                self.motion.append(f.get_tensor("motion").float())
+        self.mel = self._mels(split)
+
+    def _mels(self, split: str) -> list[torch.Tensor]:
+        cache = self.root / f"mel-cache-{split}.pt"
+        if cache.exists():
+            mels = torch.load(cache)
+            if len(mels) == len(self.utts):
+                return mels
+        from f5_tts.model.modules import get_vocos_mel_spectrogram
+
+        mels = []
+        for k, u in enumerate(self.utts):
+            wav = torch.from_numpy(read_wav(self.root / u["wav"]))
+            mels.append(get_vocos_mel_spectrogram(wav[None])[0].T.to(torch.float16).contiguous())  # [T, 100]
+            if (k + 1) % 1000 == 0:
+                print(f"mel {split}: {k + 1}/{len(self.utts)}", flush=True)
+        torch.save(mels, cache)
+        return mels
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+
+def span_mask(n: int, lo: float, hi: float, gen: random.Random) -> torch.Tensor:
+    """True on one random span covering lo..hi of n frames (F5's mask_from_frac_lengths)."""
+    length = max(1, round(n * gen.uniform(lo, hi)))
+    start = gen.randint(0, n - length)
+    m = torch.zeros(n, dtype=torch.bool)
+    m[start : start + length] = True
+    return m
+
+
+def make_batch(data: Corpus, idx: list[int], gen: random.Random, args) -> tuple[dict, dict]:
+    """Graph inputs (minus noisy/time) + targets and loss masks for rows idx."""
+    b = len(idx)
+    t_max = max(data.mel[i].shape[0] for i in idx)
+    f_max = max(data.motion[i].shape[0] for i in idx)
+    n_max = max(len(data.text[i]) for i in idx)
+    mel = torch.zeros(b, t_max, 100)
+    motion = torch.zeros(b, f_max, 12)
+    text = torch.full((b, n_max), -1, dtype=torch.long)
+    mel_mask = torch.zeros(b, t_max, dtype=torch.bool)
+    motion_mask = torch.zeros(b, f_max, dtype=torch.bool)
+    mel_loss = torch.zeros(b, t_max, dtype=torch.bool)  # unknown (generated) frames
+    motion_loss = torch.zeros(b, f_max, dtype=torch.bool)
+    uncond = torch.zeros(b, dtype=torch.bool)
+    for r, i in enumerate(idx):
+        t, f = data.mel[i].shape[0], data.motion[i].shape[0]
+        mel[r, :t], motion[r, :f] = data.mel[i].float(), data.motion[i]
+        mel_mask[r, :t], motion_mask[r, :f] = True, True
+        task = gen.choices(["tts", "a2m", "m2a", "both"], weights=args.task_weights)[0]
+        if task == "tts":
+            mel_loss[r, :t] = span_mask(t, 0.7, 1.0, gen)
+            motion_loss[r, :f] = True
+        elif task == "a2m":
+            motion_loss[r, :f] = True
+            if gen.random() < 0.3:  # continuation: a known prefix of motion
+                motion_loss[r, : gen.randint(0, f // 2)] = False
+        elif task == "m2a":
+            mel_loss[r, :t] = span_mask(t, 0.7, 1.0, gen)
+        else:
+            mel_loss[r, :t] = span_mask(t, 0.3, 1.0, gen)
+            motion_loss[r, :f] = span_mask(f, 0.3, 1.0, gen)
+        if gen.random() < args.p_uncond:
+            uncond[r] = True
+        elif gen.random() < args.p_drop_text or task == "a2m" and gen.random() < 0.5:
+            continue  # text dropped: stays all padding (-1), which F5 embeds as its filler token
+        n = len(data.text[i])
+        text[r, :n] = data.text[i]
+    known_mel = mel_mask & ~mel_loss
+    known_motion = motion_mask & ~motion_loss
+    inputs = {
+        "cond_mel": torch.where(known_mel[..., None], mel, 0.0),
+        "text": text,
+        "mel_mask": mel_mask,
+        "uncond": uncond,
+        "cond_motion": torch.where(known_motion[..., None], motion, 0.0),
+        "motion_mask": motion_mask,
+        "motion_known": known_motion,
+    }
+    targets = {"mel": mel, "motion": motion, "mel_loss": mel_loss, "motion_loss": motion_loss}
+    return inputs, targets
+
+
+def flow_loss(model, inputs: dict, tg: dict, gen: torch.Generator) -> tuple[torch.Tensor, float, float]:
+    b = tg["mel"].shape[0]
+    t = torch.rand(b, generator=gen)
+    x0_mel = torch.randn(tg["mel"].shape, generator=gen)
+    x0_mot = torch.randn(tg["motion"].shape, generator=gen)
+    tt = t[:, None, None]
+    call = dict(inputs, time=t, noisy_mel=(1 - tt) * x0_mel + tt * tg["mel"],
+                noisy_motion=(1 - tt) * x0_mot + tt * tg["motion"])
+    out = model(call)
+    mel_err = ((out["mel_velocity"] - (tg["mel"] - x0_mel)) ** 2).mean(-1)
+    mot_err = ((out["motion_velocity"] - (tg["motion"] - x0_mot)) ** 2).mean(-1)
+    ml, mm = tg["mel_loss"], tg["motion_loss"]
+    mel_l = (mel_err * ml).sum() / ml.sum().clamp(min=1)
+    mot_l = (mot_err * mm).sum() / mm.sum().clamp(min=1)
+    return mel_l + mot_l, float(mel_l.detach()), float(mot_l.detach())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Package
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def write_package(pkg: Path, cfg: dict, model: torch.nn.Module, vocab: list[str], dtype: torch.dtype) -> None:
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "model.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    sd = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
+    save_file(sd, str(pkg / "model.safetensors"))
+    (pkg / "vocab.txt").write_text("".join(c + "\n" for c in vocab), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--size", choices=sorted(SIZES), default="live")
+    ap.add_argument("--name", default="jamflow-small")
+    ap.add_argument("--steps", type=int, default=1000, help="train until this global step")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ckpt-every", type=int, default=100)
+    ap.add_argument("--log-every", type=int, default=10)
+    ap.add_argument("--p-uncond", type=float, default=0.2)
+    ap.add_argument("--p-drop-text", type=float, default=0.2)
+    ap.add_argument("--task-weights", type=float, nargs=4, default=[0.3, 0.4, 0.1, 0.2],
+                    metavar=("TTS", "A2M", "M2A", "BOTH"))
+    ap.add_argument("--f16", action="store_true", help="package weights in float16 (default float32)")
+    ap.add_argument("--resume", action="store_true", help="continue OUT/ckpt.pt")
+    ap.add_argument("--init", type=Path, help="start from a package's weights (model.json, model.safetensors, "
+                    "vocab.txt; e.g. engines/jamflow-small): model and EMA from it, fresh optimizer, --init-step")
+    ap.add_argument("--init-step", type=int, default=0, help="global step of the --init weights (for logs, warm-up)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = args.out / "ckpt.pt"
+
+    manifest = json.loads((args.corpus / "manifest.json").read_text())
+    if args.resume:
+        if not ckpt_path.exists():
+            sys.exit(f"--resume: {ckpt_path} does not exist")
+        ck = torch.load(ckpt_path, weights_only=False)
+        cfg, vocab = ck["config"], ck["vocab"]
+    elif args.init:
+        cfg = json.loads((args.init / "model.json").read_text())
+        vocab = (args.init / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
+        ck = None
+    else:
+        vocab = build_vocab(manifest)
+        cfg = make_config(args.size, len(vocab), args.name)
+        ck = None
+    model = ref.build(cfg).train()
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    step, log = 0, []
+    gen = random.Random(args.seed)
+    tgen = torch.Generator().manual_seed(args.seed)
+    if args.init and not args.resume:
+        sd = {k: v.float() for k, v in load_file(str(args.init / "model.safetensors")).items()}
+        model.load_state_dict(sd)
+        ema.load_state_dict(sd)
+        step = args.init_step
+    if ck is not None:
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step, log = ck["step"], ck["log"]
+        gen.setstate(ck["py_rng"])
+        tgen.set_state(ck["torch_rng"])
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model {args.size}: {n_params / 1e6:.2f} M parameters; step {step} -> {args.steps}", flush=True)
+
+    data = Corpus(args.corpus, "train", vocab)
+    print(f"train: {len(data)} utterances", flush=True)
+
+    def save() -> None:
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+                    "log": log, "py_rng": gen.getstate(), "torch_rng": tgen.get_state(), "config": cfg,
+                    "vocab": vocab}, tmp)
+        tmp.replace(ckpt_path)
+        write_package(args.out / "package", cfg, ema, vocab, torch.float16 if args.f16 else torch.float32)
+
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    t0, run_mel, run_mot, run_n = time.time(), 0.0, 0.0, 0
+    while step < args.steps and not stop["now"]:
+        idx = [gen.randrange(len(data)) for _ in range(args.batch)]
+        inputs, tg = make_batch(data, idx, gen, args)
+        lr = args.lr * min(1.0, (step + 1 - args.init_step) / args.warmup)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss, ml, mm = flow_loss(model, inputs, tg, tgen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():  # EMA with warm-up: short runs are not dominated by the initial weights
+            decay = min(args.ema, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                pe.lerp_(pm, 1 - decay)
+        step += 1
+        run_mel += ml
+        run_mot += mm
+        run_n += 1
+        if step % args.log_every == 0:
+            k = run_n
+            log.append({"step": step, "mel": run_mel / k, "motion": run_mot / k, "time": time.time()})
+            print(f"step {step}: mel {run_mel / k:.4f} motion {run_mot / k:.4f} lr {lr:.2e} "
+                  f"{(time.time() - t0) / k:.2f} s/step", flush=True)
+            t0, run_mel, run_mot, run_n = time.time(), 0.0, 0.0, 0
+        if step % args.ckpt_every == 0:
+            save()
+    save()
+    print(f"saved step {step} -> {ckpt_path} and {args.out / 'package'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

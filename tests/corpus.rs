@@ -1,0 +1,140 @@
+//! The synthetic corpus (`jamflow corpus make`, docs/corpus.md) on real espeak-ng output: determinism,
+//! split disjointness, manifest counts, and the articulatory mapping seen through the whole pipeline
+//! (a /p/ closes the lips, an open vowel opens the jaw). Needs the Debian packages espeak-ng / libespeak-ng1.
+
+mod common;
+use common::*;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use jamflow::corpus::articulation::{opening, targets, Articulator, Class, FRAME};
+use jamflow::corpus::espeak::VoiceSettings;
+use jamflow::corpus::resample::Resampler;
+use jamflow::corpus::{utterance, Manifest};
+use jamflow::model::config::AudioConfig;
+
+/// A small text fixture, generated here: 12 distinct sentences.
+fn text_file(dir: &Path) -> std::path::PathBuf {
+    let words = ["apple", "river", "moon", "paper", "window", "garden", "bottle", "music", "yellow", "story"];
+    let mut s = String::new();
+    for i in 0..12 {
+        s.push_str(&format!(
+            "The {} and the {} met a {} today.\n%\n",
+            words[i % 10],
+            words[(i * 3 + 1) % 10],
+            words[(i * 7 + 2) % 10]
+        ));
+    }
+    let p = dir.join("sentences.txt");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+fn make(out: &Path, text: &Path, seed: &str) -> Manifest {
+    jamflow_ok(&[
+        "corpus",
+        "make",
+        "--out",
+        s(out),
+        "--seed",
+        seed,
+        "--hours",
+        "0.006",
+        "--eval-fraction",
+        "0.1",
+        "--text",
+        s(text),
+    ]);
+    Manifest::load(out).unwrap()
+}
+
+#[test]
+fn corpus_is_deterministic_split_by_sentence_and_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let text = text_file(d.path());
+    let a = make(&d.path().join("a"), &text, "3");
+    let b = make(&d.path().join("b"), &text, "3");
+    assert_eq!(a, b, "same seed, same manifest");
+    for u in &a.utterances {
+        for f in [&u.wav, &u.motion] {
+            let (x, y) = (
+                std::fs::read(d.path().join("a").join(f)).unwrap(),
+                std::fs::read(d.path().join("b").join(f)).unwrap(),
+            );
+            assert!(x == y, "{f} differs between two runs with the same seed");
+        }
+    }
+    let c = make(&d.path().join("c"), &text, "4");
+    assert_ne!(a.utterances, c.utterances, "another seed, another corpus");
+
+    // Splits: every split present, disjoint sentences, counts and hours add up.
+    let mut seen: Vec<HashSet<&str>> = Vec::new();
+    for split in ["train", "val", "test"] {
+        let utts: Vec<_> = a.utterances.iter().filter(|u| u.split == split).collect();
+        let st = &a.splits[split];
+        assert!(!utts.is_empty(), "{split} is empty");
+        assert_eq!(st.utterances, utts.len(), "{split} count");
+        let secs: f64 = utts.iter().map(|u| u.samples as f64 / a.sample_rate as f64).sum();
+        assert!((st.seconds - secs).abs() < 1e-6 && (st.hours - secs / 3600.0).abs() < 1e-9);
+        let texts: HashSet<&str> = utts.iter().map(|u| u.text.as_str()).collect();
+        assert_eq!(st.sentences, texts.len());
+        for other in &seen {
+            assert!(texts.is_disjoint(other), "a sentence is in two splits");
+        }
+        seen.push(texts);
+    }
+    assert!(a.splits["train"].seconds >= 0.006 * 3600.0 * 0.8 - 1e-9, "train reaches its hours");
+
+    // Each utterance: WAV at 24 kHz, motion [F, 12] covering the mel frames, timeline of P phonemes.
+    for u in &a.utterances {
+        let (sr, wav) = jamflow::corpus::wav::read_wav(&d.path().join("a").join(&u.wav)).unwrap();
+        assert_eq!((sr as usize, wav.len()), (24_000, u.samples));
+        let t = read(&d.path().join("a").join(&u.motion));
+        assert_eq!(t["motion"].shape, vec![u.frames, FRAME]);
+        assert_eq!(u.frames, ((u.samples / 256 + 1) as f64 * 25.0 / 93.75).ceil() as usize);
+        assert_eq!(t["ph_start"].shape, vec![u.phonemes]);
+    }
+}
+
+#[test]
+fn bilabials_close_and_open_vowels_open_on_espeak_speech() {
+    let audio = AudioConfig::default();
+    let art = Articulator::default();
+    let rs = Resampler::new(22_050, audio.sample_rate, 32);
+    let voice = VoiceSettings { voice: "en-us".into(), rate: 160, pitch: 50, range: 50 };
+    let spoken = utterance("Bob, pop a map at the bar.", &voice, &rs, &audio, &art).unwrap();
+    let (y, segs, motion) = (spoken.audio, spoken.segments, spoken.motion);
+    assert!(y.len() > 24_000 / 2, "speech is at least half a second");
+    let frame_of = |t: f64| (((t - art.lead) * 25.0).round().max(0.0) as usize).min(motion.len() / FRAME - 1);
+    let open_at = |t: f64| opening(&motion[frame_of(t) * FRAME..(frame_of(t) + 1) * FRAME]);
+    let (mut closed, mut open) = (Vec::new(), Vec::new());
+    for s in &segs {
+        let mid = 0.5 * (s.start + s.end);
+        match targets(&s.name).0 {
+            Class::Bilabial => closed.push(open_at(mid)),
+            Class::Vowel if ["A:", "a", "0", "aa", "A@"].contains(&s.name.as_str()) && s.end - s.start > 0.06 => {
+                open.push(open_at(mid))
+            }
+            _ => {}
+        }
+    }
+    let names: Vec<_> = segs.iter().map(|s| &s.name).collect();
+    assert!(closed.len() >= 5 && open.len() >= 2, "phonemes seen: {names:?}");
+    // Every /p b m/ closes the lips; every open vowel opens them well beyond any closure.
+    assert!(closed.iter().all(|&o| o < 0.03), "bilabial openings {closed:?} ({names:?})");
+    assert!(open.iter().all(|&o| o > 0.07), "open-vowel openings {open:?} ({names:?})");
+    // The timeline is ordered and inside the audio.
+    let dur = y.len() as f64 / 24_000.0;
+    assert!(segs.windows(2).all(|w| w[0].start <= w[1].start) && segs.last().unwrap().end <= dur + 0.01);
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let text = text_file(d.path());
+    let e = jamflow_err(&["corpus", "make", "--out", s(&d.path().join("x")), "--hours=-1", "--text", s(&text)]);
+    assert!(e.contains("--hours"), "{e}");
+    let e = jamflow_err(&["corpus", "make", "--out", s(&d.path().join("x")), "--text", s(&d.path().join("none.txt"))]);
+    assert!(e.contains("none.txt"), "{e}");
+}

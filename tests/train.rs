@@ -1,0 +1,196 @@
+//! Smoke test of the training pipeline (issue 5): a tiny corpus -> scripts/train.py (a few steps, then
+//! --resume) -> a package that the Rust side loads unchanged (`jamflow info`, `jamflow sample` equal to the
+//! PyTorch reference sampler on the trained f16 weights) -> scripts/eval.py metrics -> scripts/distill.py
+//! student that `jamflow sample` runs in one step without a CFG pass.
+//! Needs espeak-ng and the project virtualenv (scripts/setup.sh).
+
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::process::Command;
+
+fn py(script: &str, args: &[&str]) -> String {
+    let out = Command::new(python()).arg(root().join("scripts").join(script)).args(args).output().expect("python");
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn tiny_corpus(dir: &Path) -> std::path::PathBuf {
+    let text = dir.join("sentences.txt");
+    let mut s = String::new();
+    for (i, w) in ["bright", "paper", "moon", "window", "bubble", "garden", "music", "pepper"].iter().enumerate() {
+        s.push_str(&format!("Maybe the {w} was {} years old.\n%\n", ["two", "five", "nine", "ten"][i % 4]));
+    }
+    std::fs::write(&text, s).unwrap();
+    let out = dir.join("corpus");
+    jamflow_ok(&["corpus", "make", "--out", s_(&out), "--seed", "1", "--hours", "0.004", "--text", s_(&text)]);
+    out
+}
+
+fn s_(p: &Path) -> &str {
+    s(p)
+}
+
+#[test]
+fn train_resume_package_loads_in_rust_and_evaluates() {
+    let d = tempfile::tempdir().unwrap();
+    let corpus = tiny_corpus(d.path());
+    let run = d.path().join("run");
+    let common =
+        ["--corpus", s(&corpus), "--out", s(&run), "--size", "tiny", "--batch", "2", "--log-every", "1", "--f16"];
+    let out = py("train.py", &[&common[..], &["--steps", "3", "--ckpt-every", "2"]].concat());
+    assert!(out.contains("step 3:") && out.contains("saved step 3"), "{out}");
+    let out = py("train.py", &[&common[..], &["--steps", "5", "--resume"]].concat());
+    assert!(out.contains("step 3 -> 5") && out.contains("step 5:") && !out.contains("step 1:"), "{out}");
+    let pkg = run.join("package");
+    // Continuing from shipped package weights (fresh optimizer): what engines/jamflow-small supports.
+    let run2 = d.path().join("run2");
+    let out = py(
+        "train.py",
+        &[
+            "--corpus",
+            s(&corpus),
+            "--out",
+            s(&run2),
+            "--init",
+            s(&pkg),
+            "--init-step",
+            "5",
+            "--steps",
+            "6",
+            "--batch",
+            "2",
+            "--log-every",
+            "1",
+        ],
+    );
+    assert!(out.contains("step 5 -> 6") && out.contains("saved step 6"), "{out}");
+
+    let info = jamflow_ok(&["info", s(&pkg)]);
+    assert!(info.contains("mouth4-2d"), "{info}");
+
+    // The reference sampler on the trained weights vs `jamflow sample` on the same request and noise.
+    let dump = d.path().join("dump");
+    let out = py(
+        "eval.py",
+        &[
+            "--corpus",
+            s(&corpus),
+            "--package",
+            s(&pkg),
+            "--limit",
+            "2",
+            "--steps",
+            "2",
+            "--schedule",
+            "uniform",
+            "--with-text",
+            "--dump",
+            s(&dump),
+            "--json",
+            s(&d.path().join("m.json")),
+        ],
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("m.json")).unwrap()).unwrap();
+    let r = m["r_pooled"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&r), "{out}");
+    assert_eq!(m["gt_closure_recall"].as_f64(), Some(1.0), "ground truth must close every bilabial: {out}");
+    assert!(m["bilabials"].as_u64().unwrap() >= 2, "{out}");
+
+    let got = dump.join("got.safetensors");
+    jamflow_ok(&[
+        "sample",
+        s(&pkg),
+        "--inputs",
+        s(&dump.join("request.safetensors")),
+        "--steps",
+        "2",
+        "--schedule",
+        "uniform",
+        "--cfg",
+        "2",
+        "--out",
+        s(&got),
+    ]);
+    let e = rel_err(&read(&dump.join("expected.safetensors")), &read(&got), &["mel", "motion"]);
+    assert!(e <= 1e-3, "jamflow sample vs reference on the trained package: rel err {e}");
+
+    // Few-step distillation (2 -> 1 step, guidance baked): the student package runs one pass per step in Rust.
+    let dist = d.path().join("distill");
+    let out = py(
+        "distill.py",
+        &[
+            "--corpus",
+            s(&corpus),
+            "--teacher",
+            s(&pkg),
+            "--out",
+            s(&dist),
+            "--teacher-steps",
+            "2",
+            "--student-steps",
+            "1",
+            "--iters-per-stage",
+            "2",
+            "--batch",
+            "2",
+            "--f16",
+        ],
+    );
+    assert!(out.contains("student (1 steps, guidance baked)"), "{out}");
+    let student = dist.join("package");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(student.join("model.json")).unwrap()).unwrap();
+    assert_eq!(cfg["sampler"]["guidance_baked"], serde_json::Value::Bool(true));
+    let got = dist.join("got.safetensors");
+    let log = jamflow_ok(&["sample", s(&student), "--inputs", s(&dump.join("request.safetensors")), "--out", s(&got)]);
+    assert!(log.contains("1 steps") && log.contains("cfg 0"), "{log}");
+    let t = read(&got);
+    assert_eq!(t["motion"].shape, read(&dump.join("expected.safetensors"))["motion"].shape);
+}
+
+/// The shipped default model (engines/jamflow-small, trained by scripts/train.py) loads and runs the live
+/// audio -> motion request: finite motion of the right shape. Quality is scripts/eval.py's job (model card).
+#[test]
+fn shipped_default_model_runs_audio_to_motion() {
+    use jamflow::model::ModelConfig;
+    use jamflow::runtime::tensors::{write_safetensors, HostTensor};
+    use jamflow::runtime::NamedTensors;
+    let pkg = root().join("engines/jamflow-small");
+    let info = jamflow_ok(&["info", s(&pkg)]);
+    assert!(info.contains("mouth4-2d"), "{info}");
+    let cfg = ModelConfig::load(&pkg.join("model.json")).unwrap();
+    let (t, m) = (188, cfg.audio.n_mels);
+    let f = cfg.motion_frames_for(t);
+    // A 2 s window of a synthetic log-mel (a slow ramp; only shapes and finiteness are checked here).
+    let mel: Vec<f32> = (0..t * m).map(|i| -6.0 + 4.0 * ((i / m) as f32 / t as f32)).collect();
+    let mut req = NamedTensors::new();
+    req.insert("cond_mel".into(), HostTensor::f32(vec![t, m], mel));
+    req.insert("mel_known".into(), HostTensor::bool(vec![t], vec![true; t]));
+    req.insert("text".into(), HostTensor::i64(vec![0], vec![]));
+    req.insert("cond_motion".into(), HostTensor::f32(vec![f, 12], vec![0.0; f * 12]));
+    req.insert("motion_known".into(), HostTensor::bool(vec![f], vec![false; f]));
+    let d = tempfile::tempdir().unwrap();
+    write_safetensors(&d.path().join("req.safetensors"), &req).unwrap();
+    let out = d.path().join("out.safetensors");
+    jamflow_ok(&[
+        "sample",
+        s(&pkg),
+        "--inputs",
+        s(&d.path().join("req.safetensors")),
+        "--steps",
+        "4",
+        "--out",
+        s(&out),
+    ]);
+    let got = read(&out);
+    assert_eq!(got["motion"].shape, vec![f, 12]);
+    assert!(got["motion"].as_f32().unwrap().iter().all(|v| v.is_finite()));
+}
