@@ -10,7 +10,6 @@ use std::path::Path;
 
 use jamflow::corpus::articulation::{opening, targets, Articulator, Class, FRAME};
 use jamflow::corpus::espeak::VoiceSettings;
-use jamflow::corpus::resample::Resampler;
 use jamflow::corpus::{utterance, Manifest};
 use jamflow::model::config::AudioConfig;
 
@@ -88,8 +87,8 @@ fn corpus_is_deterministic_split_by_sentence_and_counted() {
 
     // Each utterance: WAV at 24 kHz, motion [F, 12] covering the mel frames, timeline of P phonemes.
     for u in &a.utterances {
-        let (sr, wav) = jamflow::corpus::wav::read_wav(&d.path().join("a").join(&u.wav)).unwrap();
-        assert_eq!((sr as usize, wav.len()), (24_000, u.samples));
+        let wav = jamflow::audio::wav::read(&d.path().join("a").join(&u.wav)).unwrap();
+        assert_eq!((wav.sample_rate as usize, wav.channels, wav.samples.len()), (24_000, 1, u.samples));
         let t = read(&d.path().join("a").join(&u.motion));
         assert_eq!(t["motion"].shape, vec![u.frames, FRAME]);
         assert_eq!(u.frames, ((u.samples / 256 + 1) as f64 * 25.0 / 93.75).ceil() as usize);
@@ -101,9 +100,8 @@ fn corpus_is_deterministic_split_by_sentence_and_counted() {
 fn bilabials_close_and_open_vowels_open_on_espeak_speech() {
     let audio = AudioConfig::default();
     let art = Articulator::default();
-    let rs = Resampler::new(22_050, audio.sample_rate, 32);
     let voice = VoiceSettings { voice: "en-us".into(), rate: 160, pitch: 50, range: 50 };
-    let spoken = utterance("Bob, pop a map at the bar.", &voice, &rs, &audio, &art).unwrap();
+    let spoken = utterance("Bob, pop a map at the bar.", &voice, &audio, &art).unwrap();
     let (y, segs, motion) = (spoken.audio, spoken.segments, spoken.motion);
     assert!(y.len() > 24_000 / 2, "speech is at least half a second");
     let frame_of = |t: f64| (((t - art.lead) * 25.0).round().max(0.0) as usize).min(motion.len() / FRAME - 1);

@@ -7,9 +7,7 @@
 
 pub mod articulation;
 pub mod espeak;
-pub mod resample;
 pub mod text;
-pub mod wav;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -193,13 +191,13 @@ pub struct Spoken {
 pub fn utterance(
     text: &str,
     voice: &VoiceSettings,
-    resampler: &resample::Resampler,
     audio: &AudioConfig,
     art: &Articulator,
 ) -> Result<Spoken, CorpusError> {
     let speech = espeak::synthesize(text, voice)?;
     let x: Vec<f32> = speech.samples.iter().map(|&s| s as f32 / 32768.0).collect();
-    let y = resampler.process(&x);
+    let y = crate::audio::resample::resample(&x, speech.sample_rate, audio.sample_rate)
+        .map_err(|e| CorpusError::Invalid(format!("resampling espeak-ng output: {e}")))?;
     let segs = segments(&speech);
     // Motion covers the mel frames of the audio (center=True: samples / hop + 1).
     let mel_frames = y.len() / audio.hop_length + 1;
@@ -256,7 +254,6 @@ pub fn make_corpus(opts: &CorpusOptions) -> Result<Manifest, CorpusError> {
     let source_sentences = sentences.len();
     let pools = split_sentences(sentences, opts.seed, opts.eval_fraction);
     let audio = AudioConfig::default();
-    let resampler = resample::Resampler::new(22_050, audio.sample_rate, 32);
     let art = Articulator::default();
     let mut rng = Rng(opts.seed);
     let mut utterances = Vec::new();
@@ -288,7 +285,7 @@ pub fn make_corpus(opts: &CorpusOptions) -> Result<Manifest, CorpusError> {
                 pitch: rng.range(35, 65),
                 range: rng.range(40, 70),
             };
-            let Spoken { audio: y, segments: segs, motion } = utterance(sentence, &voice, &resampler, &audio, &art)?;
+            let Spoken { audio: y, segments: segs, motion } = utterance(sentence, &voice, &audio, &art)?;
             for s in &segs {
                 if articulation::targets(&s.name).0 == articulation::Class::Unknown {
                     unknown.insert(s.name.clone());
@@ -297,7 +294,9 @@ pub fn make_corpus(opts: &CorpusOptions) -> Result<Manifest, CorpusError> {
             let id = format!("{split}-{:06}", st.utterances);
             let wav_rel = format!("{split}/{id}.wav");
             let mot_rel = format!("{split}/{id}.safetensors");
-            wav::write_wav(&opts.out.join(&wav_rel), audio.sample_rate, &y)?;
+            let wav_path = opts.out.join(&wav_rel);
+            crate::audio::wav::write(&wav_path, audio.sample_rate, &y, crate::audio::wav::WavFormat::Pcm16)
+                .map_err(|e| CorpusError::Format { path: wav_path.clone(), msg: e.to_string() })?;
             write_motion(&opts.out.join(&mot_rel), &motion, &segs)?;
             let secs = y.len() as f64 / audio.sample_rate as f64;
             st.seconds += secs;
