@@ -287,6 +287,119 @@ fn known_only(cond: &[f32], known: &[bool], w: usize) -> Vec<f32> {
     cond.iter().enumerate().map(|(i, &v)| if known[i / w] { v } else { 0.0 }).collect()
 }
 
+/// A sampling run set up: the inputs fixed over all steps (rows `[cond, uncond]` when guided), the
+/// conditioning written back at the end, and the state `x` at the first time.
+struct Run {
+    times: Vec<f32>,
+    rows: usize,
+    fixed: NamedTensors,
+    step_cond_mel: Vec<f32>,
+    step_cond_motion: Vec<f32>,
+    x_mel: Vec<f32>,
+    x_mot: Vec<f32>,
+    t_frames: usize,
+    f_frames: usize,
+}
+
+impl Run {
+    /// Check the request and pack what every step feeds the network.
+    fn new(cfg: &ModelConfig, req: &Request, opts: &SamplerOptions) -> Result<Self, SampleError> {
+        let m = cfg.audio.n_mels;
+        let t_frames = req.mel_frames;
+        if t_frames == 0 {
+            return Err(input_err(names::COND_MEL, "zero frames to generate"));
+        }
+        if req.cond_mel.len() != t_frames * m || req.mel_known.len() != t_frames {
+            return Err(input_err(names::COND_MEL, format!("expected {t_frames} frames of {m} mel bins")));
+        }
+        let f_frames = cfg.motion_frames_for(t_frames);
+        let (k, r) = cfg.motion.as_ref().map_or((0, 0), |mc| (mc.layout.motion_dim(), mc.layout.rest_dim()));
+        if cfg.motion.is_some() {
+            if req.cond_motion.len() != f_frames * k || req.motion_known.len() != f_frames {
+                return Err(input_err(names::COND_MOTION, format!("expected {f_frames} frames of {k} values")));
+            }
+            if req.rest.len() != f_frames * r {
+                return Err(input_err(names::REST, format!("expected {f_frames} frames of {r} values")));
+            }
+        }
+        if let Some(tc) = &cfg.text {
+            if req.text.len() > tc.max_len {
+                return Err(input_err(
+                    names::TEXT,
+                    format!("{} tokens exceed the package's limit text.max_len = {}", req.text.len(), tc.max_len),
+                ));
+            }
+            if let Some(bad) = req.text.iter().find(|&&id| id < -1 || id >= tc.vocab_size as i64) {
+                return Err(input_err(names::TEXT, format!("id {bad} outside -1..{}", tc.vocab_size)));
+            }
+        }
+        let t = times(&opts.schedule, opts.steps)?;
+        let guided = opts.cfg_strength.abs() > 1e-5 && !opts.guidance_baked;
+        let rows = if guided { 2 } else { 1 };
+
+        // Fixed inputs of every step (rows: [cond, uncond]).
+        let mut fixed = NamedTensors::new();
+        let step_cond_mel = known_only(&req.cond_mel, &req.mel_known, m);
+        fixed.insert(io::COND_MEL.into(), rows_of(&[t_frames, m], &step_cond_mel, rows));
+        fixed.insert(io::MEL_MASK.into(), HostTensor::bool(vec![rows, t_frames], vec![true; rows * t_frames]));
+        fixed.insert(io::UNCOND.into(), HostTensor::bool(vec![rows], (0..rows).map(|i| i == 1).collect()));
+        if cfg.text.is_some() {
+            let ids = if req.text.is_empty() { vec![-1] } else { req.text.clone() };
+            let n = ids.len();
+            fixed.insert(io::TEXT.into(), HostTensor::i64(vec![rows, n], ids.repeat(rows)));
+        }
+        let mut step_cond_motion = Vec::new();
+        if let Some(mc) = &cfg.motion {
+            step_cond_motion = known_only(&req.cond_motion, &req.motion_known, k);
+            fixed.insert(io::COND_MOTION.into(), rows_of(&[f_frames, k], &step_cond_motion, rows));
+            fixed.insert(io::MOTION_MASK.into(), HostTensor::bool(vec![rows, f_frames], vec![true; rows * f_frames]));
+            if r > 0 {
+                fixed.insert(io::REST.into(), rows_of(&[f_frames, r], &req.rest, rows));
+            }
+            if mc.known_mask_channel {
+                fixed.insert(
+                    io::MOTION_KNOWN.into(),
+                    HostTensor::bool(vec![rows, f_frames], req.motion_known.repeat(rows)),
+                );
+            }
+        }
+
+        let mut noise = Noise::new(opts.seed);
+        let x_mel = match &req.noise_mel {
+            Some(n) if n.len() == t_frames * m => n.clone(),
+            Some(_) => return Err(input_err(names::NOISE_MEL, format!("expected {t_frames} x {m} values"))),
+            None => noise.vec(t_frames * m),
+        };
+        let x_mot = match (&req.noise_motion, cfg.motion.is_some()) {
+            (Some(n), true) if n.len() == f_frames * k => n.clone(),
+            (Some(_), true) => return Err(input_err(names::NOISE_MOTION, format!("expected {f_frames} x {k} values"))),
+            (None, true) => noise.vec(f_frames * k),
+            (_, false) => Vec::new(),
+        };
+        Ok(Self { times: t, rows, fixed, step_cond_mel, step_cond_motion, x_mel, x_mot, t_frames, f_frames })
+    }
+
+    /// The graph inputs of the step at time `t0`.
+    fn step_inputs(&self, cfg: &ModelConfig, t0: f32) -> NamedTensors {
+        let (rows, m) = (self.rows, cfg.audio.n_mels);
+        let mut inputs = self.fixed.clone();
+        inputs.insert(io::NOISY_MEL.into(), rows_of(&[self.t_frames, m], &self.x_mel, rows));
+        inputs.insert(io::TIME.into(), HostTensor::f32(vec![rows], vec![t0; rows]));
+        if let Some(mc) = &cfg.motion {
+            let k = mc.layout.motion_dim();
+            inputs.insert(io::NOISY_MOTION.into(), rows_of(&[self.f_frames, k], &self.x_mot, rows));
+        }
+        inputs
+    }
+}
+
+/// The graph inputs the sampler feeds the network at its first step (benchmarks use them as a
+/// representative evaluation).
+pub fn first_step_inputs(cfg: &ModelConfig, req: &Request, opts: &SamplerOptions) -> Result<NamedTensors, SampleError> {
+    let run = Run::new(cfg, req, opts)?;
+    Ok(run.step_inputs(cfg, run.times[0]))
+}
+
 /// Run the sampler on one request.
 pub fn sample(
     backend: &mut dyn Backend,
@@ -294,99 +407,25 @@ pub fn sample(
     req: &Request,
     opts: &SamplerOptions,
 ) -> Result<Output, SampleError> {
-    let m = cfg.audio.n_mels;
-    let t_frames = req.mel_frames;
-    if t_frames == 0 {
-        return Err(input_err(names::COND_MEL, "zero frames to generate"));
-    }
-    if req.cond_mel.len() != t_frames * m || req.mel_known.len() != t_frames {
-        return Err(input_err(names::COND_MEL, format!("expected {t_frames} frames of {m} mel bins")));
-    }
-    let f_frames = cfg.motion_frames_for(t_frames);
-    let (k, r) = cfg.motion.as_ref().map_or((0, 0), |mc| (mc.layout.motion_dim(), mc.layout.rest_dim()));
-    if cfg.motion.is_some() {
-        if req.cond_motion.len() != f_frames * k || req.motion_known.len() != f_frames {
-            return Err(input_err(names::COND_MOTION, format!("expected {f_frames} frames of {k} values")));
-        }
-        if req.rest.len() != f_frames * r {
-            return Err(input_err(names::REST, format!("expected {f_frames} frames of {r} values")));
-        }
-    }
-    if let Some(tc) = &cfg.text {
-        if req.text.len() > tc.max_len {
-            return Err(input_err(
-                names::TEXT,
-                format!("{} tokens exceed the package's limit text.max_len = {}", req.text.len(), tc.max_len),
-            ));
-        }
-        if let Some(bad) = req.text.iter().find(|&&id| id < -1 || id >= tc.vocab_size as i64) {
-            return Err(input_err(names::TEXT, format!("id {bad} outside -1..{}", tc.vocab_size)));
-        }
-    }
-    let t = times(&opts.schedule, opts.steps)?;
-    let guided = opts.cfg_strength.abs() > 1e-5 && !opts.guidance_baked;
-    let rows = if guided { 2 } else { 1 };
-
-    // Fixed inputs of every step (rows: [cond, uncond]).
-    let mut fixed = NamedTensors::new();
-    let step_cond_mel = known_only(&req.cond_mel, &req.mel_known, m);
-    fixed.insert(io::COND_MEL.into(), rows_of(&[t_frames, m], &step_cond_mel, rows));
-    fixed.insert(io::MEL_MASK.into(), HostTensor::bool(vec![rows, t_frames], vec![true; rows * t_frames]));
-    fixed.insert(io::UNCOND.into(), HostTensor::bool(vec![rows], (0..rows).map(|i| i == 1).collect()));
-    if cfg.text.is_some() {
-        let ids = if req.text.is_empty() { vec![-1] } else { req.text.clone() };
-        let n = ids.len();
-        fixed.insert(io::TEXT.into(), HostTensor::i64(vec![rows, n], ids.repeat(rows)));
-    }
-    let mut step_cond_motion = Vec::new();
-    if let Some(mc) = &cfg.motion {
-        step_cond_motion = known_only(&req.cond_motion, &req.motion_known, k);
-        fixed.insert(io::COND_MOTION.into(), rows_of(&[f_frames, k], &step_cond_motion, rows));
-        fixed.insert(io::MOTION_MASK.into(), HostTensor::bool(vec![rows, f_frames], vec![true; rows * f_frames]));
-        if r > 0 {
-            fixed.insert(io::REST.into(), rows_of(&[f_frames, r], &req.rest, rows));
-        }
-        if mc.known_mask_channel {
-            fixed
-                .insert(io::MOTION_KNOWN.into(), HostTensor::bool(vec![rows, f_frames], req.motion_known.repeat(rows)));
-        }
-    }
-
-    let mut noise = Noise::new(opts.seed);
-    let mut x_mel = match &req.noise_mel {
-        Some(n) if n.len() == t_frames * m => n.clone(),
-        Some(_) => return Err(input_err(names::NOISE_MEL, format!("expected {t_frames} x {m} values"))),
-        None => noise.vec(t_frames * m),
-    };
-    let mut x_mot = match (&req.noise_motion, cfg.motion.is_some()) {
-        (Some(n), true) if n.len() == f_frames * k => n.clone(),
-        (Some(_), true) => return Err(input_err(names::NOISE_MOTION, format!("expected {f_frames} x {k} values"))),
-        (None, true) => noise.vec(f_frames * k),
-        (_, false) => Vec::new(),
-    };
-
-    for w in t.windows(2) {
-        let (t0, dt) = (w[0], w[1] - w[0]);
-        let mut inputs = fixed.clone();
-        inputs.insert(io::NOISY_MEL.into(), rows_of(&[t_frames, m], &x_mel, rows));
-        inputs.insert(io::TIME.into(), HostTensor::f32(vec![rows], vec![t0; rows]));
-        if cfg.motion.is_some() {
-            inputs.insert(io::NOISY_MOTION.into(), rows_of(&[f_frames, k], &x_mot, rows));
-        }
-        let out = backend.run(&inputs)?;
+    let mut run = Run::new(cfg, req, opts)?;
+    let (m, rows) = (cfg.audio.n_mels, run.rows);
+    let k = cfg.motion.as_ref().map_or(0, |mc| mc.layout.motion_dim());
+    for i in 0..run.times.len() - 1 {
+        let (t0, dt) = (run.times[i], run.times[i + 1] - run.times[i]);
+        let out = backend.run(&run.step_inputs(cfg, t0))?;
         let v_mel = guided_velocity(&out, io::MEL_VELOCITY, rows, opts.cfg_strength)?;
-        euler(&mut x_mel, &v_mel, dt);
+        euler(&mut run.x_mel, &v_mel, dt);
         if cfg.motion.is_some() {
             let v_mot = guided_velocity(&out, io::MOTION_VELOCITY, rows, opts.cfg_strength)?;
-            euler(&mut x_mot, &v_mot, dt);
+            euler(&mut run.x_mot, &v_mot, dt);
         }
     }
     // Known regions are written back.
-    write_back(&mut x_mel, &step_cond_mel, &req.mel_known, m);
+    write_back(&mut run.x_mel, &run.step_cond_mel, &req.mel_known, m);
     if cfg.motion.is_some() {
-        write_back(&mut x_mot, &step_cond_motion, &req.motion_known, k);
+        write_back(&mut run.x_mot, &run.step_cond_motion, &req.motion_known, k);
     }
-    Ok(Output { mel: x_mel, motion: x_mot, mel_frames: t_frames, motion_frames: f_frames })
+    Ok(Output { mel: run.x_mel, motion: run.x_mot, mel_frames: run.t_frames, motion_frames: run.f_frames })
 }
 
 /// `v_c + w (v_c - v_u)` from a packed `[rows, ...]` output (rows = 1: `v_c`).

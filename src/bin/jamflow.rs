@@ -404,7 +404,7 @@ fn export(dir: &Path, out: &Path, external: bool) -> Result<()> {
 }
 
 /// Graph inputs for one packed cond+uncond evaluation over `frames` mel frames (deterministic values).
-fn bench_inputs(cfg: &jamflow::model::ModelConfig, frames: usize) -> jamflow::runtime::NamedTensors {
+fn bench_inputs(cfg: &jamflow::model::ModelConfig, frames: usize) -> Result<jamflow::runtime::NamedTensors> {
     let mut req = Request::new(cfg, frames);
     let mut noise = jamflow::rng::Noise::new(1);
     req.cond_mel = noise.vec(req.cond_mel.len());
@@ -412,34 +412,14 @@ fn bench_inputs(cfg: &jamflow::model::ModelConfig, frames: usize) -> jamflow::ru
     if let Some(tc) = &cfg.text {
         req.text = (0..frames as i64 / 3).map(|i| i % tc.vocab_size as i64).collect();
     }
-    let mut t = jamflow::runtime::NamedTensors::new();
-    // One step of the sampler's packing, through a recording backend.
-    struct Rec(Option<jamflow::runtime::NamedTensors>);
-    impl Backend for Rec {
-        fn describe(&self) -> String {
-            "record".into()
-        }
-        fn run(
-            &mut self,
-            i: &jamflow::runtime::NamedTensors,
-        ) -> Result<jamflow::runtime::NamedTensors, jamflow::runtime::RuntimeError> {
-            self.0 = Some(i.clone());
-            Err(jamflow::runtime::RuntimeError::Ort("recorded".into()))
-        }
-    }
-    let mut rec = Rec(None);
     let opts =
         SamplerOptions { steps: 1, schedule: Schedule::Uniform, cfg_strength: 2.0, seed: 0, guidance_baked: false };
-    let _ = sampler::sample(&mut rec, cfg, &req, &opts);
-    if let Some(i) = rec.0 {
-        t = i;
-    }
-    t
+    sampler::first_step_inputs(cfg, &req, &opts).with_context(|| format!("bench inputs for {frames} mel frames"))
 }
 
 fn bench(dir: &Path, frames: usize, iters: usize, torch_python: Option<&Path>, rt: &RuntimeArgs) -> Result<()> {
     let mut pkg = load(dir)?;
-    let inputs = bench_inputs(&pkg.config, frames);
+    let inputs = bench_inputs(&pkg.config, frames)?;
     let mut be = backend(&mut pkg, rt)?;
     be.run(&inputs)?; // warm-up
     let t0 = Instant::now();
@@ -770,7 +750,7 @@ fn bench_build(
         bail!("--precision / --project time the graphs on ONNX Runtime CPU; drop --provider");
     }
     let mut pkg = load(dir)?;
-    let inputs = bench_inputs(&pkg.config, frames);
+    let inputs = bench_inputs(&pkg.config, frames)?;
     let ps: Vec<Precision> = if ps.is_empty() { vec![Precision::Fp32] } else { ps.to_vec() };
     let seconds = frames as f64 / pkg.config.audio.mel_rate();
     let ort = cpu_options(rt.threads, rt.ort_lib.clone());
