@@ -81,6 +81,7 @@ def normalize_config(cfg: Mapping) -> dict:
             "fps": motion.get("fps", 25.0),
             "dit": _with_defaults(motion["dit"], _DIT_DEFAULTS),
             "known_mask_channel": motion.get("known_mask_channel", False),
+            "normalization": copy.deepcopy(motion.get("normalization")),
         }
         for key in ("depth", "heads", "dim_head", "pe_attn_head", "qk_norm"):
             if motion["dit"][key] != out["audio_dit"][key]:
@@ -494,6 +495,10 @@ def sample(model: nn.Module, cfg: Mapping, inputs: Mapping, t_list, cfg_strength
     cfg = normalize_config(cfg)
     x = as_torch_inputs(inputs)
     has_motion = cfg["motion"] is not None
+    norm = cfg["motion"]["normalization"] if has_motion else None
+    if norm is not None:  # the network works on (motion - mean) / std (model.json motion.normalization)
+        mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
+        x["cond_motion"] = (x["cond_motion"] - mean) / std
     t_list = torch.as_tensor(t_list, dtype=torch.float32)
     packed = cfg_strength != 0 and not cfg["sampler"]["guidance_baked"]
     rows = 2 if packed else 1
@@ -535,4 +540,6 @@ def sample(model: nn.Module, cfg: Mapping, inputs: Mapping, t_list, cfg_strength
     result = {"mel": torch.where(mel_known, x["cond_mel"], state["mel"])}
     if has_motion:
         result["motion"] = torch.where(motion_known, x["cond_motion"], state["motion"])
+        if norm is not None:
+            result["motion"] = result["motion"] * std + mean
     return result

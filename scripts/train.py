@@ -55,6 +55,18 @@ def dit(dim: int, depth: int, heads: int, dim_head: int) -> dict:
     return {"dim": dim, "depth": depth, "heads": heads, "dim_head": dim_head, "ff_mult": 2}
 
 
+# Floor of the per-channel motion std (inter-ocular units): channels that never move (the lip centres' x) stay 0.
+MIN_MOTION_STD = 0.005
+
+
+def motion_normalization(motion: list[torch.Tensor]) -> dict:
+    """Per-channel mean and std of the training motion (model.json motion.normalization): the network works on
+    (motion - mean) / std, so the mouth's few-percent displacements are on the unit scale of the flow's noise."""
+    m = torch.cat(motion)  # [N, K]
+    mean, std = m.mean(0), m.std(0).clamp(min=MIN_MOTION_STD)
+    return {"mean": [round(float(v), 6) for v in mean], "std": [round(float(v), 6) for v in std]}
+
+
 def make_config(size: str, vocab_size: int, name: str) -> dict:
     s = SIZES[size]
     (ad, depth, heads, dh), md, (td, conv) = s["audio"], s["motion"], s["text"]
@@ -237,7 +249,7 @@ def main() -> None:
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--p-uncond", type=float, default=0.2)
     ap.add_argument("--p-drop-text", type=float, default=0.2)
-    ap.add_argument("--task-weights", type=float, nargs=4, default=[0.3, 0.4, 0.1, 0.2],
+    ap.add_argument("--task-weights", type=float, nargs=4, default=[0.25, 0.5, 0.05, 0.2],
                     metavar=("TTS", "A2M", "M2A", "BOTH"))
     ap.add_argument("--f16", action="store_true", help="package weights in float16 (default float32)")
     ap.add_argument("--resume", action="store_true", help="continue OUT/ckpt.pt")
@@ -286,6 +298,13 @@ def main() -> None:
 
     data = Corpus(args.corpus, "train", vocab)
     print(f"train: {len(data)} utterances", flush=True)
+    if cfg["motion"].get("normalization") is None and not args.resume and not args.init:
+        cfg["motion"]["normalization"] = motion_normalization(data.motion)
+    norm = cfg["motion"].get("normalization")
+    if norm is not None:
+        mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
+        data.motion = [(m - mean) / std for m in data.motion]
+        print(f"motion normalization: std {[round(v, 4) for v in norm['std']]}", flush=True)
 
     def save() -> None:
         tmp = ckpt_path.with_suffix(".tmp")

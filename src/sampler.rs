@@ -350,7 +350,11 @@ impl Run {
         }
         let mut step_cond_motion = Vec::new();
         if let Some(mc) = &cfg.motion {
-            step_cond_motion = known_only(&req.cond_motion, &req.motion_known, k);
+            let mut cond = req.cond_motion.clone();
+            if let Some(n) = &mc.normalization {
+                n.to_model(&mut cond);
+            }
+            step_cond_motion = known_only(&cond, &req.motion_known, k);
             fixed.insert(io::COND_MOTION.into(), rows_of(&[f_frames, k], &step_cond_motion, rows));
             fixed.insert(io::MOTION_MASK.into(), HostTensor::bool(vec![rows, f_frames], vec![true; rows * f_frames]));
             if r > 0 {
@@ -422,8 +426,11 @@ pub fn sample(
     }
     // Known regions are written back.
     write_back(&mut run.x_mel, &run.step_cond_mel, &req.mel_known, m);
-    if cfg.motion.is_some() {
+    if let Some(mc) = &cfg.motion {
         write_back(&mut run.x_mot, &run.step_cond_motion, &req.motion_known, k);
+        if let Some(n) = &mc.normalization {
+            n.from_model(&mut run.x_mot);
+        }
     }
     Ok(Output { mel: run.x_mel, motion: run.x_mot, mel_frames: run.t_frames, motion_frames: run.f_frames })
 }
@@ -559,5 +566,54 @@ mod tests {
         let baked = SamplerOptions { guidance_baked: true, ..opts };
         let out = sample(&mut Const, &cfg, &req, &baked).unwrap();
         assert!((out.mel[2] - 1.0).abs() < 1e-6);
+    }
+
+    /// Zero velocity on both streams, and the network-space `cond_motion` it was fed.
+    struct Still(Vec<f32>);
+    impl Backend for Still {
+        fn describe(&self) -> String {
+            "still".into()
+        }
+        fn run(&mut self, inputs: &NamedTensors) -> Result<NamedTensors, RuntimeError> {
+            self.0 = inputs[io::COND_MOTION].as_f32().unwrap().to_vec();
+            let mut o = NamedTensors::new();
+            for (inp, out) in [(io::NOISY_MEL, io::MEL_VELOCITY), (io::NOISY_MOTION, io::MOTION_VELOCITY)] {
+                let x = &inputs[inp];
+                o.insert(out.into(), HostTensor::f32(x.shape.clone(), vec![0.0; x.len()]));
+            }
+            Ok(o)
+        }
+    }
+
+    #[test]
+    fn motion_normalization_maps_in_and_out() {
+        let mut cfg = mm_config();
+        let k = cfg.motion.as_ref().unwrap().layout.motion_dim();
+        let mean: Vec<f32> = (0..k).map(|c| c as f32 * 0.01).collect();
+        let std: Vec<f32> = (0..k).map(|c| 0.5 + c as f32 * 0.1).collect();
+        cfg.motion.as_mut().unwrap().normalization =
+            Some(crate::model::config::MotionNormalization { mean: mean.clone(), std: std.clone() });
+        cfg.validate().unwrap();
+        let mut req = Request::new(&cfg, 8);
+        let f = req.motion_known.len();
+        req.cond_motion = (0..f * k).map(|i| i as f32 * 0.001).collect();
+        req.motion_known[0] = true;
+        let noise: Vec<f32> = (0..f * k).map(|i| (i % 5) as f32 - 2.0).collect();
+        req.noise_motion = Some(noise.clone());
+        let opts = SamplerOptions { cfg_strength: 0.0, ..SamplerOptions::from_config(&cfg, 0) };
+        let mut be = Still(Vec::new());
+        let out = sample(&mut be, &cfg, &req, &opts).unwrap();
+        for c in 0..k {
+            // The known frame reaches the network normalized and comes back unchanged.
+            assert!((be.0[c] - (req.cond_motion[c] - mean[c]) / std[c]).abs() < 1e-6);
+            assert!((out.motion[c] - req.cond_motion[c]).abs() < 1e-6);
+            // An unknown frame is the (unmoved) noise mapped back to motion values.
+            let i = k + c;
+            assert!((out.motion[i] - (noise[i] * std[c] + mean[c])).abs() < 1e-6);
+        }
+        // A wrong-length normalization is refused, naming the field.
+        cfg.motion.as_mut().unwrap().normalization.as_mut().unwrap().std.pop();
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("motion.normalization.std"), "{e}");
     }
 }

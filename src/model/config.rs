@@ -209,6 +209,39 @@ pub struct MotionConfig {
     /// motion value, unlike a zero log-mel, so the network may need to know what is given).
     #[serde(default)]
     pub known_mask_channel: bool,
+    /// The network works on `(motion - mean) / std` per channel (a trained package's data statistics: mouth
+    /// displacements of a few percent of the inter-ocular distance brought to the unit scale of the flow's noise).
+    /// Absent: motion values are used as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalization: Option<MotionNormalization>,
+}
+
+/// Per-channel affine map between motion values and the network's motion space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MotionNormalization {
+    /// `[K]` channel means.
+    pub mean: Vec<f32>,
+    /// `[K]` channel standard deviations (positive).
+    pub std: Vec<f32>,
+}
+
+impl MotionNormalization {
+    /// Motion values `[F * K]` -> network space, in place.
+    pub fn to_model(&self, motion: &mut [f32]) {
+        let k = self.mean.len();
+        for (i, v) in motion.iter_mut().enumerate() {
+            *v = (*v - self.mean[i % k]) / self.std[i % k];
+        }
+    }
+
+    /// Network space `[F * K]` -> motion values, in place.
+    pub fn from_model(&self, motion: &mut [f32]) {
+        let k = self.mean.len();
+        for (i, v) in motion.iter_mut().enumerate() {
+            *v = *v * self.std[i % k] + self.mean[i % k];
+        }
+    }
 }
 
 /// Motion frames per second of every package we make (DESIGN §1).
@@ -373,6 +406,23 @@ impl ModelConfig {
         validate_dit("audio_dit", &self.audio_dit)?;
         if let Some(m) = &self.motion {
             validate_dit("motion.dit", &m.dit)?;
+            if let Some(n) = &m.normalization {
+                let k = m.layout.motion_dim();
+                for (field, v) in [("motion.normalization.mean", &n.mean), ("motion.normalization.std", &n.std)] {
+                    if v.len() != k {
+                        return Err(invalid(
+                            field,
+                            format!("expected {k} values ({}), found {}", m.layout.name(), v.len()),
+                        ));
+                    }
+                    if v.iter().any(|x| !x.is_finite()) {
+                        return Err(invalid(field, "values must be finite"));
+                    }
+                }
+                if n.std.iter().any(|&x| x <= 0.0) {
+                    return Err(invalid("motion.normalization.std", "values must be positive"));
+                }
+            }
             if !(m.fps.is_finite() && m.fps > 0.0) {
                 return Err(invalid("motion.fps", format!("must be a positive number, found {}", m.fps)));
             }

@@ -72,6 +72,7 @@ impl Preset {
             fps: 25.0,
             dit: dit(32, 4, 4, 16),
             known_mask_channel: known,
+            normalization: None,
         };
         match self {
             Preset::SmallMmdit => base(
