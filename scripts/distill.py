@@ -12,13 +12,27 @@ rectified-flow velocity parametrization of DESIGN §1. Stage k halves the number
     as scripts/train.py; the sampler writes known regions back only at the end, so neither does this)
 
 N0 -> N0/2 -> ... -> --student-steps. The student package declares `sampler.guidance_baked = true`,
-`schedule = list` (its uniform grid) and `steps`, so `jamflow sample` runs it with one pass per step.
+`schedule = list` (its uniform grid) and `steps`, so `jamflow sample` runs it with one pass per step. It keeps the
+teacher's model.json otherwise, `motion.normalization` included: the corpus motion is normalized with it (as
+scripts/train.py does) before it is used as x1.
 
     .venv/bin/python scripts/distill.py --corpus target/corpus --teacher engines/jamflow-small \\
         --out target/distill --teacher-steps 32 --student-steps 4 --iters-per-stage 2000 --threads 2
 
+Cheaper runs on a CPU-only machine: fewer teacher steps (the stage count is log2(N0 / student steps), each stage
+costs --iters-per-stage x (2 teacher passes, x2 with CFG in stage 0, + 1 student pass with backward)), and the live
+audio -> motion path only:
+
+    nice -n 19 .venv/bin/python scripts/distill.py --corpus target/corpus --teacher target/train/package \\
+        --out target/distill-live --teacher-steps 8 --student-steps 4 --iters-per-stage 300 --batch 4 \\
+        --task-weights 0 1 0 0 --crop-s 2 --threads 2
+
+--task-weights (TTS A2M M2A BOTH, as scripts/train.py) picks the inpainting tasks; --crop-s trains on random
+windows of that many seconds (cut on the 0.16 s grid where mel and motion frames coincide) with the text dropped,
+as the live path sees them (sensible with --task-weights 0 1 0 0 only: a window's text is unknown).
+
 Resumable (--resume continues OUT/distill.pt: stage, step, student, optimizer). On the real JAM-Flow checkpoint
-(F5 base width, 22 layers) with a GPU: same command with --device cuda --batch 32; expected about 3 stages x 5k
+(F5 base width, 22 layers) with a GPU: the 32 -> 4 command with --device cuda --batch 32; expected about 3 stages x 5k
 iterations x 3 teacher passes: roughly 4-8 GPU hours on one A100/H100 (an estimate from the NFE cost, not measured
 here).
 """
@@ -31,6 +45,7 @@ import json
 import random
 import signal
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -55,6 +70,27 @@ def velocity(model, inputs: dict, x_mel, x_mot, t, cfg_strength: float):
     return (vm[:b] + (vm[:b] - vm[b:]) * cfg_strength, vo[:b] + (vo[:b] - vo[b:]) * cfg_strength)
 
 
+class Windows:
+    """The rows of one batch as random --crop-s windows (mel start 15 k, motion start 4 k: both at 0.16 k s);
+    text dropped. Same attributes as train.Corpus for make_batch (rows 0..len-1)."""
+
+    def __init__(self, data: Corpus, idx: list[int], crop_s: float, gen: random.Random):
+        w = max(4, 4 * round(crop_s * 25 / 4))  # motion frames (multiple of 4); mel frames 15 w / 4
+        wm = w * 15 // 4
+        self.mel, self.motion, self.text = [], [], []
+        for i in idx:
+            mel, mot = data.mel[i], data.motion[i]
+            k_max = min((mot.shape[0] - w) // 4, (mel.shape[0] - wm) // 15)
+            if k_max < 0:
+                self.mel.append(mel)
+                self.motion.append(mot)
+            else:
+                k = gen.randint(0, k_max)
+                self.mel.append(mel[15 * k : 15 * k + wm])
+                self.motion.append(mot[4 * k : 4 * k + w])
+            self.text.append(torch.zeros(1, dtype=torch.long))  # never used: p_drop_text 1 leaves it padding
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, required=True)
@@ -64,6 +100,12 @@ def main() -> None:
     ap.add_argument("--student-steps", type=int, default=4)
     ap.add_argument("--cfg", type=float, default=2.0)
     ap.add_argument("--iters-per-stage", type=int, default=2000)
+    ap.add_argument("--task-weights", type=float, nargs=4, default=[0.3, 0.4, 0.1, 0.2],
+                    metavar=("TTS", "A2M", "M2A", "BOTH"), help="inpainting task mix (scripts/train.py); "
+                    "0 1 0 0 distills the live audio -> motion path only")
+    ap.add_argument("--crop-s", type=float, default=0.0,
+                    help="train on random windows of this many seconds, text dropped (0 = whole utterances)")
+    ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
@@ -78,10 +120,15 @@ def main() -> None:
     while n > args.student_steps:
         stages.append(n // 2)
         n //= 2
-    if n != args.student_steps:
-        sys.exit(f"--teacher-steps {args.teacher_steps} must be --student-steps {args.student_steps} times 2^k")
+    if n != args.student_steps or not stages:
+        sys.exit(f"--teacher-steps {args.teacher_steps} must be --student-steps {args.student_steps} "
+                 "times 2^k, k >= 1")
     # train.py's task mix, without condition dropping: the student is always conditional (guidance baked in).
-    targs = argparse.Namespace(task_weights=[0.3, 0.4, 0.1, 0.2], p_uncond=0.0, p_drop_text=0.2)
+    # Windows have no text (p_drop_text 1).
+    if sum(args.task_weights) <= 0 or min(args.task_weights) < 0:
+        sys.exit("--task-weights: non-negative, not all zero")
+    targs = argparse.Namespace(task_weights=args.task_weights, p_uncond=0.0,
+                               p_drop_text=1.0 if args.crop_s > 0 else 0.2)
 
     cfg = json.loads((args.teacher / "model.json").read_text())
     vocab = (args.teacher / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
@@ -106,19 +153,31 @@ def main() -> None:
         gen.setstate(ck["py_rng"])
         tgen.set_state(ck["torch_rng"])
     data = Corpus(args.corpus, "train", vocab)
+    norm = cfg["motion"].get("normalization")
+    if norm is not None:  # the network works on (motion - mean) / std, as in scripts/train.py
+        mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
+        data.motion = [(m - mean) / std for m in data.motion]
+        print(f"motion normalization: std {[round(v, 4) for v in norm['std']]}", flush=True)
+    print(f"train: {len(data)} utterances; stages {[2 * s for s in stages[stage:]]} -> {args.student_steps} steps, "
+          f"{args.iters_per_stage} iterations each", flush=True)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
 
     def save() -> None:
         torch.save({"stage": stage, "iter": it, "student": student.state_dict(), "teacher": teacher.state_dict(),
                     "opt": opt.state_dict(), "py_rng": gen.getstate(), "torch_rng": tgen.get_state()}, ck_path)
 
+    t_log = time.time()
     while stage < len(stages) and not stop["now"]:
         steps = stages[stage]
         guided = args.cfg if stage == 0 else 0.0
         h = 1.0 / (2 * steps)
         idx = [gen.randrange(len(data)) for _ in range(args.batch)]
-        inputs, tg = make_batch(data, idx, gen, targs)
+        if args.crop_s > 0:
+            inputs, tg = make_batch(Windows(data, idx, args.crop_s, gen), list(range(len(idx))), gen, targs)
+        else:
+            inputs, tg = make_batch(data, idx, gen, targs)
         b = tg["mel"].shape[0]
         k = torch.randint(0, steps, (b,), generator=tgen)
         x0m, x0o = torch.randn(tg["mel"].shape, generator=tgen), torch.randn(tg["motion"].shape, generator=tgen)
@@ -144,9 +203,10 @@ def main() -> None:
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
         opt.step()
         it += 1
-        if it % 10 == 0:
-            print(f"stage {stage} ({2 * steps} -> {steps} steps) iter {it}: mel {float(lm):.4f} "
-                  f"motion {float(lo):.4f}", flush=True)
+        if it % args.log_every == 0:
+            print(f"stage {stage} ({2 * steps} -> {steps} steps) iter {it}: mel {float(lm.detach()):.4g} "
+                  f"motion {float(lo.detach()):.4g} {(time.time() - t_log) / args.log_every:.2f} s/iter", flush=True)
+            t_log = time.time()
         if it % 100 == 0:
             save()
         if it >= args.iters_per_stage:

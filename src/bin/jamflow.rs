@@ -139,11 +139,15 @@ enum Cmd {
     /// Calibration sets (`calibration/NAME`).
     #[command(subcommand)]
     Calibration(CalibrationCmd),
-    /// The main job until the live daemon lands: a package end to end on this machine.
+    /// The main job: the default model end to end (espeak-ng speech clip -> model -> mesh renderer -> H.264 + AAC
+    /// MP4 through the daemon's pipeline), then how to watch it live over RTSP.
     Demo {
         /// Working directory for what the demo writes.
         #[arg(long, default_value = "target/demo")]
         out: PathBuf,
+        /// Model package (default: the shipped default model).
+        #[arg(long)]
+        package: Option<PathBuf>,
     },
     /// Log-mel spectrogram of a WAV file (any format/rate/channels -> 24 kHz mono) as safetensors `mel` [frames, 100].
     Mel {
@@ -241,7 +245,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote random-weights package {:?} (seed {seed}) -> {}", preset, dir.display());
             Ok(())
         }
-        Cmd::Demo { out } => demo(&out),
+        Cmd::Demo { out, package } => demo(&out, package.as_deref()),
         Cmd::Mel { input, out } => audio_cli::mel(&input, &out),
         Cmd::Vocode { mel, vocoder, iterations, out, rt } => audio_cli::vocode(&mel, &vocoder, iterations, &out, &rt),
         Cmd::Render(a) => render_cli::render(&a),
@@ -462,43 +466,71 @@ fn bench(dir: &Path, frames: usize, iters: usize, torch_python: Option<&Path>, r
     Ok(())
 }
 
-fn demo(out: &Path) -> Result<()> {
-    // Until the trained default model (issue 5) and the live daemon (issue 6) land, the main job shows
-    // the model core end to end: package -> checked weights -> ONNX -> ONNX Runtime -> sampler.
-    println!("jamflow demo: model core end to end (random weights: no trained model ships yet)");
-    let pkg_dir = out.join("random-small-mmdit");
-    write_random_package(&Preset::SmallMmdit.config(), 0, &pkg_dir)?;
+/// What the demo says (a few sentences with open vowels, rounding and bilabial closures to watch).
+const DEMO_TEXT: &str = "Hello, I am a talking portrait. My lips move with the sound you hear. \
+                         Watch my mouth open wide, then close on the words bubble, maybe, and moment.";
+
+fn demo(out: &Path, package: Option<&Path>) -> Result<()> {
+    use jamflow::corpus::{articulation::Articulator, espeak::VoiceSettings};
+    use jamflow::daemon::{self, config::InputKind, Config};
+    use jamflow::stream::{Mp4Output, OUTPUT_FPS};
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let root = repo_root();
+    let pkg_dir = match package {
+        Some(p) => p.to_path_buf(),
+        None => daemon::default_package(&root).context("no default model package under engines/")?,
+    };
+    println!("jamflow demo: {} -> mesh renderer -> MP4 (H.264 + AAC)", pkg_dir.display());
     info(&pkg_dir, 10.0)?;
-    export(&pkg_dir, &pkg_dir.join("build").join("fp32").join("model.onnx"), false)?;
-    let mut pkg = load(&pkg_dir)?;
-    let cfg = pkg.config.clone();
-    let vocab = pkg.vocab.clone().context("demo package has no vocab")?;
-    let mut be = backend(&mut pkg, &RuntimeArgs { provider: Provider::Cpu, threads: None, ort_lib: None })?;
-    let text = "hello from jamflow";
-    let frames = sampler::estimate_frames(0, "", text, 1.0).max(2 * cfg.audio.mel_rate() as usize);
-    let req = Request::text_to_speech(&cfg, vocab.encode(text), &[], frames);
-    let opts = SamplerOptions { steps: 8, ..SamplerOptions::from_config(&cfg, 0) };
-    let t0 = Instant::now();
-    let result = sampler::sample(&mut be, &cfg, &req, &opts)?;
-    let secs = t0.elapsed().as_secs_f64();
-    let path = out.join("text-to-mel-motion.safetensors");
-    write_safetensors(&path, &result.to_tensors(&cfg))?;
-    let audio_s = frames as f64 / cfg.audio.mel_rate();
+    // 1. A speech clip from espeak-ng (the voice the default model was trained on).
+    let audio_cfg = jamflow::model::config::AudioConfig::default();
+    let voice = VoiceSettings { voice: "en-us".into(), rate: 160, pitch: 50, range: 50 };
+    let spoken = jamflow::corpus::utterance(DEMO_TEXT, &voice, &audio_cfg, &Articulator::default())
+        .context("synthesizing the demo clip with espeak-ng (scripts/setup.sh installs libespeak-ng1)")?;
+    let wav = out.join("speech.wav");
+    jamflow::audio::wav::write(&wav, audio_cfg.sample_rate, &spoken.audio, jamflow::audio::wav::WavFormat::Pcm16)?;
+    let clip_s = spoken.audio.len() as f64 / audio_cfg.sample_rate as f64;
+    println!("speech clip: {clip_s:.1} s -> {}", wav.display());
+    // 2. The daemon's own pipeline with the WAV played once in real time.
+    let mp4 = out.join("jamflow-demo.mp4");
+    let mut cfg = Config::default();
+    cfg.input.kind = InputKind::Wav;
+    cfg.input.wav = Some(wav.clone());
+    cfg.input.loop_wav = false;
+    cfg.model.package = Some(pkg_dir.clone());
+    cfg.portrait.image = Some(root.join(DEMO_PORTRAIT));
+    cfg.outputs.mp4 = Some(Mp4Output { path: mp4.clone() });
+    cfg.control.enabled = false;
+    cfg.check()?;
+    // Long enough for the clip after the output delay (at most 2 s with the default streaming settings).
+    let frames = ((clip_s + 2.0) * OUTPUT_FPS as f64).ceil() as u64;
+    println!("streaming {:.1} s in real time ...", frames as f64 / OUTPUT_FPS as f64);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let outcome = daemon::run(&cfg, Some(frames), stop)?;
+    if !outcome.clean_eos {
+        bail!("the pipeline did not finish cleanly; {} may be unplayable", mp4.display());
+    }
+    println!("wrote {} ({} frames at {OUTPUT_FPS} fps, with sound)", mp4.display(), outcome.frames);
+    println!("play it:   ffplay {}", mp4.display());
     println!(
-        "sampled {:.2} s of mel + motion ({} + {} frames, {} steps, cfg {}) in {:.2} s on {} -> {}",
-        audio_s,
-        result.mel_frames,
-        result.motion_frames,
-        opts.steps,
-        opts.cfg_strength,
-        secs,
-        be.describe(),
-        path.display()
-    );
-    println!(
-        "next: the trained default model (issue 5) and the live daemon `jamflowd --config configs/demo.toml` (issue 6)"
+        "watch live over RTSP (the same clip, looped; or add --device default for the microphone):\n  \
+         target/release/jamflowd --config configs/demo.toml\n  ffplay -rtsp_transport tcp rtsp://127.0.0.1:8554/jamflow\n  \
+         curl -X POST -d '{{\"text\": \"Hello there.\"}}' http://127.0.0.1:8620/say"
     );
     Ok(())
+}
+
+/// The sample portrait shipped in the repository.
+const DEMO_PORTRAIT: &str = "assets/portraits/astronaut.png";
+
+/// The repository checkout: the current directory when it has `engines/`, else where the binary was built from.
+fn repo_root() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if cwd.join("engines").is_dir() {
+        cwd
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

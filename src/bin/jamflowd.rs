@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use jamflow::daemon::config::InputKind;
 use jamflow::daemon::{self, Config};
 use jamflow::stream::{Mp4Output, RtspOutput};
 
@@ -41,9 +42,38 @@ struct Cli {
     /// Sync-probe test input: click + white marker on the same frame once a second.
     #[arg(long)]
     sync_probe: bool,
+    /// Input kind (overrides input.kind).
+    #[arg(long, value_enum)]
+    input: Option<InputArg>,
+    /// WAV file played in real time (sets input.kind = wav).
+    #[arg(long)]
+    wav: Option<PathBuf>,
+    /// Play the WAV input once instead of looping.
+    #[arg(long)]
+    no_loop: bool,
+    /// ALSA capture device (sets input.kind = alsa).
+    #[arg(long)]
+    device: Option<String>,
+    /// Model package directory (overrides model.package).
+    #[arg(long)]
+    package: Option<PathBuf>,
+    /// Portrait image (overrides portrait.image).
+    #[arg(long)]
+    portrait: Option<PathBuf>,
+    /// Send per-frame motion as JSON datagrams to host:port (overrides motion_out.udp).
+    #[arg(long)]
+    motion_udp: Option<String>,
     /// Stop after this many seconds of media (EOS, files finalized), e.g. for recordings and tests.
     #[arg(long)]
     duration_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum InputArg {
+    Test,
+    Alsa,
+    Wav,
+    None,
 }
 
 const DEFAULT_CONFIG: &str = "/etc/jamflow/jamflowd.toml";
@@ -52,7 +82,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn")),
         )
         .with_writer(std::io::stdout)
         .init();
@@ -99,6 +129,34 @@ fn real_main() -> Result<i32> {
     }
     if cli.sync_probe {
         cfg.input.sync_probe = true;
+    }
+    if let Some(k) = cli.input {
+        cfg.input.kind = match k {
+            InputArg::Test => InputKind::Test,
+            InputArg::Alsa => InputKind::Alsa,
+            InputArg::Wav => InputKind::Wav,
+            InputArg::None => InputKind::None,
+        };
+    }
+    if let Some(w) = &cli.wav {
+        cfg.input.kind = InputKind::Wav;
+        cfg.input.wav = Some(w.clone());
+    }
+    if cli.no_loop {
+        cfg.input.loop_wav = false;
+    }
+    if let Some(d) = &cli.device {
+        cfg.input.kind = InputKind::Alsa;
+        cfg.input.device = d.clone();
+    }
+    if let Some(p) = &cli.package {
+        cfg.model.package = Some(p.clone());
+    }
+    if let Some(p) = &cli.portrait {
+        cfg.portrait.image = Some(p.clone());
+    }
+    if let Some(u) = &cli.motion_udp {
+        cfg.motion_out.udp = Some(u.clone());
     }
     let origin = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into());
     cfg.check().with_context(|| format!("invalid configuration ({origin})"))?;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::runtime::Provider;
 use crate::stream::{Outputs, VideoEncoder};
 
 /// Configuration errors: always name the file, key or path.
@@ -29,11 +30,11 @@ pub enum InputKind {
     /// Built-in test source (pattern or portrait; tone, WAV or silence; optional sync probe). No model.
     #[default]
     Test,
-    /// Live microphone via ALSA (needs the audio front end and model: not in this build).
+    /// Live microphone via ALSA -> model -> renderer (the device is reopened whenever it disappears).
     Alsa,
-    /// A WAV file played in real time, looped, through the model (not in this build).
+    /// A WAV file played in real time (looped unless `loop_wav = false`) -> model -> renderer.
     Wav,
-    /// No input: idle animation only (needs the renderer: not in this build).
+    /// No input: idle animation, and speech from `POST /say` when the package has a text input.
     None,
 }
 
@@ -80,6 +81,9 @@ pub struct InputConfig {
     pub sync_probe: bool,
     #[serde(default = "default_probe_period")]
     pub sync_probe_period: u32,
+    /// Loop the WAV input (kind = "wav"); when false it plays once, then silence.
+    #[serde(default = "yes")]
+    pub loop_wav: bool,
 }
 
 fn default_alsa() -> String {
@@ -103,6 +107,7 @@ impl Default for InputConfig {
             tone_hz: default_tone(),
             sync_probe: false,
             sync_probe_period: default_probe_period(),
+            loop_wav: true,
         }
     }
 }
@@ -110,16 +115,15 @@ impl Default for InputConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Model package directory (absent: the test input needs none).
+    /// Model package directory (needed by the alsa and wav inputs; with `none` it serves `/say`).
     #[serde(default)]
     pub package: Option<PathBuf>,
-    /// `cpu`, `cuda` or `tensorrt`.
-    #[serde(default = "default_backend")]
-    pub backend: String,
-}
-
-fn default_backend() -> String {
-    "cpu".into()
+    /// ONNX Runtime execution provider: `cpu`, `cuda` or `tensorrt` (the last two need a build with that feature).
+    #[serde(default)]
+    pub backend: Provider,
+    /// Intra-op threads per model session (absent: ONNX Runtime's default, all cores).
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,25 +154,45 @@ pub struct PortraitConfig {
     /// Portrait image (used by the renderer, and by the test source with `test_video = "portrait"`).
     #[serde(default)]
     pub image: Option<PathBuf>,
-    /// Renderer name (`mesh` or `liveportrait`).
-    #[serde(default = "default_renderer")]
-    pub renderer: String,
+    /// Landmark file of the portrait (default: `<image stem>.landmarks.json` beside the image).
+    #[serde(default)]
+    pub landmarks: Option<PathBuf>,
+    #[serde(default)]
+    pub renderer: RendererKind,
+    /// Blinks and head/breathing motion (needs eyelids in the landmark file).
+    #[serde(default = "yes")]
+    pub idle: bool,
     #[serde(default = "default_size")]
     pub width: u32,
     #[serde(default = "default_size")]
     pub height: u32,
 }
 
-fn default_renderer() -> String {
-    "mesh".into()
+/// Which renderer turns motion into frames.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RendererKind {
+    /// CPU mesh warp of the portrait (`mouth4-2d` packages).
+    #[default]
+    Mesh,
+    /// LivePortrait through user-supplied ONNX models (`liveportrait-mouth4` packages; not wired into jamflowd).
+    Liveportrait,
 }
+
 fn default_size() -> u32 {
     512
 }
 
 impl Default for PortraitConfig {
     fn default() -> Self {
-        Self { image: None, renderer: default_renderer(), width: default_size(), height: default_size() }
+        Self {
+            image: None,
+            landmarks: None,
+            renderer: RendererKind::Mesh,
+            idle: true,
+            width: default_size(),
+            height: default_size(),
+        }
     }
 }
 
@@ -185,6 +209,13 @@ pub struct StreamingConfig {
     /// Latency the sources report to the pipeline (display sinks render this far behind).
     #[serde(default = "default_latency")]
     pub latency_ms: u32,
+    /// Safety margin added to the output delay (chunk + look-ahead + measured processing).
+    #[serde(default = "default_margin")]
+    pub margin_ms: u32,
+}
+
+fn default_margin() -> u32 {
+    40
 }
 
 fn default_chunk() -> u32 {
@@ -207,6 +238,7 @@ impl Default for StreamingConfig {
             history_ms: default_history(),
             lookahead_ms: default_lookahead(),
             latency_ms: default_latency(),
+            margin_ms: default_margin(),
         }
     }
 }
@@ -258,6 +290,27 @@ impl Default for ControlConfig {
     }
 }
 
+/// Motion parameters out, for robot faces.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MotionOutConfig {
+    /// Send one JSON datagram per frame to this `host:port` (docs/daemon.md, "Motion over UDP").
+    #[serde(default)]
+    pub udp: Option<String>,
+}
+
+impl MotionOutConfig {
+    /// The UDP target, resolved.
+    pub fn udp_addr(&self) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        use std::net::ToSocketAddrs;
+        let Some(t) = &self.udp else { return Ok(None) };
+        let mut addrs = t
+            .to_socket_addrs()
+            .map_err(|e| invalid("motion_out.udp", format!("expected host:port, found {t:?} ({e})")))?;
+        addrs.next().map(Some).ok_or_else(|| invalid("motion_out.udp", format!("{t:?} resolves to no address")))
+    }
+}
+
 /// The whole daemon configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -278,6 +331,8 @@ pub struct Config {
     pub outputs: Outputs,
     #[serde(default)]
     pub control: ControlConfig,
+    #[serde(default)]
+    pub motion_out: MotionOutConfig,
 }
 
 impl Config {
@@ -304,7 +359,9 @@ impl Config {
                 *p = dir.join(&*p);
             }
         };
-        for p in [&mut self.input.wav, &mut self.model.package, &mut self.portrait.image].into_iter().flatten() {
+        let paths =
+            [&mut self.input.wav, &mut self.model.package, &mut self.portrait.image, &mut self.portrait.landmarks];
+        for p in paths.into_iter().flatten() {
             fix(p);
         }
         if let Some(m) = &mut self.outputs.mp4 {
@@ -327,19 +384,44 @@ impl Config {
                 return Err(invalid("model.package", format!("{} does not exist", p.display())));
             }
         }
-        match self.input.kind {
-            InputKind::Test => {}
-            other => {
+        need_file("portrait.landmarks", &self.portrait.landmarks)?;
+        if self.input.kind != InputKind::Test {
+            let kind = format!("{:?}", self.input.kind).to_lowercase();
+            if self.portrait.image.is_none() {
                 return Err(invalid(
-                    "input.kind",
+                    "portrait.image",
+                    format!("input kind \"{kind}\" renders a portrait: set portrait.image"),
+                ));
+            }
+            if self.portrait.renderer == RendererKind::Liveportrait {
+                return Err(invalid(
+                    "portrait.renderer",
+                    "jamflowd drives the mesh renderer; the LivePortrait renderer is available in `jamflow render` only",
+                ));
+            }
+            if self.portrait.width != self.portrait.height {
+                return Err(invalid(
+                    "portrait.width",
                     format!(
-                        "{other:?} input needs the audio front end, model scheduler and renderer, which this build of \
-                         jamflowd does not have yet; use kind = \"test\""
-                    )
-                    .to_lowercase(),
-                ))
+                        "the mesh renderer outputs a square face crop; found {}x{}",
+                        self.portrait.width, self.portrait.height
+                    ),
+                ));
+            }
+            if matches!(self.input.kind, InputKind::Alsa | InputKind::Wav) && self.model.package.is_none() {
+                return Err(invalid("model.package", format!("input kind \"{kind}\" needs a model package")));
+            }
+            if self.input.kind == InputKind::Wav && self.input.wav.is_none() {
+                return Err(invalid("input.wav", "input kind \"wav\" needs input.wav"));
+            }
+            if self.input.kind == InputKind::Alsa && self.input.device.trim().is_empty() {
+                return Err(invalid("input.device", "must name an ALSA capture device"));
             }
         }
+        if self.model.threads == Some(0) {
+            return Err(invalid("model.threads", "must be at least 1 (or absent for ONNX Runtime's default)"));
+        }
+        self.motion_out.udp_addr()?;
         if self.input.test_audio == TestAudio::Wav && self.input.wav.is_none() {
             return Err(invalid("input.wav", "test_audio = \"wav\" needs input.wav"));
         }
@@ -432,11 +514,24 @@ mod tests {
     }
 
     #[test]
-    fn model_inputs_are_refused_honestly() {
+    fn model_inputs_name_what_they_need() {
         let cfg = Config::from_toml("[input]\nkind = \"alsa\"\n[outputs.mp4]\npath = \"o.mp4\"\n", Path::new("c.toml"))
             .unwrap();
         let e = cfg.check().unwrap_err().to_string();
-        assert!(e.contains("input.kind") && e.contains("not have yet"), "{e}");
+        assert!(e.contains("portrait.image"), "{e}");
+        let img = std::env::current_exe().unwrap();
+        let mut cfg = cfg;
+        cfg.portrait.image = Some(img.clone());
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("model.package"), "{e}");
+        cfg.model.package = Some(img.parent().unwrap().to_path_buf());
+        cfg.motion_out.udp = Some("not an address".into());
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("motion_out.udp"), "{e}");
+        cfg.motion_out.udp = Some("127.0.0.1:9870".into());
+        cfg.check().unwrap();
+        let e = Config::from_toml("[model]\nbackend = \"gpu\"\n", Path::new("c.toml")).unwrap_err().to_string();
+        assert!(e.contains("backend") || e.contains("gpu"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //!
 //! - `GET /health`: 200 `{"status":"ok",...}` while frames flow; 503 before the pipeline plays or when frames stall.
 //! - `GET /metrics`: Prometheus text (frames out, late frames/chunks, dropped frames, RTSP clients, restarts).
-//! - `POST /say`, `POST /interrupt`: 501 in this build (text mode needs the model scheduler; see the message).
+//! - `POST /say` `{"text": "...", "reference_wav": "/path.wav", "reference_text": "..."}` (reference optional):
+//!   202 `{"id": n}`; the speech plays as soon as it is synthesized, replacing the mic. 400 bad JSON/fields,
+//!   409 no text model, 413 body too large, 429 queue full, 503 when the input has no model (test source).
+//! - `POST /interrupt`: 200 `{"interrupted": bool}`; stops speech at once and drops queued requests.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -11,7 +14,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::stream::Metrics;
+use crate::stream::live::{self, LiveStats, SayError, SayRequest, SpeechControl};
+use crate::stream::{Metrics, StreamFormat, OUTPUT_FPS};
 
 /// Largest request body accepted (`/say` text and options).
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
@@ -22,6 +26,9 @@ const STALL_MS: u64 = 2000;
 #[derive(Debug)]
 pub struct ControlState {
     pub metrics: Arc<Metrics>,
+    /// The live source's counters and text mode (absent with the test source).
+    pub live: Option<Arc<LiveStats>>,
+    pub speech: Option<SpeechControl>,
     pub playing: AtomicBool,
     started: Instant,
     /// Milliseconds since `started` at the last pushed frame.
@@ -30,7 +37,14 @@ pub struct ControlState {
 
 impl ControlState {
     pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics, playing: AtomicBool::new(false), started: Instant::now(), last_frame_ms: AtomicU64::new(0) }
+        Self {
+            metrics,
+            live: None,
+            speech: None,
+            playing: AtomicBool::new(false),
+            started: Instant::now(),
+            last_frame_ms: AtomicU64::new(0),
+        }
     }
 
     pub fn frame_pushed(&self) {
@@ -74,8 +88,49 @@ pub struct ControlError {
     pub message: String,
 }
 
-const NOT_YET: &str = "text mode (/say, /interrupt) needs the model scheduler, which this build of jamflowd does not \
-                       have yet; the daemon currently streams its test source only";
+const NO_MODEL: &str = "text mode (/say, /interrupt) needs a model: the daemon streams its test source \
+                        (set input.kind to alsa, wav or none with model.package)";
+
+impl std::fmt::Debug for SpeechControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpeechControl")
+    }
+}
+
+/// The `/say` body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SayBody {
+    text: String,
+    #[serde(default)]
+    reference_wav: Option<std::path::PathBuf>,
+    #[serde(default)]
+    reference_text: Option<String>,
+}
+
+fn say(speech: &SpeechControl, body: &[u8]) -> (u16, String) {
+    let b: SayBody = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => return json_error(400, &format!("body: expected JSON {{\"text\": \"...\"}}: {e}")),
+    };
+    let reference = match (b.reference_wav, b.reference_text) {
+        (None, None) => None,
+        (Some(p), Some(t)) => {
+            let rate = StreamFormat::new(2, 2).sample_rate;
+            match live::load_reference(&p, rate) {
+                Ok(a) => Some((a, t)),
+                Err(e) => return json_error(400, &format!("reference_wav: {e}")),
+            }
+        }
+        _ => return json_error(400, "reference_wav and reference_text go together"),
+    };
+    match speech.say(SayRequest { text: b.text, reference }) {
+        Ok(id) => (202, format!("{{\"id\":{id},\"queued\":true}}\n")),
+        Err(e @ SayError::Invalid(_)) => json_error(400, &e.to_string()),
+        Err(e @ SayError::NoTextModel) => json_error(409, &e.to_string()),
+        Err(e @ SayError::Busy) => json_error(429, &e.to_string()),
+    }
+}
 
 fn json_error(code: u16, message: &str) -> (u16, String) {
     (code, format!("{{\"error\":{}}}\n", serde_json::Value::String(message.to_string())))
@@ -89,16 +144,23 @@ fn route(state: &ControlState, req: &mut tiny_http::Request) -> (u16, String, &'
         (Method::Get, "/health") => state.health(),
         (Method::Get, "/metrics") => {
             let up = "# HELP jamflow_up The daemon is running.\n# TYPE jamflow_up gauge\njamflow_up 1\n".to_string();
-            return (200, up + &state.metrics.prometheus(), "text/plain; version=0.0.4");
+            let live = state.live.as_ref().map(|l| l.prometheus(OUTPUT_FPS)).unwrap_or_default();
+            return (200, up + &state.metrics.prometheus() + &live, "text/plain; version=0.0.4");
         }
         (Method::Post, "/say") | (Method::Post, "/interrupt") => {
             if req.body_length().is_some_and(|n| n as u64 > MAX_BODY_BYTES) {
                 json_error(413, &format!("request body larger than {MAX_BODY_BYTES} bytes"))
             } else {
-                // Read (bounded) and discard the body so the connection stays usable.
-                let mut sink = Vec::new();
-                let _ = req.as_reader().take(MAX_BODY_BYTES + 1).read_to_end(&mut sink);
-                json_error(501, NOT_YET)
+                let mut body = Vec::new();
+                let _ = req.as_reader().take(MAX_BODY_BYTES + 1).read_to_end(&mut body);
+                match (&state.speech, path.as_str()) {
+                    _ if body.len() as u64 > MAX_BODY_BYTES => {
+                        json_error(413, &format!("request body larger than {MAX_BODY_BYTES} bytes"))
+                    }
+                    (None, _) => json_error(503, NO_MODEL),
+                    (Some(sp), "/say") => say(sp, &body),
+                    (Some(sp), _) => (200, format!("{{\"interrupted\":{}}}\n", sp.interrupt())),
+                }
             }
         }
         (_, "/health") | (_, "/metrics") | (_, "/say") | (_, "/interrupt") => json_error(405, "method not allowed"),

@@ -1,8 +1,9 @@
 //! The live daemon behind `jamflowd`: configuration ([`config`]), control API ([`control`]), systemd notify and
 //! watchdog, and the run loop that drives a source into the outputs of [`crate::stream`].
 //!
-//! This build streams the built-in test source (pattern or portrait; tone, WAV or silence; sync probe). The
-//! model-driven source (mic -> front end -> sampler -> renderer) plugs in as another [`crate::stream::AvSource`].
+//! Sources: the built-in test source (pattern or portrait; tone, WAV or silence; sync probe), or the live source
+//! of [`crate::stream::live`] (mic / real-time WAV / none -> model package through the sampler -> mesh renderer,
+//! with `/say` text mode and the UDP motion stream).
 
 pub mod config;
 pub mod control;
@@ -11,8 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::model::package::Package;
+use crate::model::{onnx, ModelError};
+use crate::render::mesh::{MeshWarpOptions, MeshWarpRenderer, OutputMode};
+use crate::render::{check_layout, idle::IdleOptions, RenderError};
+use crate::runtime::{OrtBackend, OrtOptions, RuntimeError};
+use crate::sampler::SamplerOptions;
+use crate::stream::live::{AudioInput, ChunkPlan, LiveOptions, LiveSource, LiveStats, PackageModel, RestModel};
 use crate::stream::source::{AudioKind, TestSource, TestSourceConfig, VideoKind};
-use crate::stream::{Metrics, StreamConfig, StreamError, StreamHooks, Streamer};
+use crate::stream::{AvSource, Metrics, StreamConfig, StreamError, StreamHooks, Streamer, OUTPUT_FPS};
 pub use config::{Config, ConfigError};
 use control::{ControlServer, ControlState};
 
@@ -25,6 +33,12 @@ pub enum DaemonError {
     Stream(#[from] StreamError),
     #[error(transparent)]
     Control(#[from] control::ControlError),
+    #[error("model package: {0}")]
+    Model(#[from] ModelError),
+    #[error("model runtime: {0}")]
+    Runtime(#[from] RuntimeError),
+    #[error("renderer: {0}")]
+    Render(#[from] RenderError),
 }
 
 /// What the daemon did.
@@ -52,6 +66,87 @@ pub fn test_source(cfg: &Config) -> Result<TestSource, StreamError> {
         audio,
         sync_probe: cfg.input.sync_probe.then_some(cfg.input.sync_probe_period),
     })
+}
+
+/// Model packages shipped in `engines/`, preferred first: the distilled student, then its teacher.
+pub const DEFAULT_PACKAGES: [&str; 2] = ["engines/jamflow-small-student", "engines/jamflow-small"];
+
+/// The first of [`DEFAULT_PACKAGES`] present under `root`.
+pub fn default_package(root: &std::path::Path) -> Option<std::path::PathBuf> {
+    DEFAULT_PACKAGES.iter().map(|p| root.join(p)).find(|p| p.join(crate::model::package::CONFIG_FILE).is_file())
+}
+
+/// One model session over the package (the live path and text mode each get their own).
+fn package_model(cfg: &Config, pkg: &mut Package) -> Result<PackageModel, DaemonError> {
+    let bytes = onnx::to_bytes(&pkg.graph()?)?;
+    let opts = OrtOptions {
+        provider: cfg.model.backend,
+        threads: cfg.model.threads,
+        trt_cache: Some(pkg.dir.join("build").join("trt-cache")),
+        ..OrtOptions::default()
+    };
+    let backend = OrtBackend::from_bytes(&bytes, &opts)?;
+    let mc = &pkg.config;
+    // A distilled package brings its own steps, schedule and baked guidance; a teacher takes [sampler].
+    let sampler = if mc.sampler.guidance_baked {
+        SamplerOptions::from_config(mc, 0)
+    } else {
+        SamplerOptions {
+            steps: cfg.sampler.steps as usize,
+            cfg_strength: cfg.sampler.cfg,
+            ..SamplerOptions::from_config(mc, 0)
+        }
+    };
+    Ok(PackageModel::new(Box::new(backend), mc.clone(), sampler, pkg.vocab.clone())?)
+}
+
+/// The live source described by the config (input kind alsa, wav or none).
+pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, DaemonError> {
+    let image = cfg.portrait.image.clone().ok_or_else(|| ConfigError::Invalid {
+        key: "portrait.image".into(),
+        message: "the live source renders a portrait".into(),
+    })?;
+    let mesh_opts = MeshWarpOptions {
+        output: OutputMode::Crop { size: cfg.portrait.width },
+        idle: cfg.portrait.idle.then(IdleOptions::default),
+    };
+    let renderer = MeshWarpRenderer::open(&image, cfg.portrait.landmarks.as_deref(), &mesh_opts)?;
+    let input = match cfg.input.kind {
+        config::InputKind::Alsa => AudioInput::Alsa { device: cfg.input.device.clone() },
+        config::InputKind::Wav => {
+            AudioInput::Wav { path: cfg.input.wav.clone().unwrap_or_default(), looped: cfg.input.loop_wav }
+        }
+        _ => AudioInput::None,
+    };
+    let s = &cfg.streaming;
+    let opts = LiveOptions {
+        input,
+        plan: ChunkPlan::from_ms(s.chunk_ms, s.history_ms, s.lookahead_ms, OUTPUT_FPS),
+        margin_frames: (s.margin_ms as u64 * OUTPUT_FPS as u64).div_ceil(1000) as usize,
+        motion_udp: cfg.motion_out.udp_addr()?,
+    };
+    let layout_dim = crate::model::config::MotionLayout::Mouth4_2d;
+    let (motion, speech, layout): (Box<dyn crate::stream::live::MotionModel>, _, _) = match &cfg.model.package {
+        Some(dir) => {
+            let mut pkg = Package::load(dir)?;
+            let layout = pkg.config.motion.as_ref().map(|m| m.layout.clone()).ok_or_else(|| ModelError::Config {
+                file: Some(dir.join(crate::model::package::CONFIG_FILE)),
+                field: "motion".into(),
+                msg: "jamflowd needs a package with a motion stream".into(),
+            })?;
+            check_layout(&renderer, &layout)?;
+            let motion = package_model(cfg, &mut pkg)?;
+            let speech = if motion.has_text() {
+                Some(Box::new(package_model(cfg, &mut pkg)?) as Box<dyn crate::stream::live::SpeechModel>)
+            } else {
+                tracing::warn!("the model package has no text input: /say is unavailable");
+                None
+            };
+            (Box::new(motion) as _, speech, layout.name())
+        }
+        None => (Box::new(RestModel { k: layout_dim.motion_dim() }) as _, None, layout_dim.name()),
+    };
+    Ok(LiveSource::start(&opts, motion, speech, Box::new(renderer), layout, stats)?)
 }
 
 /// systemd notify + watchdog, control-state updates and the stop flag, called from the streaming loop.
@@ -103,17 +198,23 @@ impl StreamHooks for Hooks {
 pub fn run(cfg: &Config, max_frames: Option<u64>, stop: Arc<AtomicBool>) -> Result<Outcome, DaemonError> {
     cfg.check()?;
     let metrics = Arc::new(Metrics::default());
-    let state = Arc::new(ControlState::new(metrics.clone()));
+    let mut state = ControlState::new(metrics.clone());
+    let mut source: Box<dyn AvSource> = if cfg.input.kind == config::InputKind::Test {
+        tracing::info!("input: built-in test source");
+        Box::new(test_source(cfg)?)
+    } else {
+        let stats = Arc::new(LiveStats::default());
+        let live = live_source(cfg, stats.clone())?;
+        state.live = Some(stats);
+        state.speech = Some(live.speech_control());
+        Box::new(live)
+    };
+    let state = Arc::new(state);
     let _control = if cfg.control.enabled {
         Some(ControlServer::start(&cfg.control.address, cfg.control.port, state.clone())?)
     } else {
         None
     };
-    let mut source = test_source(cfg)?;
-    tracing::warn!(
-        "input: built-in test source (the model-driven mic/WAV input is not in this build; [model], [sampler] and \
-         [streaming] chunking are validated but unused)"
-    );
     let mut usec = 0u64;
     let watchdog_every = sd_notify::watchdog_enabled(false, &mut usec)
         .then(|| Duration::from_micros(usec / 2).max(Duration::from_millis(100)));
@@ -128,7 +229,8 @@ pub fn run(cfg: &Config, max_frames: Option<u64>, stop: Arc<AtomicBool>) -> Resu
         },
         metrics,
     );
-    let summary = streamer.run(&mut source, &mut hooks)?;
+    let summary = streamer.run(source.as_mut(), &mut hooks)?;
+    drop(source);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     for f in &summary.mp4_files {
         tracing::info!(path = %f.display(), "MP4 written");
