@@ -607,3 +607,246 @@ fn rtsp_100_client_cycles_with_flat_memory() {
     let (code, log) = d.wait(Duration::from_secs(5));
     assert_eq!(code, Some(0), "{log}");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The live source: model package + mesh renderer driven by ALSA, a real-time WAV, or nothing (+ /say).
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The shipped default model and sample portrait.
+fn default_package() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    jamflow::daemon::default_package(root).expect("a default package in engines/").display().to_string()
+}
+
+fn portrait() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/portraits/astronaut.png").display().to_string()
+}
+
+/// Real speech from espeak-ng at 24 kHz (the voice the default model was trained on), at least `secs` long.
+fn speech(secs: f64) -> Vec<f32> {
+    let voice = jamflow::corpus::espeak::VoiceSettings { voice: "en-us".into(), rate: 170, pitch: 50, range: 50 };
+    let audio = jamflow::model::config::AudioConfig::default();
+    let art = jamflow::corpus::articulation::Articulator::default();
+    let mut x = Vec::new();
+    while (x.len() as f64) < secs * 24_000.0 {
+        let s = jamflow::corpus::utterance("Hello, my lips move with the words you say to me.", &voice, &audio, &art)
+            .expect("espeak-ng (scripts/setup.sh installs libespeak-ng1)");
+        x.extend(s.audio);
+    }
+    x
+}
+
+fn write_speech_wav(path: &Path, secs: f64) {
+    jamflow::audio::wav::write(path, 24_000, &speech(secs), jamflow::audio::wav::WavFormat::Pcm16).unwrap();
+}
+
+/// A Prometheus counter/gauge value from `/metrics`.
+fn metric(port: u16, name: &str) -> f64 {
+    let (code, body) = http(port, "GET", "/metrics", "").expect("metrics");
+    assert_eq!(code, 200);
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')).map(|v| v.trim().parse().unwrap()))
+        .unwrap_or_else(|| panic!("no metric {name} in\n{body}"))
+}
+
+/// Poll until `metric >= value`, bounded.
+fn wait_metric(port: u16, name: &str, value: f64, limit: Duration) -> f64 {
+    let start = Instant::now();
+    loop {
+        let v = metric(port, name);
+        if v >= value {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "{name} = {v} < {value} after {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A temporary HOME whose `.asoundrc` defines capture PCM `jfmic`: the ALSA `file` plugin reading S16 mono 48 kHz
+/// from `infile` (which may not exist yet: then the device cannot be opened).
+fn alsa_home(infile: &Path) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let rc = format!(
+        "pcm.jfmic {{\n  type file\n  slave.pcm \"null\"\n  file \"/dev/null\"\n  infile \"{}\"\n  format \"raw\"\n}}\n",
+        infile.display()
+    );
+    std::fs::write(home.path().join(".asoundrc"), rc).unwrap();
+    home
+}
+
+/// `x` (24 kHz) as raw S16 mono at 48 kHz (sample-doubled).
+fn write_raw_s16_48k(path: &Path, x: &[f32]) {
+    let bytes: Vec<u8> = x
+        .iter()
+        .flat_map(|&v| {
+            let s = (v.clamp(-1.0, 1.0) * 32767.0) as i16;
+            [s, s]
+        })
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn live_daemon(home: &Path, args: &[&str]) -> Daemon {
+    let pkg = default_package();
+    let portrait = portrait();
+    let mut cmd = Command::new(JAMFLOWD);
+    cmd.args(["--package", &pkg, "--portrait", &portrait]).args(args).env("HOME", home).env_remove("NOTIFY_SOCKET");
+    Daemon::spawn_cmd(&mut cmd)
+}
+
+#[test]
+fn live_alsa_mic_to_rtsp_client_decodes_video_and_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("mic.raw");
+    write_raw_s16_48k(&raw, &speech(30.0));
+    let home = alsa_home(&raw);
+    let (port, ctl) = (free_port(), free_port());
+    let d = live_daemon(
+        home.path(),
+        &["--device", "jfmic", "--rtsp-port", &port.to_string(), "--control-port", &ctl.to_string()],
+    );
+    wait_healthy(ctl, Duration::from_secs(30));
+    let url = format!("rtsp://127.0.0.1:{port}/jamflow");
+    let rec = dir.path().join("rec.mkv");
+    let out = run_bounded(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-rtsp_transport", "tcp", "-i", &url, "-t", "4", "-c", "copy", "-y"])
+            .arg(&rec),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "ffmpeg RTSP client failed: {}", String::from_utf8_lossy(&out.stderr));
+    let streams = probe_streams(&rec);
+    assert!(streams.iter().any(|s| s.0 == "video" && s.1 == "h264" && s.3 == "25/1"), "{streams:?}");
+    assert!(streams.iter().any(|s| s.0 == "audio" && s.1 == "opus"), "{streams:?}");
+    decode_clean(&rec);
+    // The mic really drove the model: capture opened once, audio arrived, windows ran.
+    assert_eq!(metric(ctl, "jamflow_input_opens_total"), 1.0);
+    assert!(metric(ctl, "jamflow_input_samples_total") > 24_000.0);
+    assert!(metric(ctl, "jamflow_model_windows_total") >= 3.0);
+    assert!(metric(ctl, "jamflow_mic_to_frame_seconds_count") > 0.0);
+    // The audio of the stream is the mic's speech (not silence).
+    let (audio, _) = decode_av(&rec);
+    let loud = audio.iter().filter(|v| v.abs() > 0.05).count();
+    assert!(loud > 2_400, "only {loud} loud samples in the RTSP audio");
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn live_mic_absent_streams_idle_then_capture_opens_when_it_appears() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("later.raw");
+    let home = alsa_home(&raw);
+    let ctl = free_port();
+    let mp4 = dir.path().join("idle.mp4");
+    let d = live_daemon(
+        home.path(),
+        &["--device", "jfmic", "--no-rtsp", "--mp4", mp4.to_str().unwrap(), "--control-port", &ctl.to_string()],
+    );
+    wait_healthy(ctl, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(2));
+    // No device: frames keep flowing (idle), nothing was captured.
+    assert_eq!(metric(ctl, "jamflow_input_opens_total"), 0.0);
+    let frames = metric(ctl, "jamflow_frames_out_total");
+    assert!(frames >= 40.0, "{frames} frames in the idle phase");
+    wait_healthy(ctl, Duration::from_secs(1));
+    // The device appears: the daemon's retry opens it and the model runs on its audio.
+    write_raw_s16_48k(&raw, &speech(20.0));
+    wait_metric(ctl, "jamflow_input_opens_total", 1.0, Duration::from_secs(10));
+    wait_metric(ctl, "jamflow_model_windows_total", 2.0, Duration::from_secs(15));
+    assert!(metric(ctl, "jamflow_frames_out_total") > frames);
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("idle until it appears"), "{log}");
+    decode_clean(&mp4);
+}
+
+#[test]
+fn live_wav_mp4_has_both_streams_and_motion_goes_out_over_udp() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("speech.wav");
+    write_speech_wav(&wav, 3.0);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let target = udp.local_addr().unwrap().to_string();
+    let mp4 = dir.path().join("live.mp4");
+    let (wav, out) = (wav.to_str().unwrap(), mp4.to_str().unwrap());
+    let d = live_daemon(
+        dir.path(),
+        &["--wav", wav, "--mp4", out, "--no-rtsp", "--no-control", "--motion-udp", &target, "--duration-s", "4"],
+    );
+    // Datagrams: one JSON object per frame, in order, with the package's layout.
+    let mut buf = [0u8; 2048];
+    let mut last = None;
+    for _ in 0..60 {
+        let n = udp.recv(&mut buf).expect("motion datagram");
+        let v: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        assert_eq!(v["layout"], "mouth4-2d");
+        assert_eq!(v["motion"].as_array().unwrap().len(), 12);
+        assert!(["mic", "idle", "speech"].contains(&v["source"].as_str().unwrap()), "{v}");
+        let f = v["frame"].as_u64().unwrap();
+        if let Some(l) = last {
+            assert_eq!(f, l + 1, "frames in order, none lost on loopback");
+        }
+        last = Some(f);
+    }
+    let (code, log) = d.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{log}");
+    let streams = probe_streams(&mp4);
+    let v = streams.iter().find(|s| s.0 == "video" && s.1 == "h264").expect("video");
+    let a = streams.iter().find(|s| s.0 == "audio" && s.1 == "aac").expect("audio");
+    assert!((v.2 - 4.0).abs() <= FRAME_S + 1e-6, "{streams:?}");
+    assert!((a.2 - 4.0).abs() <= FRAME_S + 0.03, "{streams:?}");
+    decode_clean(&mp4);
+}
+
+#[test]
+fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = free_port();
+    let mp4 = dir.path().join("say.mp4");
+    let d = live_daemon(
+        dir.path(),
+        &["--input", "none", "--no-rtsp", "--mp4", mp4.to_str().unwrap(), "--control-port", &ctl.to_string()],
+    );
+    wait_healthy(ctl, Duration::from_secs(30));
+    // Input limits.
+    let (code, body) = http(ctl, "POST", "/say", "not json").unwrap();
+    assert_eq!(code, 400, "{body}");
+    let long = format!("{{\"text\": \"{}\"}}", "a".repeat(600));
+    let (code, body) = http(ctl, "POST", "/say", &long).unwrap();
+    assert!(code == 400 && body.contains("500"), "{code} {body}");
+    let huge = format!("{{\"text\": \"{}\"}}", "a".repeat(70_000));
+    assert_eq!(http(ctl, "POST", "/say", &huge).unwrap().0, 413);
+    let (code, body) =
+        http(ctl, "POST", "/say", "{\"text\": \"hi\", \"reference_wav\": \"/nonexistent.wav\"}").unwrap();
+    assert_eq!(code, 400, "{body}");
+    // Speech plays.
+    let (code, body) = http(ctl, "POST", "/say", "{\"text\": \"Hello there, nice to meet you.\"}").unwrap();
+    assert_eq!(code, 202, "{body}");
+    wait_metric(ctl, "jamflow_speech_started_total", 1.0, Duration::from_secs(30));
+    wait_metric(ctl, "jamflow_speech_frames_total", 25.0, Duration::from_secs(10));
+    // A long utterance is cut short by /interrupt.
+    let text =
+        "This is a much longer sentence that would keep me talking for quite a few seconds if nobody stopped me.";
+    let (code, _) = http(ctl, "POST", "/say", &format!("{{\"text\": \"{text}\"}}")).unwrap();
+    assert_eq!(code, 202);
+    wait_metric(ctl, "jamflow_speech_started_total", 2.0, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, body) = http(ctl, "POST", "/interrupt", "").unwrap();
+    assert_eq!((code, body.trim()), (200, "{\"interrupted\":true}"));
+    let stopped_at = metric(ctl, "jamflow_speech_frames_total");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(metric(ctl, "jamflow_speech_frames_total"), stopped_at, "speech frames after /interrupt");
+    assert_eq!(metric(ctl, "jamflow_speech_interrupted_total"), 1.0);
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+    // The generated speech is in the recording (the input itself is silent).
+    let (audio, _) = decode_av(&mp4);
+    let loud = audio.iter().filter(|v| v.abs() > 0.02).count();
+    assert!(loud > 2_400, "only {loud} audible samples: speech missing from the MP4");
+}

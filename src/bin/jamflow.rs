@@ -176,6 +176,9 @@ enum Cmd {
     Portrait(render_cli::PortraitCmd),
     /// Frames per second of the mesh-warp renderer on one core, as a ratio to the 50 fps target.
     BenchRender(render_cli::BenchRenderArgs),
+    /// The live path: throughput (model windows + renderer + H.264/AAC encoding, unpaced: real-time factor) and a
+    /// real-time run through the daemon's pipeline (mic-to-frame latency p50/p95), on an espeak-ng speech clip.
+    BenchLive(BenchLiveArgs),
     /// The synthetic speech + mouth-motion training corpus (espeak-ng; docs/corpus.md).
     #[command(subcommand)]
     Corpus(CorpusCmd),
@@ -251,6 +254,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Render(a) => render_cli::render(&a),
         Cmd::Portrait(c) => render_cli::portrait(&c),
         Cmd::BenchRender(a) => render_cli::bench_render(&a),
+        Cmd::BenchLive(a) => bench_live(&a),
         Cmd::Corpus(c) => corpus_cmd(c),
     }
 }
@@ -471,7 +475,6 @@ const DEMO_TEXT: &str = "Hello, I am a talking portrait. My lips move with the s
                          Watch my mouth open wide, then close on the words bubble, maybe, and moment.";
 
 fn demo(out: &Path, package: Option<&Path>) -> Result<()> {
-    use jamflow::corpus::{articulation::Articulator, espeak::VoiceSettings};
     use jamflow::daemon::{self, config::InputKind, Config};
     use jamflow::stream::{Mp4Output, OUTPUT_FPS};
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -484,12 +487,10 @@ fn demo(out: &Path, package: Option<&Path>) -> Result<()> {
     info(&pkg_dir, 10.0)?;
     // 1. A speech clip from espeak-ng (the voice the default model was trained on).
     let audio_cfg = jamflow::model::config::AudioConfig::default();
-    let voice = VoiceSettings { voice: "en-us".into(), rate: 160, pitch: 50, range: 50 };
-    let spoken = jamflow::corpus::utterance(DEMO_TEXT, &voice, &audio_cfg, &Articulator::default())
-        .context("synthesizing the demo clip with espeak-ng (scripts/setup.sh installs libespeak-ng1)")?;
+    let speech = demo_speech(0.0)?;
     let wav = out.join("speech.wav");
-    jamflow::audio::wav::write(&wav, audio_cfg.sample_rate, &spoken.audio, jamflow::audio::wav::WavFormat::Pcm16)?;
-    let clip_s = spoken.audio.len() as f64 / audio_cfg.sample_rate as f64;
+    jamflow::audio::wav::write(&wav, audio_cfg.sample_rate, &speech, jamflow::audio::wav::WavFormat::Pcm16)?;
+    let clip_s = speech.len() as f64 / audio_cfg.sample_rate as f64;
     println!("speech clip: {clip_s:.1} s -> {}", wav.display());
     // 2. The daemon's own pipeline with the WAV played once in real time.
     let mp4 = out.join("jamflow-demo.mp4");
@@ -517,6 +518,130 @@ fn demo(out: &Path, package: Option<&Path>) -> Result<()> {
          target/release/jamflowd --config configs/demo.toml\n  ffplay -rtsp_transport tcp rtsp://127.0.0.1:8554/jamflow\n  \
          curl -X POST -d '{{\"text\": \"Hello there.\"}}' http://127.0.0.1:8620/say"
     );
+    Ok(())
+}
+
+#[derive(clap::Args)]
+struct BenchLiveArgs {
+    /// Model package (default: the shipped default model).
+    #[arg(long)]
+    package: Option<PathBuf>,
+    /// A second package to compare per-window time with (e.g. the teacher of a distilled student).
+    #[arg(long)]
+    compare: Option<PathBuf>,
+    /// Seconds of speech for the throughput run.
+    #[arg(long, default_value_t = 20.0)]
+    seconds: f64,
+    /// Seconds of the real-time latency run (0: skip).
+    #[arg(long, default_value_t = 20.0)]
+    realtime_s: f64,
+    /// ONNX Runtime intra-op threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Where the bench MP4s go.
+    #[arg(long, default_value = "target/bench-live")]
+    out: PathBuf,
+}
+
+/// Speech for demos and benches: [`DEMO_TEXT`] by espeak-ng at the model rate, repeated to at least `secs`.
+fn demo_speech(secs: f64) -> Result<Vec<f32>> {
+    use jamflow::corpus::{articulation::Articulator, espeak::VoiceSettings};
+    let audio_cfg = jamflow::model::config::AudioConfig::default();
+    let voice = VoiceSettings { voice: "en-us".into(), rate: 160, pitch: 50, range: 50 };
+    let mut x = Vec::new();
+    loop {
+        let s = jamflow::corpus::utterance(DEMO_TEXT, &voice, &audio_cfg, &Articulator::default())
+            .context("synthesizing speech with espeak-ng (scripts/setup.sh installs libespeak-ng1)")?;
+        x.extend(s.audio);
+        if x.len() as f64 >= secs * audio_cfg.sample_rate as f64 {
+            return Ok(x);
+        }
+    }
+}
+
+fn bench_live(a: &BenchLiveArgs) -> Result<()> {
+    use jamflow::daemon::{self, config::InputKind, Config};
+    use jamflow::stream::{bench, Mp4Output, OUTPUT_FPS};
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let root = repo_root();
+    let main = match &a.package {
+        Some(p) => p.clone(),
+        None => daemon::default_package(&root).context("no default model package under engines/")?,
+    };
+    let mut cfg = Config::default();
+    cfg.portrait.image = Some(root.join(DEMO_PORTRAIT));
+    cfg.model.threads = a.threads;
+    let audio = demo_speech(a.seconds)?;
+    let plan = daemon::chunk_plan(&cfg);
+    println!(
+        "live path: window {} frames (history {}, chunk {}, look-ahead {}), {:.0} s of speech, {} thread(s)",
+        plan.window(),
+        plan.history,
+        plan.chunk,
+        plan.lookahead,
+        audio.len() as f64 / 24_000.0,
+        a.threads.map_or("all".to_string(), |t| t.to_string())
+    );
+    let mut per_window = Vec::new();
+    for (i, dir) in std::iter::once(&main).chain(a.compare.as_ref()).enumerate() {
+        let mut pkg = load(dir)?;
+        let mut model = daemon::package_model(&cfg, &mut pkg)?;
+        let mut renderer = daemon::renderer(&cfg)?;
+        let mp4 = a.out.join(format!("throughput-{i}.mp4"));
+        let r = bench::throughput(
+            &mut model,
+            &mut renderer,
+            &audio,
+            plan,
+            cfg.encoder.video,
+            cfg.encoder.bitrate_kbps,
+            &mp4,
+        )?;
+        println!(
+            "{}: RTF {:.3} (wall / media; target <= 0.35): model {:.1} ms/window = {:.3} of a chunk, render {:.2} ms/frame, encode+push {:.2} ms/frame",
+            dir.display(),
+            r.rtf(),
+            r.per_window_s() * 1e3,
+            r.per_window_s() / (plan.chunk as f64 / OUTPUT_FPS as f64),
+            r.render_s / r.frames as f64 * 1e3,
+            (r.wall_s - r.model_s - r.render_s) / r.frames as f64 * 1e3
+        );
+        per_window.push(r.per_window_s());
+    }
+    if per_window.len() == 2 {
+        println!(
+            "per-window time ratio {} / {}: {:.3}",
+            main.display(),
+            a.compare.as_ref().unwrap().display(),
+            per_window[0] / per_window[1]
+        );
+    }
+    if a.realtime_s > 0.0 {
+        let wav = a.out.join("speech.wav");
+        jamflow::audio::wav::write(&wav, 24_000, &audio, jamflow::audio::wav::WavFormat::Pcm16)?;
+        cfg.input.kind = InputKind::Wav;
+        cfg.input.wav = Some(wav);
+        cfg.model.package = Some(main.clone());
+        cfg.outputs.mp4 = Some(Mp4Output { path: a.out.join("realtime.mp4") });
+        cfg.control.enabled = false;
+        let frames = (a.realtime_s * OUTPUT_FPS as f64).ceil() as u64;
+        println!("real time: {:.0} s through the daemon pipeline ...", a.realtime_s);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let out = daemon::run(&cfg, Some(frames), stop)?;
+        let s = out.live.context("live stats")?;
+        let q = |p: f64| s.latency_sample_quantile(p).map_or("-".into(), |v| format!("{:.0} ms", v * 1e3));
+        let get = |x: &std::sync::atomic::AtomicU64| x.load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "mic-to-frame latency p50 {} p95 {} (output delay {} ms); model RTF {:.3}; late frames {}, late chunks {}, underruns {}",
+            q(0.5),
+            q(0.95),
+            get(&s.delay_frames) * 1000 / OUTPUT_FPS as u64,
+            s.rtf(OUTPUT_FPS),
+            get(&s.late_frames),
+            get(&s.late_chunks),
+            get(&s.input_underruns)
+        );
+    }
     Ok(())
 }
 

@@ -79,11 +79,11 @@ enum InputArg {
 const DEFAULT_CONFIG: &str = "/etc/jamflow/jamflowd.toml";
 
 fn main() {
+    // ONNX Runtime logs every allocation at info: keep it at warn unless RUST_LOG asks for `ort` explicitly.
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let filter = if filter.contains("ort") { filter } else { format!("{filter},ort=warn") };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn")),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stdout)
         .init();
     match real_main() {

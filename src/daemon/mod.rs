@@ -42,10 +42,12 @@ pub enum DaemonError {
 }
 
 /// What the daemon did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Outcome {
     pub frames: u64,
     pub clean_eos: bool,
+    /// The live source's counters (absent with the test source).
+    pub live: Option<Arc<LiveStats>>,
 }
 
 /// The test source described by the config.
@@ -77,7 +79,7 @@ pub fn default_package(root: &std::path::Path) -> Option<std::path::PathBuf> {
 }
 
 /// One model session over the package (the live path and text mode each get their own).
-fn package_model(cfg: &Config, pkg: &mut Package) -> Result<PackageModel, DaemonError> {
+pub fn package_model(cfg: &Config, pkg: &mut Package) -> Result<PackageModel, DaemonError> {
     let bytes = onnx::to_bytes(&pkg.graph()?)?;
     let opts = OrtOptions {
         provider: cfg.model.backend,
@@ -100,8 +102,8 @@ fn package_model(cfg: &Config, pkg: &mut Package) -> Result<PackageModel, Daemon
     Ok(PackageModel::new(Box::new(backend), mc.clone(), sampler, pkg.vocab.clone())?)
 }
 
-/// The live source described by the config (input kind alsa, wav or none).
-pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, DaemonError> {
+/// The mesh renderer of `[portrait]`.
+pub fn renderer(cfg: &Config) -> Result<MeshWarpRenderer, DaemonError> {
     let image = cfg.portrait.image.clone().ok_or_else(|| ConfigError::Invalid {
         key: "portrait.image".into(),
         message: "the live source renders a portrait".into(),
@@ -110,7 +112,18 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
         output: OutputMode::Crop { size: cfg.portrait.width },
         idle: cfg.portrait.idle.then(IdleOptions::default),
     };
-    let renderer = MeshWarpRenderer::open(&image, cfg.portrait.landmarks.as_deref(), &mesh_opts)?;
+    Ok(MeshWarpRenderer::open(&image, cfg.portrait.landmarks.as_deref(), &mesh_opts)?)
+}
+
+/// The chunk plan of `[streaming]`.
+pub fn chunk_plan(cfg: &Config) -> ChunkPlan {
+    let s = &cfg.streaming;
+    ChunkPlan::from_ms(s.chunk_ms, s.history_ms, s.lookahead_ms, OUTPUT_FPS)
+}
+
+/// The live source described by the config (input kind alsa, wav or none).
+pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, DaemonError> {
+    let renderer = renderer(cfg)?;
     let input = match cfg.input.kind {
         config::InputKind::Alsa => AudioInput::Alsa { device: cfg.input.device.clone() },
         config::InputKind::Wav => {
@@ -121,7 +134,7 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
     let s = &cfg.streaming;
     let opts = LiveOptions {
         input,
-        plan: ChunkPlan::from_ms(s.chunk_ms, s.history_ms, s.lookahead_ms, OUTPUT_FPS),
+        plan: chunk_plan(cfg),
         margin_frames: (s.margin_ms as u64 * OUTPUT_FPS as u64).div_ceil(1000) as usize,
         motion_udp: cfg.motion_out.udp_addr()?,
     };
@@ -199,12 +212,14 @@ pub fn run(cfg: &Config, max_frames: Option<u64>, stop: Arc<AtomicBool>) -> Resu
     cfg.check()?;
     let metrics = Arc::new(Metrics::default());
     let mut state = ControlState::new(metrics.clone());
+    let mut live_stats = None;
     let mut source: Box<dyn AvSource> = if cfg.input.kind == config::InputKind::Test {
         tracing::info!("input: built-in test source");
         Box::new(test_source(cfg)?)
     } else {
         let stats = Arc::new(LiveStats::default());
         let live = live_source(cfg, stats.clone())?;
+        live_stats = Some(stats.clone());
         state.live = Some(stats);
         state.speech = Some(live.speech_control());
         Box::new(live)
@@ -235,5 +250,5 @@ pub fn run(cfg: &Config, max_frames: Option<u64>, stop: Arc<AtomicBool>) -> Resu
     for f in &summary.mp4_files {
         tracing::info!(path = %f.display(), "MP4 written");
     }
-    Ok(Outcome { frames: summary.frames, clean_eos: summary.clean_eos })
+    Ok(Outcome { frames: summary.frames, clean_eos: summary.clean_eos, live: live_stats })
 }

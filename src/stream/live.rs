@@ -150,6 +150,9 @@ pub enum SayError {
     Busy,
 }
 
+/// Latencies kept for exact quantiles (10 minutes at 25 fps).
+pub const MAX_LATENCY_SAMPLES: usize = 15_000;
+
 /// Latency histogram bucket bounds (seconds) of mic-to-frame latency.
 pub const LATENCY_BUCKETS: [f64; 10] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 3.0];
 
@@ -160,6 +163,8 @@ pub struct LiveStats {
     pub latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     pub latency_count: AtomicU64,
     pub latency_sum_us: AtomicU64,
+    /// The first [`MAX_LATENCY_SAMPLES`] latencies (seconds), for exact quantiles in benchmarks.
+    pub latency_samples: Mutex<Vec<f32>>,
     /// Model windows run, and their total compute time (RTF = compute / audio covered by the chunks).
     pub windows: AtomicU64,
     pub window_us: AtomicU64,
@@ -197,6 +202,21 @@ impl LiveStats {
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_sum_us.fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
+        let mut v = self.latency_samples.lock().expect("latency lock");
+        if v.len() < MAX_LATENCY_SAMPLES {
+            v.push(secs as f32);
+        }
+    }
+
+    /// Exact latency quantile over the kept samples (`None` before any).
+    pub fn latency_sample_quantile(&self, q: f64) -> Option<f64> {
+        let mut v = self.latency_samples.lock().expect("latency lock").clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f32::total_cmp);
+        let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+        Some(v[i] as f64)
     }
 
     /// Real-time factor of the model so far (compute time / audio time of the chunks produced).
@@ -510,6 +530,29 @@ impl LiveSource {
     /// The model's processing time is measured here on a silent window and sets the output delay.
     pub fn start(
         opts: &LiveOptions,
+        motion: Box<dyn MotionModel>,
+        speech: Option<Box<dyn SpeechModel>>,
+        renderer: Box<dyn Renderer + Send>,
+        layout: &'static str,
+        stats: Arc<LiveStats>,
+    ) -> Result<Self, StreamError> {
+        let mic = match &opts.input {
+            AudioInput::Alsa { device } => {
+                let cfg = CaptureConfig { device: device.clone(), ..CaptureConfig::default() };
+                let rate = StreamFormat::new(2, 2).sample_rate;
+                let open: MicOpener =
+                    Box::new(move || MicStream::open(&cfg, rate).map(|m| Box::new(m) as Box<dyn Mic>));
+                Some((device.clone(), open))
+            }
+            _ => None,
+        };
+        Self::launch(opts, mic, motion, speech, renderer, layout, stats)
+    }
+
+    /// [`LiveSource::start`] with the capture device's opener given (`Some` for the alsa input).
+    fn launch(
+        opts: &LiveOptions,
+        mic: Option<(String, MicOpener)>,
         mut motion: Box<dyn MotionModel>,
         speech: Option<Box<dyn SpeechModel>>,
         renderer: Box<dyn Renderer + Send>,
@@ -565,9 +608,10 @@ impl LiveSource {
         };
         match &opts.input {
             AudioInput::None => {}
-            AudioInput::Alsa { device } => {
-                let (s, d) = (shared.clone(), device.clone());
-                threads.push(spawn("mic", Box::new(move || mic_thread(&s, &d)))?);
+            AudioInput::Alsa { .. } => {
+                let (device, open) = mic.ok_or_else(|| StreamError::Config("alsa input without a device".into()))?;
+                let s = shared.clone();
+                threads.push(spawn("mic", Box::new(move || mic_thread(&s, &device, open)))?);
             }
             AudioInput::Wav { path, looped } => {
                 let x = super::source::load_wav_mono(path, format.sample_rate)?;
@@ -763,16 +807,34 @@ fn push_audio(sh: &Shared, at: u64, x: &[f32]) {
 /// Back-off between attempts to (re)open a capture device.
 const REOPEN_EVERY: Duration = Duration::from_millis(500);
 
-fn mic_thread(sh: &Shared, device: &str) {
-    let cfg = CaptureConfig { device: device.to_string(), ..CaptureConfig::default() };
-    let mut mic: Option<MicStream> = None;
+/// A capture stream at the stream rate: the ALSA [`MicStream`] (or a scripted one in tests).
+pub trait Mic: Send {
+    fn read(&mut self) -> Result<CaptureEvent, crate::audio::AudioError>;
+}
+
+impl Mic for MicStream {
+    fn read(&mut self) -> Result<CaptureEvent, crate::audio::AudioError> {
+        MicStream::read(self)
+    }
+}
+
+/// Opens the capture device; called again after the device was lost.
+pub type MicOpener = Box<dyn FnMut() -> Result<Box<dyn Mic>, crate::audio::AudioError> + Send>;
+
+fn mic_thread(sh: &Shared, device: &str, mut open: MicOpener) {
+    let mut mic: Option<Box<dyn Mic>> = None;
     let mut anchor = Anchor { offset: None };
     let mut warned = false;
+    // Open the device once the media timeline starts (the first frame): what a device captured before then
+    // would be stale or, from a source without a clock, consumed ahead of time.
+    while sh.origin.get().is_none() && !sh.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     while !sh.stop.load(Ordering::SeqCst) {
         let Some(m) = mic.as_mut() else {
-            match MicStream::open(&cfg, sh.format.sample_rate) {
+            match open() {
                 Ok(m) => {
-                    tracing::info!(device, rate = m.capture().negotiated().rate, "capture device open");
+                    tracing::info!(device, "capture device open");
                     sh.stats.input_opens.fetch_add(1, Ordering::Relaxed);
                     sh.input_live.store(true, Ordering::Relaxed);
                     anchor.offset = None;
@@ -1203,6 +1265,89 @@ mod tests {
         assert!(stats.latency_count.load(Ordering::Relaxed) > 0);
     }
 
+    /// A mic that delivers 1 s of a 0.5 square wave, is lost, refuses to open twice, then comes back.
+    #[derive(Default)]
+    struct Script {
+        opens: u32,
+        reads: u32,
+        index: u64,
+    }
+    struct ScriptedMic(Arc<Mutex<Script>>);
+    impl Mic for ScriptedMic {
+        fn read(&mut self) -> Result<CaptureEvent, crate::audio::AudioError> {
+            let mut s = self.0.lock().unwrap();
+            s.reads += 1;
+            if s.opens == 1 && s.reads > 100 {
+                return Ok(CaptureEvent::DeviceLost { reason: "unplugged (scripted)".into() });
+            }
+            let samples: Vec<f32> = (0..240).map(|i| if i % 2 == 0 { 0.5 } else { -0.5 }).collect();
+            let frame_index = s.index;
+            s.index += 240;
+            Ok(CaptureEvent::Audio(crate::audio::capture::Chunk { samples, timestamp: Instant::now(), frame_index }))
+        }
+    }
+
+    #[test]
+    fn a_lost_mic_leaves_the_stream_idle_and_is_reopened() {
+        let script = Arc::new(Mutex::new(Script::default()));
+        let (sc, mut attempts) = (script.clone(), 0);
+        let open: MicOpener = Box::new(move || {
+            attempts += 1;
+            // Attempt 1 opens; 2 and 3 (after the loss) fail; 4 opens again.
+            if attempts == 2 || attempts == 3 {
+                return Err(crate::audio::AudioError::Capture {
+                    device: "scripted".into(),
+                    msg: "no such device".into(),
+                });
+            }
+            let mut s = sc.lock().unwrap();
+            s.opens += 1;
+            s.reads = 0;
+            Ok(Box::new(ScriptedMic(sc.clone())) as Box<dyn Mic>)
+        });
+        let opts = LiveOptions {
+            input: AudioInput::Alsa { device: "scripted".into() },
+            plan: ChunkPlan { history: 2, chunk: 4, lookahead: 2 },
+            margin_frames: 2,
+            motion_udp: None,
+        };
+        let stats = Arc::new(LiveStats::default());
+        let model = Box::new(Energy { spf: 960 });
+        let mut src = LiveSource::launch(
+            &opts,
+            Some(("scripted".into(), open)),
+            model,
+            None,
+            Box::new(Blank),
+            "test",
+            stats.clone(),
+        )
+        .unwrap();
+        let fmt = src.format();
+        let t0 = Instant::now();
+        let mut chunk = AvChunk::default();
+        let mut shown = Vec::new();
+        for n in 0..125u64 {
+            let due = t0 + Duration::from_nanos(fmt.frame_pts_ns(n));
+            if let Some(w) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(w);
+            }
+            src.fill(ChunkTime { index: n, pts_ns: fmt.frame_pts_ns(n) }, &mut chunk).unwrap();
+            shown.push((src.last[0], rms(&chunk.audio)));
+        }
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        assert_eq!(script.lock().unwrap().opens, 2, "reopened once the device was back");
+        assert_eq!(get(&stats.input_losses), 1);
+        assert_eq!(get(&stats.input_opens), 2);
+        // Speech, then a silent idle gap, then speech again: the stream never stopped.
+        let loud: Vec<bool> = shown.iter().map(|&(_, a)| a > 0.4).collect();
+        let first = loud.iter().position(|&l| l).expect("mic audio before the loss");
+        let gap = first + loud[first..].iter().position(|&l| !l).expect("a gap after the loss");
+        assert!(loud[gap..].iter().any(|&l| l), "mic audio after the reopen");
+        assert!(shown[gap..].iter().take(10).all(|&(m, _)| m < 0.45), "idle motion during the gap");
+        assert!(get(&stats.windows) >= 8);
+    }
+
     #[test]
     fn plan_from_ms_and_delay() {
         let p = ChunkPlan::from_ms(400, 800, 160, 25);
@@ -1248,6 +1393,8 @@ mod tests {
         }
         assert_eq!(s.latency_quantile(0.5), Some(0.2));
         assert_eq!(s.latency_quantile(0.95), Some(3.0));
+        assert!((s.latency_sample_quantile(0.5).unwrap() - 0.15).abs() < 1e-6);
+        assert!((s.latency_sample_quantile(1.0).unwrap() - 2.0).abs() < 1e-6);
         let text = s.prometheus(25);
         assert!(text.contains("jamflow_mic_to_frame_seconds_bucket{le=\"0.2\"} 3"), "{text}");
         assert!(text.contains("jamflow_mic_to_frame_seconds_count 5"), "{text}");

@@ -8,6 +8,7 @@
 //! start, never from wall time. The streamer pushes frame `n` when the pipeline clock reaches that running time, so
 //! output runs at exactly `fps` on the pipeline clock and audio and video cannot drift apart.
 
+pub mod bench;
 pub mod live;
 pub mod pipeline;
 pub mod rtsp;

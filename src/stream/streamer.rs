@@ -309,7 +309,12 @@ impl Streamer {
 }
 
 /// Push one frame and its audio, stamped from the counters.
-fn push(built: &Built, format: &super::StreamFormat, frame: u64, chunk: &AvChunk) -> Result<(), StreamError> {
+pub(crate) fn push(
+    built: &Built,
+    format: &super::StreamFormat,
+    frame: u64,
+    chunk: &AvChunk,
+) -> Result<(), StreamError> {
     let spf = format.samples_per_frame() as u64;
     let mut audio = gst::Buffer::with_size(chunk.audio.len() * 4).map_err(|e| StreamError::Gst(e.to_string()))?;
     {
@@ -337,7 +342,7 @@ fn push(built: &Built, format: &super::StreamFormat, frame: u64, chunk: &AvChunk
 }
 
 /// Send EOS on both sources and wait until it reached every sink (MP4 moov written), then stop the pipeline.
-fn finish(built: &Built, timeout: Duration) -> bool {
+pub(crate) fn finish(built: &Built, timeout: Duration) -> bool {
     let _ = built.video_src.end_of_stream();
     let _ = built.audio_src.end_of_stream();
     let deadline = Instant::now() + timeout;

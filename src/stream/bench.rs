@@ -1,0 +1,113 @@
+//! Throughput of the live path without real-time pacing: chunked audio -> motion windows exactly as the live
+//! source runs them, the renderer on every frame, and the real encoder pipeline (H.264 + AAC into an MP4), as fast
+//! as the machine goes. Real-time factor = wall time / media time (<= 1 keeps up; the target is 0.35).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use super::live::{ChunkPlan, MotionModel};
+use super::pipeline::{self, EncoderSettings, Mp4Output, Outputs, VideoEncoder};
+use super::source::AvChunk;
+use super::streamer::{finish, push};
+use super::{StreamError, StreamFormat};
+use crate::render::Renderer;
+
+/// What one throughput run measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throughput {
+    pub media_s: f64,
+    pub wall_s: f64,
+    /// Time in the model (all windows), the renderer (all frames), and pushing/encoding (the rest).
+    pub model_s: f64,
+    pub render_s: f64,
+    pub windows: usize,
+    pub frames: u64,
+}
+
+impl Throughput {
+    /// Wall time over media time.
+    pub fn rtf(&self) -> f64 {
+        self.wall_s / self.media_s
+    }
+    /// Mean model time per window (seconds).
+    pub fn per_window_s(&self) -> f64 {
+        self.model_s / self.windows.max(1) as f64
+    }
+}
+
+/// Appsrc fill level above which the bench waits for the encoder (frames), so nothing is dropped.
+const MAX_QUEUED_FRAMES: u64 = 4;
+
+/// Run `audio` (stream rate, mono) through the live path as fast as possible into an MP4 at `mp4`.
+pub fn throughput(
+    model: &mut dyn MotionModel,
+    renderer: &mut dyn Renderer,
+    audio: &[f32],
+    plan: ChunkPlan,
+    encoder: VideoEncoder,
+    bitrate_kbps: u32,
+    mp4: &Path,
+) -> Result<Throughput, StreamError> {
+    super::init()?;
+    let (w, h) = renderer.frame_size();
+    let format = StreamFormat::new(w, h);
+    format.check()?;
+    let spf = format.samples_per_frame();
+    let k = model.motion_dim();
+    let frames = audio.len() / spf;
+    if frames < plan.chunk {
+        return Err(StreamError::Config(format!("bench audio shorter than one chunk ({} frames)", plan.chunk)));
+    }
+    let outputs = Outputs { mp4: Some(Mp4Output { path: mp4.to_path_buf() }), ..Outputs::default() };
+    let enc = EncoderSettings { encoder, bitrate_kbps, latency_ms: 0 };
+    let built = pipeline::build(&format, &outputs, &enc, Some(mp4))?;
+    built.pipeline.set_state(gst::State::Playing)?;
+    let sample = |f: usize, i: usize| audio.get(f * spf + i).copied().unwrap_or(0.0);
+    let mut shown: Vec<f32> = Vec::with_capacity(frames * k);
+    let (mut model_s, mut render_s, mut windows) = (0.0, 0.0, 0);
+    let mut chunk = AvChunk::default();
+    let t0 = Instant::now();
+    let mut c0 = 0usize;
+    while c0 < frames {
+        let h0 = c0.saturating_sub(plan.history);
+        let n = c0 - h0 + plan.chunk + plan.lookahead;
+        let win: Vec<f32> = (0..n * spf).map(|i| sample(h0 + i / spf, i % spf)).collect();
+        let t = Instant::now();
+        let motion = model.window(&win, n, &shown[h0 * k..c0 * k])?; // [n, K]
+        model_s += t.elapsed().as_secs_f64();
+        windows += 1;
+        let first = c0 - h0;
+        for f in c0..(c0 + plan.chunk).min(frames) {
+            let m = &motion[(first + f - c0) * k..(first + f - c0 + 1) * k];
+            shown.extend_from_slice(m);
+            let t = Instant::now();
+            let img = renderer.render(m, f as u64).map_err(|e| StreamError::Source(e.to_string()))?;
+            chunk.rgb.clear();
+            chunk.rgb.extend_from_slice(img.as_raw());
+            render_s += t.elapsed().as_secs_f64();
+            chunk.audio.clear();
+            chunk.audio.extend((0..spf).map(|i| sample(f, i)));
+            while built.video_src.current_level_bytes() > MAX_QUEUED_FRAMES * format.frame_bytes() as u64 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            push(&built, &format, f as u64, &chunk)?;
+        }
+        c0 += plan.chunk;
+    }
+    let clean = finish(&built, Duration::from_secs(30));
+    let wall_s = t0.elapsed().as_secs_f64();
+    if !clean {
+        return Err(StreamError::Gst("the encoder did not finish the bench stream".into()));
+    }
+    Ok(Throughput {
+        media_s: frames as f64 / format.fps as f64,
+        wall_s,
+        model_s,
+        render_s,
+        windows,
+        frames: frames as u64,
+    })
+}
