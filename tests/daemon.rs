@@ -850,3 +850,36 @@ fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
     let loud = audio.iter().filter(|v| v.abs() > 0.02).count();
     assert!(loud > 2_400, "only {loud} audible samples: speech missing from the MP4");
 }
+
+#[test]
+fn sync_probe_through_the_live_path_lines_up_in_the_mp4() {
+    // Clicks (10 ms of 1 kHz) at the start of every second of a WAV played in real time: the live source finds
+    // them in its model windows and marks those frames, so the marker travels the model path and its delay.
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("clicks.wav");
+    let x: Vec<f32> = (0..24_000 * 8)
+        .map(|i| {
+            let k = i % 24_000;
+            if k < 240 {
+                0.8 * (2.0 * std::f32::consts::PI * 1000.0 * k as f32 / 24_000.0).sin()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    jamflow::audio::wav::write(&wav, 24_000, &x, jamflow::audio::wav::WavFormat::Pcm16).unwrap();
+    let mp4 = dir.path().join("live-probe.mp4");
+    let out = run_bounded(
+        Command::new(JAMFLOWD)
+            .args(["--no-control", "--no-rtsp", "--sync-probe", "--duration-s", "6", "--wav"])
+            .arg(&wav)
+            .arg("--mp4")
+            .arg(&mp4)
+            .env_remove("NOTIFY_SOCKET"),
+        Duration::from_secs(40),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let (markers, clicks) = probe_marks(&mp4);
+    assert!(markers.len() >= 3, "markers at {markers:?}");
+    assert_in_sync(&markers, &clicks, 3);
+}

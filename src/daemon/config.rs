@@ -76,7 +76,9 @@ pub struct InputConfig {
     pub test_audio: TestAudio,
     #[serde(default = "default_tone")]
     pub tone_hz: f32,
-    /// Sync probe (test input): a click and a white marker on the same frame every `sync_probe_period` frames.
+    /// Sync probe. Test input: a click and a white marker on the same frame every `sync_probe_period` frames.
+    /// WAV/ALSA input: the clicks of the input go through the live path (timeline, model thread, delay) and the
+    /// frames where it found them get the marker; no model or portrait is used.
     #[serde(default)]
     pub sync_probe: bool,
     #[serde(default = "default_probe_period")]
@@ -385,7 +387,7 @@ impl Config {
             }
         }
         need_file("portrait.landmarks", &self.portrait.landmarks)?;
-        if self.input.kind != InputKind::Test {
+        if self.input.kind != InputKind::Test && !self.input.sync_probe {
             let kind = format!("{:?}", self.input.kind).to_lowercase();
             if self.portrait.image.is_none() {
                 return Err(invalid(

@@ -18,7 +18,9 @@ use crate::render::mesh::{MeshWarpOptions, MeshWarpRenderer, OutputMode};
 use crate::render::{check_layout, idle::IdleOptions, RenderError};
 use crate::runtime::{OrtBackend, OrtOptions, RuntimeError};
 use crate::sampler::SamplerOptions;
-use crate::stream::live::{AudioInput, ChunkPlan, LiveOptions, LiveSource, LiveStats, PackageModel, RestModel};
+use crate::stream::live::{
+    AudioInput, ChunkPlan, ClickDetector, LiveOptions, LiveSource, LiveStats, PackageModel, ProbeRenderer, RestModel,
+};
 use crate::stream::source::{AudioKind, TestSource, TestSourceConfig, VideoKind};
 use crate::stream::{AvSource, Metrics, StreamConfig, StreamError, StreamHooks, Streamer, OUTPUT_FPS};
 pub use config::{Config, ConfigError};
@@ -123,7 +125,6 @@ pub fn chunk_plan(cfg: &Config) -> ChunkPlan {
 
 /// The live source described by the config (input kind alsa, wav or none).
 pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, DaemonError> {
-    let renderer = renderer(cfg)?;
     let input = match cfg.input.kind {
         config::InputKind::Alsa => AudioInput::Alsa { device: cfg.input.device.clone() },
         config::InputKind::Wav => {
@@ -139,6 +140,15 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
         motion_udp: cfg.motion_out.udp_addr()?,
     };
     let layout_dim = crate::model::config::MotionLayout::Mouth4_2d;
+    if cfg.input.sync_probe {
+        // Sync probe through the live path: clicks in the input -> marked frames -> white marker.
+        let k = layout_dim.motion_dim();
+        let spf = crate::stream::StreamFormat::new(2, 2).samples_per_frame();
+        let motion = Box::new(ClickDetector { k, samples_per_frame: spf });
+        let probe = Box::new(ProbeRenderer { size: cfg.portrait.width });
+        return Ok(LiveSource::start(&opts, motion, None, probe, layout_dim.name(), stats)?);
+    }
+    let renderer = renderer(cfg)?;
     let (motion, speech, layout): (Box<dyn crate::stream::live::MotionModel>, _, _) = match &cfg.model.package {
         Some(dir) => {
             let mut pkg = Package::load(dir)?;

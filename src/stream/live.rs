@@ -108,6 +108,60 @@ impl MotionModel for RestModel {
     }
 }
 
+/// Sync probe through the live path: the "model" marks every frame whose window audio holds a click (channel 0 =
+/// 1), and [`ProbeRenderer`] flashes a white marker on those frames. Audio and marker then travel the whole live
+/// path (input timeline, model thread, motion timeline, delay, pipeline) and their offset is measured at the output.
+pub struct ClickDetector {
+    pub k: usize,
+    pub samples_per_frame: usize,
+}
+
+/// Sample magnitude that counts as a click.
+pub const CLICK_LEVEL: f32 = 0.3;
+
+impl MotionModel for ClickDetector {
+    fn motion_dim(&self) -> usize {
+        self.k
+    }
+    fn window(&mut self, audio: &[f32], frames: usize, _known: &[f32]) -> Result<Vec<f32>, StreamError> {
+        let mut m = vec![0.0; frames * self.k];
+        for (f, c) in audio.chunks(self.samples_per_frame).take(frames).enumerate() {
+            if c.iter().any(|v| v.abs() > CLICK_LEVEL) {
+                m[f * self.k] = 1.0;
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// Black frames with the top half white where motion channel 0 is set (see [`ClickDetector`]).
+pub struct ProbeRenderer {
+    pub size: u32,
+}
+
+impl Renderer for ProbeRenderer {
+    fn name(&self) -> &'static str {
+        "sync-probe"
+    }
+    fn layouts(&self) -> Vec<crate::model::config::MotionLayout> {
+        vec![crate::model::config::MotionLayout::Mouth4_2d]
+    }
+    fn frame_size(&self) -> (u32, u32) {
+        (self.size, self.size)
+    }
+    fn render(&mut self, motion: &[f32], _index: u64) -> Result<image::RgbImage, crate::render::RenderError> {
+        let mut img = image::RgbImage::new(self.size, self.size);
+        if motion.first().is_some_and(|&v| v > 0.5) {
+            for y in 0..self.size / 2 {
+                for x in 0..self.size {
+                    img.put_pixel(x, y, image::Rgb([255, 255, 255]));
+                }
+            }
+        }
+        Ok(img)
+    }
+}
+
 /// A synthesized utterance: audio at the stream rate and motion at the frame rate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Speech {
@@ -938,7 +992,7 @@ fn model_thread(sh: &Shared, plan: ChunkPlan, model: &mut dyn MotionModel) {
                     return;
                 }
                 if !line.data.is_empty() {
-                    let c0 = *next.get_or_insert(line.start.div_ceil(spf));
+                    let c0 = *next.get_or_insert(line.start / spf);
                     if line.end() >= (c0 + (plan.chunk + plan.lookahead) as u64) * spf {
                         break line.end();
                     }
