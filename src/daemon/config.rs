@@ -120,6 +120,10 @@ pub struct ModelConfig {
     /// Model package directory (needed by the alsa and wav inputs; with `none` it serves `/say`).
     #[serde(default)]
     pub package: Option<PathBuf>,
+    /// Package for text mode (`/say`) when it should differ from `package` (e.g. a student distilled for the live
+    /// audio -> motion path, with its teacher speaking). Default: `package`.
+    #[serde(default)]
+    pub speech_package: Option<PathBuf>,
     /// ONNX Runtime execution provider: `cpu`, `cuda` or `tensorrt` (the last two need a build with that feature).
     #[serde(default)]
     pub backend: Provider,
@@ -381,9 +385,11 @@ impl Config {
         };
         need_file("input.wav", &self.input.wav)?;
         need_file("portrait.image", &self.portrait.image)?;
-        if let Some(p) = &self.model.package {
-            if !p.exists() {
-                return Err(invalid("model.package", format!("{} does not exist", p.display())));
+        for (key, p) in [("model.package", &self.model.package), ("model.speech_package", &self.model.speech_package)] {
+            if let Some(p) = p {
+                if !p.exists() {
+                    return Err(invalid(key, format!("{} does not exist", p.display())));
+                }
             }
         }
         need_file("portrait.landmarks", &self.portrait.landmarks)?;

@@ -159,8 +159,16 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
             })?;
             check_layout(&renderer, &layout)?;
             let motion = package_model(cfg, &mut pkg)?;
-            let speech = if motion.has_text() {
-                Some(Box::new(package_model(cfg, &mut pkg)?) as Box<dyn crate::stream::live::SpeechModel>)
+            // Text mode: the speech package when one is set (e.g. the teacher of a student distilled for the live
+            // audio -> motion path), else the same package.
+            let mut speech_pkg = match &cfg.model.speech_package {
+                Some(d) => Package::load(d)?,
+                None => pkg,
+            };
+            let speech_model = package_model(cfg, &mut speech_pkg)?;
+            let speech = if speech_model.has_text() {
+                check_layout(&renderer, speech_pkg.config.motion.as_ref().map(|m| &m.layout).unwrap_or(&layout))?;
+                Some(Box::new(speech_model) as Box<dyn crate::stream::live::SpeechModel>)
             } else {
                 tracing::warn!("the model package has no text input: /say is unavailable");
                 None
