@@ -33,6 +33,14 @@ so a teacher and its student see the same noise. `nfe` = network calls per utter
 packed CFG call is one), `passes` = batch rows evaluated (x2 with CFG: the compute ratio between packages);
 `*_sampler_rtf` is the PyTorch reference sampler's time / audio duration (--threads; for comparison only).
 
+--onnx MODEL.onnx evaluates the network with ONNX Runtime (CPU provider, --threads intra-op threads) instead of the
+PyTorch module: an exported or built graph of the same package (`jamflow export`, `jamflow build --precision
+fp32|int8|fp16|w8a16 --target ort-cpu` -> PKG/build/<precision>-ort-cpu/model.onnx). The sampler stays the
+reference one (jamflow_ref.sample; only its network call, jamflow_ref.run, is routed to the session), so the noise
+and every other setting are the same as without --onnx. "graph" in the output is "pytorch" or the ONNX path, with
+"graph_precision" / "graph_target" / "graph_calibration" from the build's manifest.json beside it (null without one,
+e.g. `jamflow export`).
+
 --compare TEACHER.json prints (and stores under "vs_teacher") the ratio this/teacher of every numeric metric;
 --ratio STUDENT.json TEACHER.json does only that, on two earlier --json outputs.
 
@@ -40,11 +48,15 @@ packed CFG call is one), `passes` = batch rows evaluated (x2 with CFG: the compu
         --json target/eval-teacher.json
     .venv/bin/python scripts/eval.py --corpus target/corpus --package target/distill/package --limit 50 \\
         --json target/eval-student.json --compare target/eval-teacher.json
+    .venv/bin/python scripts/eval.py --corpus target/corpus --package target/train/package --task a2m --limit 50 \\
+        --onnx target/train/package/build/int8-ort-cpu/model.onnx --json target/eval-teacher-int8.json \\
+        --compare target/eval-teacher.json
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -156,6 +168,82 @@ def motion_metrics(preds: list[np.ndarray], trues: list[np.ndarray], closed: lis
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# ONNX Runtime network (--onnx)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class OnnxNet:
+    """An ONNX Runtime session with the network interface of jamflow_ref.run: graph inputs named as in
+    src/model/io.rs in, {output name: float32 tensor} out. Only the inputs the graph declares are fed (the sampler
+    may prepare more, e.g. motion_known without a known-mask channel), each as the graph's element type."""
+
+    DTYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(bool)": np.bool_}
+
+    def __init__(self, path: Path, threads: int):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.inputs = {}
+        for i in self.session.get_inputs():
+            if i.type not in self.DTYPES:
+                raise ValueError(f"{path}: graph input {i.name} has type {i.type}; expected float, int64 or bool")
+            self.inputs[i.name] = self.DTYPES[i.type]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+
+    def __call__(self, inputs) -> dict[str, torch.Tensor]:
+        missing = [k for k in self.inputs if k not in inputs]
+        if missing:
+            raise ValueError(f"the graph needs inputs {missing} the sampler did not provide (another package?)")
+        feed = {}
+        for name, dtype in self.inputs.items():
+            v = inputs[name]
+            v = v.detach().cpu().numpy() if torch.is_tensor(v) else np.asarray(v)
+            feed[name] = np.ascontiguousarray(v.astype(dtype, copy=False))
+        out = self.session.run(self.outputs, feed)
+        return {k: torch.from_numpy(v) for k, v in zip(self.outputs, out, strict=True)}
+
+
+_torch_run = ref.run
+
+
+def _run(model, inputs):
+    """jamflow_ref.run, or the ONNX session's call when `model` is an OnnxNet."""
+    return model(inputs) if isinstance(model, OnnxNet) else _torch_run(model, inputs)
+
+
+ref.run = _run  # jamflow_ref.sample looks `run` up at call time: the reference sampler drives either network
+
+
+def graph_info(path: Path, package: Path) -> dict:
+    """What --onnx evaluates: the path, and precision / target / calibration from the build's manifest.json
+    (jamflow-build/1) when one is beside the graph; a warning when that manifest was built from other weights."""
+    info = {"graph": str(path), "graph_precision": None, "graph_target": None, "graph_calibration": None}
+    man = path.parent / "manifest.json"
+    if not man.exists():
+        return info
+    m = json.loads(man.read_text())
+    info["graph_precision"] = m.get("precision")
+    info["graph_target"] = m.get("target")
+    cal = m.get("calibration")
+    if isinstance(cal, dict):
+        info["graph_calibration"] = {k: cal.get(k) for k in ("name", "id", "method") if k in cal}
+    elif cal is not None:
+        info["graph_calibration"] = cal
+    want = m.get("sources") or {}
+    for key, fname in (("weights_sha256", "model.safetensors"), ("config_sha256", "model.json")):
+        rec = want.get(key) if isinstance(want, dict) else None
+        if rec and (package / fname).exists():
+            got = hashlib.sha256((package / fname).read_bytes()).hexdigest()
+            if got != rec:
+                print(f"warning: {man}: built from another {fname} than {package}'s (sha256 {rec[:12]} vs "
+                      f"{got[:12]})", file=sys.stderr)
+    return info
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Comparison
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -223,6 +311,9 @@ def main() -> None:
     ap.add_argument("--closure-threshold", type=float, default=0.03)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--onnx", type=Path, metavar="MODEL_ONNX",
+                    help="run the network with ONNX Runtime (CPU, --threads) on this graph of the package "
+                    "(e.g. PKG/build/int8-ort-cpu/model.onnx) instead of the PyTorch module")
     ap.add_argument("--json", type=Path, help="also write the metrics here")
     ap.add_argument("--compare", type=Path, metavar="TEACHER_JSON",
                     help="print the ratio of each metric to this earlier --json output (e.g. student / teacher)")
@@ -241,8 +332,13 @@ def main() -> None:
 
     raw = json.loads((args.package / "model.json").read_text())
     vocab = (args.package / raw["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
-    model = ref.build(raw)
-    model.load_state_dict({k: v.float() for k, v in load_file(str(args.package / "model.safetensors")).items()})
+    if args.onnx is not None:
+        if not args.onnx.is_file():
+            sys.exit(f"{args.onnx}: no such ONNX graph (jamflow export / jamflow build writes it)")
+        model = OnnxNet(args.onnx, args.threads)
+    else:
+        model = ref.build(raw)
+        model.load_state_dict({k: v.float() for k, v in load_file(str(args.package / "model.safetensors")).items()})
     cfg = ref.normalize_config(raw)
     fps = cfg["motion"]["fps"]
     ratio = ref.mel_rate(cfg) / fps
@@ -271,6 +367,7 @@ def main() -> None:
     n = len(data) if args.limit == 0 else min(args.limit, len(data))
     metrics = {
         "package": str(args.package),
+        **(graph_info(args.onnx, args.package) if args.onnx is not None else {"graph": "pytorch"}),
         "split": args.split,
         "utterances": n,
         "steps": steps,
