@@ -11,6 +11,14 @@ use std::time::{Duration, Instant};
 
 const JAMFLOWD: &str = env!("CARGO_BIN_EXE_jamflowd");
 
+/// Tests that run the model live, or many RTSP clients, take turns: on a 2-core CI machine two of them at once
+/// starve each other's real-time loops (they measure behaviour, not throughput).
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -213,9 +221,10 @@ fn sigterm_finalizes_the_mp4_and_exits_0_while_control_api_answers() {
         .and_then(|v| v.trim().parse().ok())
         .unwrap();
     assert!(frames >= 25, "frames_out {frames} after > 1.5 s");
+    // The test source has no model: text mode answers 503, naming what it needs.
     let (code, body) = http(port, "POST", "/say", "{\"text\":\"hello\"}").unwrap();
-    assert_eq!(code, 501, "{body}");
-    assert!(body.contains("does not have yet"), "{body}");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("needs a model"), "{body}");
     let (code, _) = http(port, "GET", "/nope", "").unwrap();
     assert_eq!(code, 404);
     let big = "x".repeat(70 * 1024);
@@ -408,8 +417,15 @@ fn config_errors_name_the_key_and_path() {
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("portrait.image") && err.contains("/nonexistent/face.png"), "{err}");
 
+    // The demo config plays the clip `jamflow demo` writes; before the demo ran, that path is named as missing,
+    // and with a clip given the rest of the file checks out.
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/demo.toml");
-    let out = run_bounded(Command::new(JAMFLOWD).arg("--config").arg(&demo).arg("--check"), Duration::from_secs(10));
+    let clip = dir.path().join("clip.wav");
+    jamflow::audio::wav::write(&clip, 24_000, &vec![0.0; 24_000], jamflow::audio::wav::WavFormat::Pcm16).unwrap();
+    let out = run_bounded(
+        Command::new(JAMFLOWD).arg("--config").arg(&demo).arg("--check").arg("--wav").arg(&clip),
+        Duration::from_secs(10),
+    );
     assert!(out.status.success(), "demo config: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -494,6 +510,7 @@ fn rtsp_basic_auth_refuses_without_credentials() {
 
 #[test]
 fn rtsp_shared_media_serves_concurrent_and_returning_clients() {
+    let _turn = heavy();
     let (rtsp_port, control_port) = (free_port(), free_port());
     let d = Daemon::spawn(&[
         "--rtsp-port",
@@ -697,6 +714,7 @@ fn live_daemon(home: &Path, args: &[&str]) -> Daemon {
 
 #[test]
 fn live_alsa_mic_to_rtsp_client_decodes_video_and_audio() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("mic.raw");
     write_raw_s16_48k(&raw, &speech(30.0));
@@ -736,6 +754,7 @@ fn live_alsa_mic_to_rtsp_client_decodes_video_and_audio() {
 
 #[test]
 fn live_mic_absent_streams_idle_then_capture_opens_when_it_appears() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("later.raw");
     let home = alsa_home(&raw);
@@ -766,6 +785,7 @@ fn live_mic_absent_streams_idle_then_capture_opens_when_it_appears() {
 
 #[test]
 fn live_wav_mp4_has_both_streams_and_motion_goes_out_over_udp() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("speech.wav");
     write_speech_wav(&wav, 3.0);
@@ -805,6 +825,7 @@ fn live_wav_mp4_has_both_streams_and_motion_goes_out_over_udp() {
 
 #[test]
 fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
+    let _turn = heavy();
     let dir = tempfile::tempdir().unwrap();
     let ctl = free_port();
     let mp4 = dir.path().join("say.mp4");
@@ -853,6 +874,7 @@ fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
 
 #[test]
 fn sync_probe_through_the_live_path_lines_up_in_the_mp4() {
+    let _turn = heavy();
     // Clicks (10 ms of 1 kHz) at the start of every second of a WAV played in real time: the live source finds
     // them in its model windows and marks those frames, so the marker travels the model path and its delay.
     let dir = tempfile::tempdir().unwrap();

@@ -197,8 +197,8 @@ fn shipped_default_model_runs_audio_to_motion() {
 
 /// CI bounds on the shipped models' quality (issue 5; the model card has the full test-split numbers): audio ->
 /// mouth motion on sentences the models never saw (written here, spoken by espeak-ng), for the distilled student at
-/// its own steps and the teacher at 8 steps with CFG. The bounds sit below the measured values so that a broken
-/// package, loader or sampler fails them, not sampling noise.
+/// its own steps and the teacher at 8 steps with CFG. The bounds are the issue's targets; measured here r 0.94-0.95
+/// and closure recall 1.0, so a regressed model, package, loader or sampler fails them, not sampling noise.
 #[test]
 fn shipped_models_follow_unseen_speech() {
     let d = tempfile::tempdir().unwrap();
@@ -230,8 +230,8 @@ fn shipped_models_follow_unseen_speech() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
     };
     for (pkg, extra, r_min, closure_min) in [
-        ("engines/jamflow-small-student", &[][..], 0.65, 0.55),
-        ("engines/jamflow-small", &["--steps", "8"][..], 0.65, 0.55),
+        ("engines/jamflow-small-student", &[][..], 0.8, 0.7),
+        ("engines/jamflow-small", &["--steps", "8"][..], 0.8, 0.7),
     ] {
         let m = eval(pkg, extra);
         let r = m["r_pooled"].as_f64().unwrap();

@@ -365,8 +365,13 @@ impl Config {
                 *p = dir.join(&*p);
             }
         };
-        let paths =
-            [&mut self.input.wav, &mut self.model.package, &mut self.portrait.image, &mut self.portrait.landmarks];
+        let paths = [
+            &mut self.input.wav,
+            &mut self.model.package,
+            &mut self.model.speech_package,
+            &mut self.portrait.image,
+            &mut self.portrait.landmarks,
+        ];
         for p in paths.into_iter().flatten() {
             fix(p);
         }
@@ -544,7 +549,10 @@ mod tests {
 
     #[test]
     fn relative_paths_follow_the_file() {
-        let cfg = Config::from_toml("[outputs.mp4]\npath = \"o.mp4\"\n", Path::new("/etc/jamflow/c.toml")).unwrap();
+        let text = "[outputs.mp4]\npath = \"o.mp4\"\n[model]\npackage = \"p\"\nspeech_package = \"../s\"\n";
+        let cfg = Config::from_toml(text, Path::new("/etc/jamflow/c.toml")).unwrap();
+        assert_eq!(cfg.model.speech_package, Some(PathBuf::from("/etc/jamflow/../s")));
+        assert_eq!(cfg.model.package, Some(PathBuf::from("/etc/jamflow/p")));
         assert_eq!(cfg.outputs.mp4.unwrap().path, PathBuf::from("/etc/jamflow/o.mp4"));
     }
 }
