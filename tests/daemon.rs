@@ -591,10 +591,10 @@ fn rss_kb(pid: u32) -> u64 {
 }
 
 /// Soak (about 2 minutes, so not in the default run): `cargo test --test daemon -- --ignored`.
-/// 100 RTSP connect/describe/play/disconnect cycles; every one gets H.264 + Opus and memory stays flat.
+/// 100 RTSP connect/describe/play/disconnect cycles; every one gets H.264 + Opus and memory stays flat (~2 min).
 #[test]
-#[ignore = "soak test, ~2 min: run with --ignored"]
 fn rtsp_100_client_cycles_with_flat_memory() {
+    let _turn = heavy();
     let port = free_port();
     let d = Daemon::spawn(&["--no-control", "--rtsp-port", &port.to_string()]);
     let start = Instant::now();
