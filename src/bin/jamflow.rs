@@ -638,7 +638,7 @@ fn bench_live(a: &BenchLiveArgs) -> Result<()> {
             get(&s.delay_frames) * 1000 / OUTPUT_FPS as u64,
             s.rtf(OUTPUT_FPS),
             get(&s.late_frames),
-            get(&s.late_chunks),
+            get(&s.stream.late_chunks),
             get(&s.input_underruns)
         );
     }

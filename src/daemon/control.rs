@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::stream::live::{self, LiveStats, SayError, SayRequest, SpeechControl};
-use crate::stream::{Metrics, StreamFormat, OUTPUT_FPS};
+use crate::stream::{Metrics, OUTPUT_FPS};
 
 /// Largest request body accepted (`/say` text and options).
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
@@ -116,7 +116,7 @@ fn say(speech: &SpeechControl, body: &[u8]) -> (u16, String) {
     let reference = match (b.reference_wav, b.reference_text) {
         (None, None) => None,
         (Some(p), Some(t)) => {
-            let rate = StreamFormat::new(2, 2).sample_rate;
+            let rate = crate::model::config::AudioConfig::default().sample_rate;
             match live::load_reference(&p, rate) {
                 Ok(a) => Some((a, t)),
                 Err(e) => return json_error(400, &format!("reference_wav: {e}")),

@@ -83,13 +83,18 @@ pub fn default_package(root: &std::path::Path) -> Option<std::path::PathBuf> {
 /// One model session over the package (the live path and text mode each get their own).
 pub fn package_model(cfg: &Config, pkg: &mut Package) -> Result<PackageModel, DaemonError> {
     let bytes = onnx::to_bytes(&pkg.graph()?)?;
+    session(cfg, pkg, &bytes)
+}
+
+/// A model session over `pkg` from its serialized graph (built once when two sessions share a package).
+fn session(cfg: &Config, pkg: &Package, graph: &[u8]) -> Result<PackageModel, DaemonError> {
     let opts = OrtOptions {
         provider: cfg.model.backend,
         threads: cfg.model.threads,
         trt_cache: Some(pkg.dir.join("build").join("trt-cache")),
         ..OrtOptions::default()
     };
-    let backend = OrtBackend::from_bytes(&bytes, &opts)?;
+    let backend = OrtBackend::from_bytes(graph, &opts)?;
     let mc = &pkg.config;
     // A distilled package brings its own steps, schedule and baked guidance; a teacher takes [sampler].
     let sampler = if mc.sampler.guidance_baked {
@@ -143,8 +148,7 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
     if cfg.input.sync_probe {
         // Sync probe through the live path: clicks in the input -> marked frames -> white marker.
         let k = layout_dim.motion_dim();
-        let spf = crate::stream::StreamFormat::new(2, 2).samples_per_frame();
-        let motion = Box::new(ClickDetector { k, samples_per_frame: spf });
+        let motion = Box::new(ClickDetector { k });
         let probe = Box::new(ProbeRenderer { size: cfg.portrait.width });
         return Ok(LiveSource::start(&opts, motion, None, probe, layout_dim.name(), stats)?);
     }
@@ -158,16 +162,20 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
                 msg: "jamflowd needs a package with a motion stream".into(),
             })?;
             check_layout(&renderer, &layout)?;
-            let motion = package_model(cfg, &mut pkg)?;
+            let graph = onnx::to_bytes(&pkg.graph()?)?;
+            let motion = session(cfg, &pkg, &graph)?;
             // Text mode: the speech package when one is set (e.g. the teacher of a student distilled for the live
-            // audio -> motion path), else the same package.
-            let mut speech_pkg = match &cfg.model.speech_package {
-                Some(d) => Package::load(d)?,
-                None => pkg,
+            // audio -> motion path), else a second session over the same graph.
+            let (speech_model, speech_layout) = match &cfg.model.speech_package {
+                Some(d) => {
+                    let mut sp = Package::load(d)?;
+                    let l = sp.config.motion.as_ref().map(|m| m.layout.clone());
+                    (package_model(cfg, &mut sp)?, l)
+                }
+                None => (session(cfg, &pkg, &graph)?, None),
             };
-            let speech_model = package_model(cfg, &mut speech_pkg)?;
             let speech = if speech_model.has_text() {
-                check_layout(&renderer, speech_pkg.config.motion.as_ref().map(|m| &m.layout).unwrap_or(&layout))?;
+                check_layout(&renderer, speech_layout.as_ref().unwrap_or(&layout))?;
                 Some(Box::new(speech_model) as Box<dyn crate::stream::live::SpeechModel>)
             } else {
                 tracing::warn!("the model package has no text input: /say is unavailable");
@@ -235,7 +243,7 @@ pub fn run(cfg: &Config, max_frames: Option<u64>, stop: Arc<AtomicBool>) -> Resu
         tracing::info!("input: built-in test source");
         Box::new(test_source(cfg)?)
     } else {
-        let stats = Arc::new(LiveStats::default());
+        let stats = Arc::new(LiveStats { stream: metrics.clone(), ..LiveStats::default() });
         let live = live_source(cfg, stats.clone())?;
         live_stats = Some(stats.clone());
         state.live = Some(stats);

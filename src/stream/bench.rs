@@ -72,8 +72,8 @@ pub fn throughput(
     let t0 = Instant::now();
     let mut c0 = 0usize;
     while c0 < frames {
-        let h0 = c0.saturating_sub(plan.history);
-        let n = c0 - h0 + plan.chunk + plan.lookahead;
+        let (h0, n) = plan.span(c0 as u64);
+        let h0 = h0 as usize;
         let win: Vec<f32> = (0..n * spf).map(|i| sample(h0 + i / spf, i % spf)).collect();
         let t = Instant::now();
         let motion = model.window(&win, n, &shown[h0 * k..c0 * k])?; // [n, K]

@@ -73,6 +73,13 @@ impl ChunkPlan {
         Self { history: f(history_ms), chunk: f(chunk_ms).max(1), lookahead: f(lookahead_ms) }
     }
 
+    /// The window of the chunk starting at frame `c0`: its first frame (the history is shorter at the start of
+    /// the timeline) and its length in frames.
+    pub fn span(&self, c0: u64) -> (u64, usize) {
+        let h0 = c0.saturating_sub(self.history as u64);
+        (h0, (c0 - h0) as usize + self.chunk + self.lookahead)
+    }
+
     /// Frames of a full window.
     pub fn window(&self) -> usize {
         self.history + self.chunk + self.lookahead
@@ -113,7 +120,6 @@ impl MotionModel for RestModel {
 /// path (input timeline, model thread, motion timeline, delay, pipeline) and their offset is measured at the output.
 pub struct ClickDetector {
     pub k: usize,
-    pub samples_per_frame: usize,
 }
 
 /// Sample magnitude that counts as a click.
@@ -125,7 +131,7 @@ impl MotionModel for ClickDetector {
     }
     fn window(&mut self, audio: &[f32], frames: usize, _known: &[f32]) -> Result<Vec<f32>, StreamError> {
         let mut m = vec![0.0; frames * self.k];
-        for (f, c) in audio.chunks(self.samples_per_frame).take(frames).enumerate() {
+        for (f, c) in audio.chunks(audio.len() / frames.max(1)).take(frames).enumerate() {
             if c.iter().any(|v| v.abs() > CLICK_LEVEL) {
                 m[f * self.k] = 1.0;
             }
@@ -213,6 +219,8 @@ pub const LATENCY_BUCKETS: [f64; 10] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 
 /// Counters of the live source (exported by the daemon's `/metrics`).
 #[derive(Debug, Default)]
 pub struct LiveStats {
+    /// The output side's counters (the daemon passes its own; a default one otherwise).
+    pub stream: Arc<super::Metrics>,
     /// Mic-to-frame latency: buckets (cumulative at export), count and sum in microseconds.
     pub latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     pub latency_count: AtomicU64,
@@ -223,9 +231,9 @@ pub struct LiveStats {
     pub windows: AtomicU64,
     pub window_us: AtomicU64,
     pub chunk_frames: AtomicU64,
-    /// Frames whose motion was not ready (held), and windows skipped because they started too late.
+    /// Frames whose motion was not ready (held). Windows skipped because they started too late count in the
+    /// stream's `late_chunks` (`jamflow_late_chunks_total`).
     pub late_frames: AtomicU64,
-    pub late_chunks: AtomicU64,
     /// Model errors (the window is skipped; streaming goes on).
     pub model_errors: AtomicU64,
     /// Input: samples received, frames played without input audio while the input was live, device opens,
@@ -330,7 +338,6 @@ impl LiveStats {
             "Frames shown before their motion was ready.",
             g(&self.late_frames),
         );
-        put("jamflow_live_late_chunks_total", "counter", "Model windows skipped as too late.", g(&self.late_chunks));
         put("jamflow_input_samples_total", "counter", "Input audio samples received.", g(&self.input_samples));
         put(
             "jamflow_input_underruns_total",
@@ -593,7 +600,7 @@ impl LiveSource {
         let mic = match &opts.input {
             AudioInput::Alsa { device } => {
                 let cfg = CaptureConfig { device: device.clone(), ..CaptureConfig::default() };
-                let rate = StreamFormat::new(2, 2).sample_rate;
+                let rate = crate::model::config::AudioConfig::default().sample_rate;
                 let open: MicOpener =
                     Box::new(move || MicStream::open(&cfg, rate).map(|m| Box::new(m) as Box<dyn Mic>));
                 Some((device.clone(), open))
@@ -1006,12 +1013,11 @@ fn model_thread(sh: &Shared, plan: ChunkPlan, model: &mut dyn MotionModel) {
         let latest_start = newest.saturating_sub((plan.chunk + plan.lookahead) as u64);
         if latest_start > c0 + plan.chunk as u64 {
             let skipped = (latest_start - c0) / plan.chunk as u64;
-            sh.stats.late_chunks.fetch_add(skipped, Ordering::Relaxed);
+            sh.stats.stream.late_chunks.fetch_add(skipped, Ordering::Relaxed);
             c0 += skipped * plan.chunk as u64;
             lookahead_prev.clear();
         }
-        let h0 = c0.saturating_sub(plan.history as u64);
-        let frames = (c0 - h0) as usize + plan.chunk + plan.lookahead;
+        let (h0, frames) = plan.span(c0);
         let mut audio = vec![0.0; frames * spf as usize];
         sh.audio.lock().expect("audio lock").read(h0 * spf, &mut audio);
         // Motion known over the history: what was (or will be) shown.
@@ -1143,10 +1149,7 @@ impl PackageModel {
     fn mel_frames_for(&self, frames: usize) -> usize {
         let mut t = (frames as f64 * self.cfg.audio.mel_rate() / self.fps()).floor() as usize;
         while self.cfg.motion_frames_for(t) > frames {
-            t -= 1;
-        }
-        while self.cfg.motion_frames_for(t + 1) <= frames && self.cfg.motion_frames_for(t) < frames {
-            t += 1;
+            t -= 1; // (only on floating-point rounding)
         }
         t
     }
@@ -1411,6 +1414,8 @@ mod tests {
         assert_eq!((p.history, p.chunk, p.lookahead), (20, 10, 4));
         assert_eq!(p.window(), 34);
         assert_eq!(p.delay(3, 1), 18);
+        assert_eq!(p.span(5), (0, 19), "a short history at the start");
+        assert_eq!(p.span(30), (10, 34));
     }
 
     #[test]

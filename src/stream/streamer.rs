@@ -34,7 +34,7 @@ pub struct Metrics {
     pub audio_samples_out: AtomicU64,
     /// Frames the source delivered after their slot on the clock had passed (pushed anyway, timeline kept).
     pub late_frames: AtomicU64,
-    /// Late chunks reported by the model scheduler (stays 0 with the test source).
+    /// Model windows the live source skipped because they started too late (stays 0 with the test source).
     pub late_chunks: AtomicU64,
     /// Frames dropped by sinks (QoS messages on the bus).
     pub dropped_frames: AtomicU64,
