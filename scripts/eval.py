@@ -84,6 +84,19 @@ MCD_CONST = 10.0 * math.sqrt(2.0) / math.log(10.0)
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def request(mel: torch.Tensor, mel_known: torch.Tensor, text: torch.Tensor, f: int, gen: torch.Generator) -> dict:
+    """Sampler request: the known mel frames and text, all f motion frames unknown, noise drawn from gen."""
+    return {
+        "cond_mel": torch.where(mel_known[:, None], mel, 0.0),
+        "mel_known": mel_known,
+        "text": text,
+        "noise_mel": torch.randn(mel.shape, generator=gen),
+        "cond_motion": torch.zeros(f, 12),
+        "motion_known": torch.zeros(f, dtype=torch.bool),
+        "noise_motion": torch.randn(f, 12, generator=gen),
+    }
+
+
 def opening(m: np.ndarray) -> np.ndarray:
     return m[:, LOWER_Y] - m[:, UPPER_Y]
 
@@ -393,15 +406,8 @@ def main() -> None:
             mel, gt = data.mel[i].float(), data.motion[i].numpy()
             f = gt.shape[0]
             gen = utt_gen(args.seed, 0, i)
-            inputs = {
-                "cond_mel": mel,
-                "mel_known": torch.ones(mel.shape[0], dtype=torch.bool),
-                "text": data.text[i] if args.with_text else torch.full((1,), -1, dtype=torch.long),
-                "noise_mel": torch.randn(mel.shape, generator=gen),
-                "cond_motion": torch.zeros(f, 12),
-                "motion_known": torch.zeros(f, dtype=torch.bool),
-                "noise_motion": torch.randn(f, 12, generator=gen),
-            }
+            text = data.text[i] if args.with_text else torch.full((1,), -1, dtype=torch.long)
+            inputs = request(mel, torch.ones(mel.shape[0], dtype=torch.bool), text, f, gen)
             t0 = time.perf_counter()
             result = ref.sample(model, cfg, inputs, t_list, cfg_strength)
             secs += time.perf_counter() - t0
@@ -430,15 +436,7 @@ def main() -> None:
             known = torch.zeros(t_mel, dtype=torch.bool)
             known[:p] = True
             gen = utt_gen(args.seed, 1, i)
-            inputs = {
-                "cond_mel": torch.where(known[:, None], mel, 0.0),
-                "mel_known": known,
-                "text": data.text[i],
-                "noise_mel": torch.randn(mel.shape, generator=gen),
-                "cond_motion": torch.zeros(f, 12),
-                "motion_known": torch.zeros(f, dtype=torch.bool),
-                "noise_motion": torch.randn(f, 12, generator=gen),
-            }
+            inputs = request(mel, known, data.text[i], f, gen)
             t0 = time.perf_counter()
             result = ref.sample(model, cfg, inputs, t_list, cfg_strength)
             secs += time.perf_counter() - t0

@@ -153,6 +153,18 @@ fn probe_streams(path: &Path) -> Vec<(String, String, f64, String)> {
         .collect()
 }
 
+/// Record `secs` seconds of an RTSP stream (over TCP, streams copied) into `out` with ffmpeg, a real client.
+fn record_rtsp(url: &str, secs: u32, out: &Path, limit: Duration) {
+    let secs = secs.to_string();
+    let run = run_bounded(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-rtsp_transport", "tcp", "-i", url, "-t", &secs, "-c", "copy", "-y"])
+            .arg(out),
+        limit,
+    );
+    assert!(run.status.success(), "ffmpeg RTSP client failed: {}", String::from_utf8_lossy(&run.stderr));
+}
+
 /// Decode a file fully with ffmpeg; returns stderr (errors only) and asserts success.
 fn decode_clean(path: &Path) {
     let out = run_bounded(
@@ -254,13 +266,7 @@ fn rtsp_client_decodes_h264_at_25_fps_and_opus() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let rec = dir.path().join("rec.mkv");
-    let out = run_bounded(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-rtsp_transport", "tcp", "-i", &url, "-t", "3", "-c", "copy", "-y"])
-            .arg(&rec),
-        Duration::from_secs(20),
-    );
-    assert!(out.status.success(), "ffmpeg RTSP client failed: {}", String::from_utf8_lossy(&out.stderr));
+    record_rtsp(&url, 3, &rec, Duration::from_secs(20));
     let streams = probe_streams(&rec);
     assert!(streams.iter().any(|s| s.0 == "video" && s.1 == "h264" && s.3 == "25/1"), "{streams:?}");
     assert!(streams.iter().any(|s| s.0 == "audio" && s.1 == "opus"), "{streams:?}");
@@ -383,13 +389,7 @@ fn sync_probe_click_and_marker_line_up_over_rtsp() {
     }
     let rec = dir.path().join("probe.mkv");
     let url = format!("rtsp://127.0.0.1:{port}/jamflow");
-    let out = run_bounded(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-rtsp_transport", "tcp", "-i", &url, "-t", "4", "-c", "copy", "-y"])
-            .arg(&rec),
-        Duration::from_secs(20),
-    );
-    assert!(out.status.success(), "ffmpeg RTSP client failed: {}", String::from_utf8_lossy(&out.stderr));
+    record_rtsp(&url, 4, &rec, Duration::from_secs(20));
     d.signal("TERM");
     let (code, log) = d.wait(Duration::from_secs(5));
     assert_eq!(code, Some(0), "{log}");
@@ -727,13 +727,7 @@ fn live_alsa_mic_to_rtsp_client_decodes_video_and_audio() {
     wait_healthy(ctl, Duration::from_secs(30));
     let url = format!("rtsp://127.0.0.1:{port}/jamflow");
     let rec = dir.path().join("rec.mkv");
-    let out = run_bounded(
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-rtsp_transport", "tcp", "-i", &url, "-t", "4", "-c", "copy", "-y"])
-            .arg(&rec),
-        Duration::from_secs(30),
-    );
-    assert!(out.status.success(), "ffmpeg RTSP client failed: {}", String::from_utf8_lossy(&out.stderr));
+    record_rtsp(&url, 4, &rec, Duration::from_secs(30));
     let streams = probe_streams(&rec);
     assert!(streams.iter().any(|s| s.0 == "video" && s.1 == "h264" && s.3 == "25/1"), "{streams:?}");
     assert!(streams.iter().any(|s| s.0 == "audio" && s.1 == "opus"), "{streams:?}");
