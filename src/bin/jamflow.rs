@@ -19,6 +19,9 @@ use jamflow::build::{self as jbuild, BuildOptions, Target};
 use jamflow::compile::roofline::Device;
 use jamflow::compile::{CalibMethod, Policy, Precision};
 
+#[path = "jamflow/animate.rs"]
+mod animate;
+
 #[derive(Parser)]
 #[command(name = "jamflow", version, about = "JAM-Flow model packages -> ONNX -> ONNX Runtime / TensorRT")]
 struct Cli {
@@ -27,7 +30,7 @@ struct Cli {
 }
 
 #[derive(Args, Clone)]
-struct RuntimeArgs {
+pub(crate) struct RuntimeArgs {
     /// Execution provider (cuda/tensorrt need the matching cargo feature and an ORT GPU build).
     #[arg(long, value_enum, default_value_t = Provider::Cpu)]
     provider: Provider,
@@ -182,6 +185,8 @@ enum Cmd {
     /// The synthetic speech + mouth-motion training corpus (espeak-ng; docs/corpus.md).
     #[command(subcommand)]
     Corpus(CorpusCmd),
+    /// Any WAV -> mouth motion (windows, bounded memory) -> a talking video with the audio, or the motion.
+    Animate(animate::AnimateArgs),
 }
 
 #[derive(Subcommand)]
@@ -256,14 +261,15 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::BenchRender(a) => render_cli::bench_render(&a),
         Cmd::BenchLive(a) => bench_live(&a),
         Cmd::Corpus(c) => corpus_cmd(c),
+        Cmd::Animate(a) => animate::run(&a),
     }
 }
 
-fn load(dir: &Path) -> Result<Package> {
+pub(crate) fn load(dir: &Path) -> Result<Package> {
     Package::load(dir).with_context(|| format!("loading model package {}", dir.display()))
 }
 
-fn backend(pkg: &mut Package, rt: &RuntimeArgs) -> Result<OrtBackend> {
+pub(crate) fn backend(pkg: &mut Package, rt: &RuntimeArgs) -> Result<OrtBackend> {
     let model = pkg.graph()?;
     let bytes = onnx::to_bytes(&model)?;
     Ok(OrtBackend::from_bytes(&bytes, &rt.options(&pkg.dir))?)
@@ -1183,20 +1189,45 @@ enum CorpusCmd {
         /// Text files (fortune format or plain text); default: every fortune file in /usr/share/games/fortunes.
         #[arg(long)]
         text: Vec<PathBuf>,
+        /// Engines that speak (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = jamflow::corpus::voices::Engine::ALL)]
+        engines: Vec<jamflow::corpus::voices::Engine>,
+        /// Share of training/validation utterances heard through drawn recording conditions (docs/corpus.md).
+        #[arg(long, default_value_t = 0.65)]
+        augment: f64,
+        /// Python with piper-tts, pocketsphinx, pyroomacoustics (default $JAMFLOW_PYTHON, else .venv/bin/python).
+        #[arg(long)]
+        python: Option<PathBuf>,
     },
 }
 
 fn corpus_cmd(c: CorpusCmd) -> Result<()> {
     use jamflow::corpus;
     match c {
-        CorpusCmd::Make { out, seed, hours, eval_fraction, text } => {
+        CorpusCmd::Make { out, seed, hours, eval_fraction, text, engines, augment, python } => {
             let text = if text.is_empty() {
                 corpus::text::fortune_files(Path::new(corpus::DEFAULT_TEXT_DIR))
                     .context("no --text given; install the Debian package fortunes or pass --text FILE")?
             } else {
                 text
             };
-            let m = corpus::make_corpus(&corpus::CorpusOptions { out: out.clone(), seed, hours, eval_fraction, text })?;
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let python = python
+                .or_else(|| std::env::var_os("JAMFLOW_PYTHON").map(PathBuf::from))
+                .unwrap_or_else(|| root.join(".venv/bin/python"));
+            let scripts = root.join("scripts");
+            let opts = corpus::CorpusOptions {
+                out: out.clone(),
+                seed,
+                hours,
+                eval_fraction,
+                text,
+                engines,
+                augment,
+                python,
+                scripts,
+            };
+            let m = corpus::make_corpus(&opts)?;
             for s in corpus::SPLITS {
                 let st = &m.splits[s];
                 println!("{s:5}: {} utterances, {} sentences, {:.3} h", st.utterances, st.sentences, st.hours);

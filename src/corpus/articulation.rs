@@ -104,7 +104,7 @@ pub fn targets(name: &str) -> (Class, Vec<Target>) {
         "S" | "Z" | "tS" | "dZ" => (Consonant, vec![t(0.15, 0.6, 0.0, 0.0, [3.0, 3.0, 3.0, 1.0])]),
         "s" | "z" => (Consonant, vec![t(0.10, 0.0, 0.3, 0.0, SIBILANT)]),
         "T" | "D" => (Consonant, vec![t(0.20, 0.0, 0.1, 0.0, [2.0, 0.3, 0.3, 1.0])]),
-        "t" | "d" | "n" | "l" | "t#" | "d#" | "n-" | "l-" | "t2" | "d2" => {
+        "t" | "d" | "n" | "l" | "t#" | "d#" | "n-" | "l-" | "t2" | "d2" | "t[" | "d[" => {
             (Consonant, vec![t(0.18, 0.0, 0.1, 0.0, CORONAL)])
         }
         "j" => (Consonant, vec![t(0.15, 0.0, 0.6, 0.0, [1.0, 1.0, 1.0, 1.0])]),

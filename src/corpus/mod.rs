@@ -7,7 +7,13 @@
 
 pub mod articulation;
 pub mod espeak;
+pub mod festival;
+mod make;
+pub mod phones;
 pub mod text;
+pub mod voices;
+
+pub use make::{make_corpus, CorpusOptions};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,8 +24,10 @@ use crate::model::config::{AudioConfig, MotionLayout, MOTION_FPS};
 use articulation::{Articulator, Segment, FRAME};
 use espeak::VoiceSettings;
 
-/// Manifest format tag.
-pub const FORMAT: &str = "jamflow-corpus/1";
+/// Manifest format tag (v2: many engines and voices, split by voice family, recording conditions).
+pub const FORMAT: &str = "jamflow-corpus/2";
+/// Older manifests that still load (espeak-ng only; the new fields take their defaults).
+pub const FORMATS_READ: [&str; 2] = ["jamflow-corpus/1", FORMAT];
 /// The manifest file inside a corpus directory.
 pub const MANIFEST: &str = "manifest.json";
 /// Split names, in the order sentences are assigned to them.
@@ -46,23 +54,9 @@ pub enum CorpusError {
     #[error("espeak-ng: {0}")]
     Espeak(String),
     #[error("{0}")]
+    Engine(String),
+    #[error("{0}")]
     Invalid(String),
-}
-
-/// The voices sampled per utterance (espeak-ng voice + variant names).
-pub const VOICES: [&str; 8] = ["en-us", "en-us+f3", "en-us+m3", "en", "en+f2", "en+m7", "en-us+f4", "en+m1"];
-
-/// What to make.
-#[derive(Debug, Clone)]
-pub struct CorpusOptions {
-    pub out: PathBuf,
-    pub seed: u64,
-    /// Total hours of audio over all splits.
-    pub hours: f64,
-    /// Share of the hours (and of the sentences) for each of validation and test.
-    pub eval_fraction: f64,
-    /// Text files (fortune format or plain text).
-    pub text: Vec<PathBuf>,
 }
 
 /// Where the default text comes from (Debian `fortunes`, `fortunes-min`).
@@ -74,10 +68,32 @@ pub struct Utterance {
     pub id: String,
     pub split: String,
     pub text: String,
+    /// The engine's voice name (espeak-ng: with its variant, `en-us+f3`).
     pub voice: String,
-    pub rate: u32,
-    pub pitch: u32,
-    pub range: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<voices::Engine>,
+    /// `engine:voice`: the unit of holding out (absent in v1 manifests: espeak-ng).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// The family is never trained on.
+    #[serde(default)]
+    pub held_out: bool,
+    /// The phone set the engine reported its timeline in (mapped onto eSpeak names in the motion file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_set: Option<phones::PhoneSet>,
+    /// `clean`, `augmented` (train/val), or the test copies' `noisy` / `reverberant`.
+    #[serde(default = "clean")]
+    pub condition: String,
+    /// What the recording conditions changed (a label), none when clean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<String>,
+    /// espeak-ng settings (words/min, pitch, range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitch: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<u32>,
     /// Audio samples at `sample_rate`.
     pub samples: usize,
     /// Motion frames at `fps`.
@@ -107,6 +123,9 @@ pub struct Manifest {
     pub layout: MotionLayout,
     pub motion_dim: usize,
     pub source_sentences: usize,
+    /// Voice families that speak only in the test split.
+    #[serde(default)]
+    pub held_out_families: Vec<String>,
     pub unknown_phonemes: Vec<String>,
     pub splits: HashMap<String, SplitStats>,
     pub utterances: Vec<Utterance>,
@@ -118,16 +137,23 @@ impl Manifest {
         let text = std::fs::read_to_string(&p).map_err(|e| CorpusError::Io { path: p.clone(), source: e })?;
         let m: Manifest =
             serde_json::from_str(&text).map_err(|e| CorpusError::Format { path: p.clone(), msg: e.to_string() })?;
-        if m.format != FORMAT {
-            return Err(CorpusError::Format { path: p, msg: format!("format {:?}, expected {FORMAT:?}", m.format) });
+        if !FORMATS_READ.contains(&m.format.as_str()) {
+            return Err(CorpusError::Format {
+                path: p,
+                msg: format!("format {:?}, expected one of {FORMATS_READ:?}", m.format),
+            });
         }
         Ok(m)
     }
 }
 
+fn clean() -> String {
+    "clean".into()
+}
+
 /// SplitMix64: small, seedable, stable across platforms and versions.
 #[derive(Debug, Clone)]
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -159,7 +185,7 @@ pub fn split_sentences(mut sentences: Vec<String>, seed: u64, eval_fraction: f64
 }
 
 /// The phoneme timeline of one synthesis, in seconds.
-fn segments(speech: &espeak::Speech) -> Vec<Segment> {
+pub(crate) fn segments(speech: &espeak::Speech) -> Vec<Segment> {
     let sr = speech.sample_rate as f64;
     let total = speech.samples.len() as f64 / sr;
     let ph = &speech.phonemes;
@@ -206,7 +232,7 @@ pub fn utterance(
     Ok(Spoken { audio: y, segments: segs, motion })
 }
 
-fn write_motion(path: &Path, motion: &[f32], segs: &[Segment]) -> Result<(), CorpusError> {
+pub(crate) fn write_motion(path: &Path, motion: &[f32], segs: &[Segment]) -> Result<(), CorpusError> {
     let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let m = bytes(motion);
     let s = bytes(&segs.iter().map(|s| s.start as f32).collect::<Vec<_>>());
@@ -234,111 +260,6 @@ fn write_motion(path: &Path, motion: &[f32], segs: &[Segment]) -> Result<(), Cor
         segs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" "),
     )]);
     safetensors::serialize_to_file(views, Some(meta), path).map_err(st)
-}
-
-/// Make the corpus in `opts.out`; returns its manifest (also written as `manifest.json`).
-pub fn make_corpus(opts: &CorpusOptions) -> Result<Manifest, CorpusError> {
-    if !(opts.hours.is_finite() && opts.hours > 0.0) {
-        return Err(CorpusError::Invalid(format!("--hours must be a positive number, found {}", opts.hours)));
-    }
-    if !(0.0..0.34).contains(&opts.eval_fraction) {
-        return Err(CorpusError::Invalid(format!("eval fraction must be in 0..0.34, found {}", opts.eval_fraction)));
-    }
-    let sentences = text::load_sentences(&opts.text)?;
-    if sentences.len() < 3 {
-        return Err(CorpusError::Invalid(format!(
-            "the text files give {} usable sentences; need at least 3 (one per split)",
-            sentences.len()
-        )));
-    }
-    let source_sentences = sentences.len();
-    let pools = split_sentences(sentences, opts.seed, opts.eval_fraction);
-    let audio = AudioConfig::default();
-    let art = Articulator::default();
-    let mut rng = Rng(opts.seed);
-    let mut utterances = Vec::new();
-    let mut stats = HashMap::new();
-    let mut unknown = std::collections::BTreeSet::new();
-    let total_bar = indicatif::ProgressBar::new((opts.hours * 3600.0).ceil() as u64);
-    total_bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} s of audio {msg} [{elapsed} / {eta}]")
-            .expect("static template"),
-    );
-    for (split, pool) in SPLITS.iter().zip(pools.iter()) {
-        let share = if *split == "train" { 1.0 - 2.0 * opts.eval_fraction } else { opts.eval_fraction };
-        let budget = opts.hours * 3600.0 * share;
-        let dir = opts.out.join(split);
-        std::fs::create_dir_all(&dir).map_err(|e| CorpusError::Io { path: dir.clone(), source: e })?;
-        let mut st = SplitStats::default();
-        let mut used = std::collections::HashSet::new();
-        let mut i = 0usize;
-        while (st.seconds < budget || st.utterances == 0) && !pool.is_empty() {
-            // Past the end of the pool, sentences come again with another voice (still within this split).
-            if i >= pool.len() * 4 {
-                break;
-            }
-            let sentence = &pool[i % pool.len()];
-            i += 1;
-            let voice = VoiceSettings {
-                voice: VOICES[rng.below(VOICES.len())].to_string(),
-                rate: rng.range(140, 200),
-                pitch: rng.range(35, 65),
-                range: rng.range(40, 70),
-            };
-            let Spoken { audio: y, segments: segs, motion } = utterance(sentence, &voice, &audio, &art)?;
-            for s in &segs {
-                if articulation::targets(&s.name).0 == articulation::Class::Unknown {
-                    unknown.insert(s.name.clone());
-                }
-            }
-            let id = format!("{split}-{:06}", st.utterances);
-            let wav_rel = format!("{split}/{id}.wav");
-            let mot_rel = format!("{split}/{id}.safetensors");
-            let wav_path = opts.out.join(&wav_rel);
-            crate::audio::wav::write(&wav_path, audio.sample_rate, &y, crate::audio::wav::WavFormat::Pcm16)
-                .map_err(|e| CorpusError::Format { path: wav_path.clone(), msg: e.to_string() })?;
-            write_motion(&opts.out.join(&mot_rel), &motion, &segs)?;
-            let secs = y.len() as f64 / audio.sample_rate as f64;
-            st.seconds += secs;
-            st.utterances += 1;
-            used.insert(sentence.clone());
-            total_bar.inc(secs.round() as u64);
-            utterances.push(Utterance {
-                id,
-                split: split.to_string(),
-                text: sentence.clone(),
-                voice: voice.voice,
-                rate: voice.rate,
-                pitch: voice.pitch,
-                range: voice.range,
-                samples: y.len(),
-                frames: motion.len() / FRAME,
-                phonemes: segs.len(),
-                wav: wav_rel,
-                motion: mot_rel,
-            });
-        }
-        st.sentences = used.len();
-        st.hours = st.seconds / 3600.0;
-        stats.insert(split.to_string(), st);
-    }
-    total_bar.finish_and_clear();
-    let manifest = Manifest {
-        format: FORMAT.into(),
-        seed: opts.seed,
-        sample_rate: audio.sample_rate,
-        fps: MOTION_FPS,
-        layout: MotionLayout::Mouth4_2d,
-        motion_dim: FRAME,
-        source_sentences,
-        unknown_phonemes: unknown.into_iter().collect(),
-        splits: stats,
-        utterances,
-    };
-    let p = opts.out.join(MANIFEST);
-    let text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
-    std::fs::write(&p, text + "\n").map_err(|e| CorpusError::Io { path: p, source: e })?;
-    Ok(manifest)
 }
 
 #[cfg(test)]

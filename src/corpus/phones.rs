@@ -1,0 +1,201 @@
+//! Phone sets of the corpus engines, each mapped onto the eSpeak mnemonics whose articulatory targets
+//! [`super::articulation::targets`] defines (docs/corpus.md, "Phone sets"). One table per set, so the mouth truth of
+//! every engine comes from the same targets:
+//!
+//! - [`PhoneSet::Espeak`]: espeak-ng's own mnemonics (`aI`, `@`, `p`), used as they are;
+//! - [`PhoneSet::Arpabet`]: the ARPAbet-style sets of festival's US voices (`radio`: `ay`, `ax`, `hh`, `pau`) and of
+//!   pocketsphinx's en-us model (`AY`, `AX`, `HH`, `SIL`); case and stress digits are ignored;
+//! - [`PhoneSet::Ipa`]: IPA as espeak-ng writes it for Piper (`aɪ`, `ə`, `ɹ`); length and stress marks are ignored.
+
+use serde::{Deserialize, Serialize};
+
+/// Which set a phone name comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PhoneSet {
+    Espeak,
+    Arpabet,
+    Ipa,
+}
+
+/// The pause name of the eSpeak set (silence: the rest pose).
+pub const PAUSE: &str = "_";
+
+impl PhoneSet {
+    /// The eSpeak mnemonic that carries `name`'s articulation; `None` for a name the set does not know (the
+    /// articulator then gives it a neutral target and the manifest lists it).
+    pub fn to_espeak(self, name: &str) -> Option<String> {
+        match self {
+            PhoneSet::Espeak => Some(name.to_string()),
+            PhoneSet::Arpabet => arpabet(name).map(str::to_string),
+            PhoneSet::Ipa => ipa(name).map(str::to_string),
+        }
+    }
+}
+
+/// ARPAbet (radio / CMU / pocketsphinx) -> eSpeak.
+fn arpabet(name: &str) -> Option<&'static str> {
+    let base: String = name.trim().trim_end_matches(|c: char| c.is_ascii_digit()).to_ascii_lowercase();
+    Some(match base.as_str() {
+        "pau" | "sil" | "h#" | "sp" | "#" | "" | "brth" | "+nsn+" | "+spn+" | "+breath+" | "+cough+" | "+noise+"
+        | "+um+" | "+uh+" => PAUSE,
+        "aa" => "A:",
+        "ae" => "a",
+        "ah" => "V",
+        "ao" => "O:",
+        "aw" => "aU",
+        "ax" => "@",
+        "axr" => "3",
+        "ay" => "aI",
+        "eh" => "E",
+        "er" => "3:",
+        "ey" => "eI",
+        "ih" | "ix" => "I",
+        "iy" => "i:",
+        "ow" => "oU",
+        "oy" => "OI",
+        "uh" => "U",
+        "uw" | "ux" => "u:",
+        "b" => "b",
+        "ch" => "tS",
+        "d" => "d",
+        "dh" => "D",
+        "dx" => "*",
+        "el" => "@L",
+        "em" => "m",
+        "en" => "n",
+        "f" => "f",
+        "g" => "g",
+        "hh" | "h" => "h",
+        "jh" => "dZ",
+        "k" => "k",
+        "l" => "l",
+        "m" => "m",
+        "n" => "n",
+        "ng" | "nx" => "N",
+        "p" => "p",
+        "r" => "r",
+        "s" => "s",
+        "sh" => "S",
+        "t" => "t",
+        "th" => "T",
+        "v" => "v",
+        "w" => "w",
+        "wh" => "W",
+        "y" => "j",
+        "z" => "z",
+        "zh" => "Z",
+        _ => return None,
+    })
+}
+
+/// IPA (espeak-ng's IPA output, as Piper phonemizes) -> eSpeak.
+fn ipa(name: &str) -> Option<&'static str> {
+    // Stress, length, syllabicity and tie marks do not change the mouth shape here.
+    let base: String = name.chars().filter(|c| !"ˈˌːˑ̩͡‿".contains(*c)).collect();
+    let long = name.contains('ː');
+    Some(match base.as_str() {
+        "" | "_" | " " | "." | "," | "|" | "‖" => PAUSE,
+        "i" if long => "i:",
+        "i" => "i",
+        "ɪ" | "ᵻ" | "ɨ" | "y" => "I",
+        "e" => "e",
+        "ɛ" => "E",
+        "æ" | "a" => "a",
+        "ɑ" if long => "A:",
+        "ɑ" => "A",
+        "ʌ" => "V",
+        "ə" | "ɐ" => "@",
+        "ɚ" => "3",
+        "ɜ" | "ɝ" => "3:",
+        "ɒ" => "0",
+        "ɔ" if long => "O:",
+        "ɔ" => "O",
+        "o" => "o",
+        "u" if long => "u:",
+        "u" => "u",
+        "ʊ" => "U",
+        "aɪ" => "aI",
+        "aʊ" => "aU",
+        "eɪ" => "eI",
+        "oʊ" | "əʊ" => "oU",
+        "ɔɪ" => "OI",
+        "ɛə" | "eə" => "e@",
+        "ɪə" => "i@",
+        "ʊə" => "U@",
+        "p" => "p",
+        "b" => "b",
+        "m" => "m",
+        "f" => "f",
+        "v" => "v",
+        "w" => "w",
+        "ʍ" => "W",
+        "ɹ" | "r" | "ɻ" => "r",
+        "ɾ" => "*",
+        "s" => "s",
+        "z" => "z",
+        "ʃ" => "S",
+        "ʒ" => "Z",
+        "tʃ" => "tS",
+        "dʒ" => "dZ",
+        "θ" => "T",
+        "ð" => "D",
+        "t" => "t",
+        "d" => "d",
+        "n" => "n",
+        "l" | "ɫ" => "l",
+        "j" => "j",
+        "k" => "k",
+        "ɡ" | "g" => "g",
+        "ŋ" => "N",
+        "x" => "x",
+        "h" => "h",
+        "ʔ" => "?",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::articulation::{targets, Class};
+    use super::*;
+
+    fn class(set: PhoneSet, name: &str) -> Class {
+        targets(&set.to_espeak(name).unwrap_or_else(|| panic!("{set:?} {name} unmapped"))).0
+    }
+
+    #[test]
+    fn every_set_knows_bilabials_open_vowels_and_pauses() {
+        for (set, bilabials, open, pauses) in [
+            (PhoneSet::Espeak, ["p", "b", "m"], ["A:", "a"], ["_", "_:"]),
+            (PhoneSet::Arpabet, ["P", "b", "M"], ["AA1", "ae"], ["SIL", "pau"]),
+            (PhoneSet::Ipa, ["p", "b", "m"], ["ɑː", "æ"], ["_", ""]),
+        ] {
+            for p in bilabials {
+                assert_eq!(class(set, p), Class::Bilabial, "{set:?} {p}");
+            }
+            for v in open {
+                assert_eq!(class(set, v), Class::Vowel, "{set:?} {v}");
+            }
+            for s in pauses {
+                assert_eq!(class(set, s), Class::Pause, "{set:?} {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn arpabet_and_ipa_cover_the_english_inventory() {
+        let arpa = "aa ae ah ao aw ax axr ay eh er ey ih ix iy ow oy uh uw b ch d dh dx el em en f g hh jh k l m n ng \
+                    p r s sh t th v w y z zh";
+        for p in arpa.split_whitespace() {
+            assert_ne!(class(PhoneSet::Arpabet, p), Class::Unknown, "{p}");
+        }
+        let ipa = "i iː ɪ e ɛ æ ɑ ɑː ʌ ə ɚ ɜː ɒ ɔ ɔː o u uː ʊ aɪ aʊ eɪ oʊ ɔɪ p b m f v w ɹ ɾ s z ʃ ʒ tʃ dʒ θ ð t d n \
+                   l j k ɡ ŋ h ʔ";
+        for p in ipa.split_whitespace() {
+            assert_ne!(class(PhoneSet::Ipa, p), Class::Unknown, "{p}");
+        }
+        assert_eq!(PhoneSet::Arpabet.to_espeak("qq"), None);
+        assert_eq!(PhoneSet::Ipa.to_espeak("ʘ"), None);
+    }
+}
