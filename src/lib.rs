@@ -7,8 +7,10 @@
 //! [`compile`] (pure precision passes on the graph) sits between model and runtime; [`build`] (calibration,
 //! manifests, accuracy reports: it executes graphs) after the sampler. [`render`] (portrait renderers) after
 //! `runtime`; [`stream`] (GStreamer A/V outputs) and [`daemon`] (jamflowd: config, control API, systemd) last.
-//! [`corpus`] (the synthetic training corpus: espeak-ng speech + mouth motion) uses only `model`.
+//! [`corpus`] (the many-voice training corpus: speech engines + mouth motion) uses `model` and `audio`;
+//! [`animate`] (whole recordings -> motion in windows) uses `audio`, `runtime` and the sampler.
 
+pub mod animate;
 pub mod audio;
 pub mod build;
 pub mod compile;

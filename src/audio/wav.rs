@@ -125,6 +125,100 @@ pub fn read(path: &Path) -> Result<Wav, AudioError> {
     Ok(Wav { sample_rate: spec.sample_rate, channels: spec.channels, samples })
 }
 
+/// A WAV file read a block at a time (long recordings in bounded memory), with the errors of [`read`].
+pub struct WavStream {
+    path: std::path::PathBuf,
+    reader: WavReader<std::io::BufReader<std::fs::File>>,
+    pub sample_rate: u32,
+    pub channels: u16,
+    /// Frames the header declares.
+    pub frames: u64,
+    read: u64,
+}
+
+impl WavStream {
+    pub fn open(path: &Path) -> Result<Self, AudioError> {
+        let file = std::fs::File::open(path).map_err(|e| AudioError::Io { path: path.to_path_buf(), source: e })?;
+        if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+            return Err(err(path, "empty file (0 bytes); expected a WAV file"));
+        }
+        let reader = WavReader::new(std::io::BufReader::new(file)).map_err(|e| hound_err(path, e))?;
+        let spec = reader.spec();
+        if spec.channels == 0 || spec.sample_rate == 0 {
+            return Err(err(path, format!("invalid header: {} channel(s) at {} Hz", spec.channels, spec.sample_rate)));
+        }
+        match (spec.sample_format, spec.bits_per_sample) {
+            (SampleFormat::Float, 32) | (SampleFormat::Int, 1..=32) => {}
+            (fmt, bits) => {
+                return Err(err(
+                    path,
+                    format!(
+                        "unsupported WAV encoding: {bits}-bit {fmt:?}; expected PCM integer (8/16/24/32-bit) or \
+                         32-bit float samples"
+                    ),
+                ))
+            }
+        }
+        let frames = reader.duration() as u64;
+        if frames == 0 {
+            return Err(err(path, "contains no audio samples"));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            sample_rate: spec.sample_rate,
+            channels: spec.channels,
+            frames,
+            read: 0,
+            reader,
+        })
+    }
+
+    /// The next `frames` frames (fewer at the end) mixed to mono; `None` once the declared frames are read.
+    pub fn next_mono(&mut self, frames: usize) -> Result<Option<Vec<f32>>, AudioError> {
+        let left = self.frames - self.read;
+        if left == 0 {
+            return Ok(None);
+        }
+        let n = (frames as u64).min(left) as usize * self.channels as usize;
+        let spec = self.reader.spec();
+        let got: Result<Vec<f32>, hound::Error> = match spec.sample_format {
+            SampleFormat::Float => self.reader.samples::<f32>().take(n).collect(),
+            SampleFormat::Int => {
+                let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+                self.reader.samples::<i32>().take(n).map(|s| s.map(|v| v as f32 * scale)).collect()
+            }
+        };
+        let got = match got {
+            Ok(g) => g,
+            Err(hound::Error::IoError(io)) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(err(
+                    &self.path,
+                    format!("truncated: the header declares {} frames, the file ends early", self.frames),
+                ))
+            }
+            Err(e) => return Err(hound_err(&self.path, e)),
+        };
+        if got.len() < n {
+            return Err(err(
+                &self.path,
+                format!(
+                    "truncated: the header declares {} frames, only {} are present",
+                    self.frames,
+                    self.read + (got.len() / self.channels as usize) as u64
+                ),
+            ));
+        }
+        if let Some(i) = got.iter().position(|v| !v.is_finite()) {
+            return Err(err(
+                &self.path,
+                format!("sample {} is not finite ({})", self.read * self.channels as u64 + i as u64, got[i]),
+            ));
+        }
+        self.read += (n / self.channels as usize) as u64;
+        Ok(Some(downmix(&got, self.channels as usize)))
+    }
+}
+
 /// Read a WAV file as mono f32 at `sample_rate` (channels averaged, then resampled).
 pub fn load_mono(path: &Path, sample_rate: u32) -> Result<Vec<f32>, AudioError> {
     let wav = read(path)?;
@@ -193,6 +287,41 @@ mod tests {
             let mono = load_mono(&p, 24_000).unwrap();
             assert_eq!(mono.len(), 240);
         }
+    }
+
+    #[test]
+    fn streamed_blocks_equal_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.wav");
+        write_spec(
+            &p,
+            WavSpec { channels: 2, sample_rate: 44_100, bits_per_sample: 24, sample_format: SampleFormat::Int },
+            2002,
+        );
+        let whole = read(&p).unwrap().to_mono();
+        let mut st = WavStream::open(&p).unwrap();
+        assert_eq!((st.frames, st.channels, st.sample_rate), (1001, 2, 44_100));
+        let mut got = Vec::new();
+        while let Some(b) = st.next_mono(300).unwrap() {
+            assert!(b.len() <= 300);
+            got.extend(b);
+        }
+        assert_eq!(got, whole);
+        // A file cut short mid-data: a named error, not a panic or silent short read.
+        let bytes = std::fs::read(&p).unwrap();
+        let cut = dir.path().join("cut.wav");
+        std::fs::write(&cut, &bytes[..bytes.len() - 3000]).unwrap();
+        let mut st = WavStream::open(&cut).unwrap();
+        let e = loop {
+            match st.next_mono(256) {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("truncation not noticed"),
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert!(e.contains("cut.wav") && e.contains("truncated"), "{e}");
+        std::fs::write(&cut, b"").unwrap();
+        assert!(WavStream::open(&cut).err().unwrap().to_string().contains("empty"));
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub enum FrameSink {
 impl FrameSink {
     /// `OUT.mp4` -> MP4 via ffmpeg; anything else -> a directory of PNGs.
     pub fn create(out: &Path, size: (u32, u32)) -> Result<Self, RenderError> {
+        Self::create_with_audio(out, size, None)
+    }
+
+    /// As [`FrameSink::create`], the MP4 with `audio` (any file ffmpeg reads) muxed in as AAC.
+    pub fn create_with_audio(out: &Path, size: (u32, u32), audio: Option<&Path>) -> Result<Self, RenderError> {
         let is_mp4 = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
         if !is_mp4 {
             std::fs::create_dir_all(out).map_err(|e| RenderError::File { path: out.into(), msg: e.to_string() })?;
@@ -32,7 +37,14 @@ impl FrameSink {
         let child = Command::new("ffmpeg")
             .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s"])
             .arg(format!("{}x{}", size.0, size.1))
-            .args(["-r", &FPS.to_string(), "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
+            .args(["-r", &FPS.to_string(), "-i", "-"])
+            .args(audio.map(|a| vec!["-i".as_ref(), a.as_os_str()]).unwrap_or_default())
+            .args(if audio.is_some() {
+                &["-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "128k"][..]
+            } else {
+                &[]
+            })
+            .args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
             .args([
                 "-c:v",
                 "libx264",
