@@ -113,6 +113,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--f16", action="store_true")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-student", type=Path, metavar="PACKAGE",
+                    help="start the student from this package's weights (e.g. the previous student, when the teacher "
+                         "was fine-tuned) instead of a copy of the teacher; same architecture required")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     n = args.teacher_steps
@@ -136,6 +139,10 @@ def main() -> None:
     teacher.load_state_dict({k: v.float() for k, v in load_file(str(args.teacher / "model.safetensors")).items()})
     teacher.to(args.device).eval().requires_grad_(False)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
+    if args.init_student is not None:
+        sd = {k: v.float() for k, v in load_file(str(args.init_student / "model.safetensors")).items()}
+        student.load_state_dict(sd)
+        print(f"student initialized from {args.init_student}", flush=True)
     student.to(args.device)
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
     stage, it = 0, 0

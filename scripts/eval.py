@@ -70,7 +70,8 @@ from safetensors.torch import load_file, save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jamflow_ref as ref  # noqa: E402
-from train import Corpus  # noqa: E402
+import lipsync  # noqa: E402
+from train import Corpus, read_wav  # noqa: E402
 
 LEAD_S = 0.030  # src/corpus/articulation.rs Articulator::default().lead
 BILABIALS = {"p", "b", "m"}
@@ -402,9 +403,12 @@ def main() -> None:
     if "a2m" in tasks:
         metrics["with_text"] = args.with_text
         preds, trues, closed, gt_closed, secs, dur = [], [], [], [], 0.0, 0.0
+        envs, spans = [], []
         for i in range(n):
             mel, gt = data.mel[i].float(), data.motion[i].numpy()
             f = gt.shape[0]
+            envs.append(lipsync.envelope(read_wav(args.corpus / data.utts[i]["wav"]), 24000, f, fps))
+            spans.append(lipsync.phone_spans(args.corpus / data.utts[i]["motion"], f, fps))
             gen = utt_gen(args.seed, 0, i)
             text = data.text[i] if args.with_text else torch.full((1,), -1, dtype=torch.long)
             inputs = request(mel, torch.ones(mel.shape[0], dtype=torch.bool), text, f, gen)
@@ -424,6 +428,9 @@ def main() -> None:
             gt_closed += closures(path, ot, args.closure_threshold, fps)
         metrics.update(motion_metrics(preds, trues, closed, gt_closed))
         metrics["sampler_rtf"] = secs / dur
+        rep = lipsync.report(data.utts[:n], preds, trues, envs, spans, args.closure_threshold)
+        metrics["lipsync"] = rep
+        lipsync.print_report(rep)
 
     if "tts" in tasks:
         metrics["prompt_s"] = args.prompt_s
