@@ -2,7 +2,7 @@
 # The test command: set-up (idempotent), then formatting, lints and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --dev
 export PATH="$HOME/.cargo/bin:$PATH"
 export JAMFLOW_ORT_LIB="$PWD/.ort/libonnxruntime.so"
 export JAMFLOW_PYTHON="$PWD/.venv/bin/python"
