@@ -54,6 +54,10 @@ APT_PACKAGES+=(espeak-ng libespeak-ng1)
 DEV_APT_PACKAGES=(python3-venv)
 # Corpus generator (issue 5): fortune-mod sentences.
 DEV_APT_PACKAGES+=(fortunes fortunes-min)
+# Web console test (tests/console): headless Chromium driven through chromedriver (no npm, no downloads).
+DEV_APT_PACKAGES+=(chromium chromium-driver)
+# Debian package check (scripts/check-deb.sh): systemd-analyze verify on the units.
+DEV_APT_PACKAGES+=(systemd)
 if [ "$DEV" = 1 ]; then APT_PACKAGES+=("${DEV_APT_PACKAGES[@]}"); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
