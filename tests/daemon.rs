@@ -839,8 +839,11 @@ fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
     let huge = format!("{{\"text\": \"{}\"}}", "a".repeat(70_000));
     assert_eq!(http(ctl, "POST", "/say", &huge).unwrap().0, 413);
     let (code, body) =
-        http(ctl, "POST", "/say", "{\"text\": \"hi\", \"reference_wav\": \"/nonexistent.wav\"}").unwrap();
-    assert_eq!(code, 400, "{body}");
+        http(ctl, "POST", "/say", "{\"text\": \"hi\", \"reference_wav\": \"/etc/shadow\"}").unwrap();
+    assert!(code == 400 && body.contains("paths are not accepted"), "{code} {body}");
+    let (code, body) =
+        http(ctl, "POST", "/say", "{\"text\": \"hi\", \"reference_voice\": \"../../etc/shadow\"}").unwrap();
+    assert!(code == 400 && body.contains("reference_voice"), "{code} {body}");
     // Speech plays.
     let (code, body) = http(ctl, "POST", "/say", "{\"text\": \"Hello there, nice to meet you.\"}").unwrap();
     assert_eq!(code, 202, "{body}");

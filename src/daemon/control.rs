@@ -153,10 +153,6 @@ fn say(state: &ControlState, speech: &SpeechControl, body: &[u8]) -> (u16, Strin
         Ok(b) => b,
         Err(e) => return json_error(400, &format!("body: expected JSON {{\"text\": \"...\"}}: {e}")),
     };
-    let upload = b.reference_wav_base64.as_ref().map_or(0, |s| s.len() as u64);
-    if body.len() as u64 - upload > MAX_BODY_BYTES {
-        return json_error(413, &format!("request body larger than {MAX_BODY_BYTES} bytes besides the upload"));
-    }
     if b.reference_wav.is_some() {
         return json_error(
             400,
@@ -312,10 +308,25 @@ fn post(state: &ControlState, req: &mut tiny_http::Request, path: &str) -> (u16,
     let _ = req.as_reader().take(limit + 1).read_to_end(&mut body);
     match (&state.speech, path) {
         _ if body.len() as u64 > limit => json_error(413, &format!("request body larger than {limit} bytes")),
+        _ if oversized(&body) => {
+            json_error(413, &format!("request body larger than {MAX_BODY_BYTES} bytes besides a reference upload"))
+        }
         (None, _) => json_error(503, NO_MODEL),
         (Some(sp), "/say") => say(state, sp, &body),
         (Some(sp), _) => (200, format!("{{\"interrupted\":{}}}\n", sp.interrupt())),
     }
+}
+
+/// A body over [`MAX_BODY_BYTES`] that is not mostly a `/say` reference upload.
+fn oversized(body: &[u8]) -> bool {
+    if body.len() as u64 <= MAX_BODY_BYTES {
+        return false;
+    }
+    let upload = serde_json::from_slice::<SayBody>(body)
+        .ok()
+        .and_then(|b| b.reference_wav_base64)
+        .map_or(0, |s| s.len() as u64);
+    body.len() as u64 - upload > MAX_BODY_BYTES
 }
 
 fn header(name: &str, value: &str) -> tiny_http::Header {
