@@ -838,8 +838,7 @@ fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
     assert!(code == 400 && body.contains("500"), "{code} {body}");
     let huge = format!("{{\"text\": \"{}\"}}", "a".repeat(70_000));
     assert_eq!(http(ctl, "POST", "/say", &huge).unwrap().0, 413);
-    let (code, body) =
-        http(ctl, "POST", "/say", "{\"text\": \"hi\", \"reference_wav\": \"/etc/shadow\"}").unwrap();
+    let (code, body) = http(ctl, "POST", "/say", "{\"text\": \"hi\", \"reference_wav\": \"/etc/shadow\"}").unwrap();
     assert!(code == 400 && body.contains("paths are not accepted"), "{code} {body}");
     let (code, body) =
         http(ctl, "POST", "/say", "{\"text\": \"hi\", \"reference_voice\": \"../../etc/shadow\"}").unwrap();

@@ -58,6 +58,7 @@ fn bus_error_rebuilds_the_pipeline_and_both_files_are_playable() {
     let mp4 = dir.path().join("rec.mp4");
     let metrics = Arc::new(Metrics::default());
     let preview = Arc::new(jamflow::stream::preview::Preview::default());
+    preview.want(); // a viewer: the encoder runs (it idles without one)
     let streamer = Streamer::new(
         StreamConfig {
             outputs: Outputs { mp4: Some(Mp4Output { path: mp4.clone() }), ..Default::default() },

@@ -34,6 +34,8 @@ pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 pub const MAX_SAY_BODY_BYTES: u64 = MAX_BODY_BYTES + (MAX_REFERENCE_BYTES as u64).div_ceil(3) * 4;
 /// MJPEG preview streams served at once (each holds a thread).
 pub const MAX_PREVIEW_CLIENTS: usize = 4;
+/// How long `/snapshot.jpg` waits for a fresh picture when the preview encoder was idle.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(1);
 /// Frames older than this make `/health` report a stall.
 const STALL_MS: u64 = 2000;
 
@@ -282,7 +284,7 @@ fn route(state: &ControlState, req: &mut tiny_http::Request) -> Routed {
         (Method::Get, "/voices") => {
             (200, serde_json::json!({ "voices": voices::list(state.voices_dir.as_deref()) }).to_string())
         }
-        (Method::Get, "/snapshot.jpg") => match state.preview.as_ref().and_then(|p| p.latest()) {
+        (Method::Get, "/snapshot.jpg") => match state.preview.as_ref().and_then(|p| p.fresh(SNAPSHOT_WAIT)) {
             Some((_, jpeg)) => return Routed::Reply(Reply { code: 200, body: jpeg.to_vec(), ctype: "image/jpeg" }),
             None => json_error(503, "no preview picture yet (the control API is on, the pipeline not yet)"),
         },
@@ -322,10 +324,8 @@ fn oversized(body: &[u8]) -> bool {
     if body.len() as u64 <= MAX_BODY_BYTES {
         return false;
     }
-    let upload = serde_json::from_slice::<SayBody>(body)
-        .ok()
-        .and_then(|b| b.reference_wav_base64)
-        .map_or(0, |s| s.len() as u64);
+    let upload =
+        serde_json::from_slice::<SayBody>(body).ok().and_then(|b| b.reference_wav_base64).map_or(0, |s| s.len() as u64);
     body.len() as u64 - upload > MAX_BODY_BYTES
 }
 
@@ -351,6 +351,7 @@ impl Read for MjpegBody {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(0);
             }
+            self.preview.want();
             if let Some((seq, jpeg)) = self.preview.wait_newer(self.seq, Duration::from_millis(500)) {
                 self.seq = seq;
                 self.part =

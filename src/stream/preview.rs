@@ -1,11 +1,13 @@
 //! Live preview of the output video for the web console: a branch of the raw video tee, rate-limited to
 //! [`PREVIEW_FPS`] and JPEG-encoded by GStreamer, ends in an appsink whose newest picture is kept here.
-//! Readers take the newest JPEG (`/snapshot.jpg`) or wait for the next one (`/preview.mjpeg`).
+//! Readers take the newest JPEG (`/snapshot.jpg`) or wait for the next one (`/preview.mjpeg`). Pictures are only
+//! encoded while someone looked in the last [`IDLE_AFTER`] (no JPEG work on a kiosk nobody watches).
 
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gstreamer as gst;
+use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
 /// Preview frames per second (the output runs at 25; a console needs far fewer).
@@ -14,6 +16,8 @@ pub const PREVIEW_FPS: u32 = 5;
 pub const PREVIEW_QUALITY: u32 = 75;
 /// Name of the preview appsink in the pipeline description.
 pub const PREVIEW_SINK: &str = "preview";
+/// Encoding stops this long after the last reader.
+pub const IDLE_AFTER: Duration = Duration::from_secs(10);
 
 /// The `gst-launch` branch from the raw video tee `vraw` into the preview appsink (leaky: never slows the stream).
 pub fn branch() -> String {
@@ -29,6 +33,8 @@ pub fn branch() -> String {
 pub struct Preview {
     latest: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
     changed: Condvar,
+    /// When a reader last asked for pictures.
+    wanted: Mutex<Option<Instant>>,
 }
 
 impl Preview {
@@ -45,6 +51,27 @@ impl Preview {
         self.latest.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// A reader wants pictures (keeps the encoder running for [`IDLE_AFTER`]).
+    pub fn want(&self) {
+        *self.wanted.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
+    /// Whether a reader asked within [`IDLE_AFTER`].
+    pub fn active(&self) -> bool {
+        self.wanted.lock().unwrap_or_else(|e| e.into_inner()).is_some_and(|t| t.elapsed() < IDLE_AFTER)
+    }
+
+    /// A picture encoded at most about one preview interval ago: wakes the encoder when idle and waits up to
+    /// `timeout` for a fresh one (else the newest there is).
+    pub fn fresh(&self, timeout: Duration) -> Option<(u64, Arc<Vec<u8>>)> {
+        let was_active = self.active();
+        self.want();
+        match (was_active, self.latest()) {
+            (true, Some(p)) => Some(p),
+            (_, newest) => self.wait_newer(newest.as_ref().map_or(0, |p| p.0), timeout).or(newest),
+        }
+    }
+
     /// Wait up to `timeout` for a picture newer than `seq`; `None` on timeout.
     pub fn wait_newer(&self, seq: u64, timeout: Duration) -> Option<(u64, Arc<Vec<u8>>)> {
         let g = self.latest.lock().unwrap_or_else(|e| e.into_inner());
@@ -55,8 +82,19 @@ impl Preview {
         g.as_ref().filter(|(s, _)| *s > seq).cloned()
     }
 
-    /// Feed this preview from the pipeline's appsink.
+    /// Feed this preview from the pipeline's appsink; frames reach the encoder only while [`Preview::active`].
     pub fn attach(self: &Arc<Self>, sink: &gst_app::AppSink) {
+        let encoder = sink.static_pad("sink").and_then(|p| p.peer()).and_then(|p| p.parent_element());
+        if let Some(pad) = encoder.and_then(|e| e.static_pad("sink")) {
+            let me = self.clone();
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                if me.active() {
+                    gst::PadProbeReturn::Ok
+                } else {
+                    gst::PadProbeReturn::Drop
+                }
+            });
+        }
         let me = self.clone();
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
@@ -92,5 +130,8 @@ mod tests {
         let (s, j) = t.join().unwrap().expect("woken by the new picture");
         assert_eq!((s, j.as_slice()), (2, &[2u8][..]));
         assert!(branch().contains("jpegenc") && branch().contains(PREVIEW_SINK));
+        assert!(!p.active());
+        assert_eq!(p.fresh(Duration::from_millis(10)).unwrap().0, 2, "idle: the newest there is after the wait");
+        assert!(p.active(), "a reader woke the encoder");
     }
 }

@@ -2,7 +2,8 @@
 //! JSON-only and same-origin POSTs, masked config, refusal to bind beyond loopback without a token), the preview
 //! endpoints, and the page in a real headless Chromium driven through chromedriver (Debian `chromium` +
 //! `chromium-driver`, installed by `scripts/setup.sh --dev`): it loads, the preview changes, text typed into the
-//! say box and a click on Say produce speech frames. Screenshots are kept in `target/test-artifacts/console/`.
+//! say box and a click on Say produce speech frames, and a reference voice uploaded from the page is accepted.
+//! Screenshots are kept in `target/test-artifacts/console/`.
 
 mod webdriver;
 
@@ -243,5 +244,24 @@ fn console_in_headless_chromium_previews_and_speaks() {
     wait_for("the interrupt result", Duration::from_secs(10), || {
         session.text("#say-result").is_ok_and(|t| t == "interrupted" || t == "nothing to stop")
     });
-    eprintln!("screenshots: {} {}", idle.display(), speaking.display());
+    // A reference voice uploaded from the page (bytes, never a path): accepted and queued.
+    let wav = dir.path().join("my-voice.wav");
+    let voice: Vec<f32> = (0..48_000).map(|i| 0.2 * (i as f32 * 0.05).sin() * ((i / 2400) % 2) as f32).collect();
+    jamflow::audio::wav::write(&wav, 24_000, &voice, jamflow::audio::wav::WavFormat::Pcm16).unwrap();
+    session.click("#say-voice option[value='@upload']").unwrap();
+    wait_for("the upload form", Duration::from_secs(5), || {
+        session.eval("return !document.getElementById('upload').hidden", json!([])).unwrap() == true
+    });
+    session.type_into("#say-file", wav.to_str().unwrap()).unwrap();
+    session.type_into("#say-ref-text", "A test recording.").unwrap();
+    session.click("#say-button").unwrap();
+    let mut result = String::new();
+    wait_for("the upload's say result", Duration::from_secs(10), || {
+        result = session.text("#say-result").unwrap_or_default();
+        result.starts_with("queued") || result.starts_with("refused")
+    });
+    assert!(result.starts_with("queued"), "upload refused: {result}");
+    let uploaded = keep("console-upload.png", &session.screenshot().unwrap());
+    session.click("#interrupt-button").unwrap();
+    eprintln!("screenshots: {} {} {}", idle.display(), speaking.display(), uploaded.display());
 }

@@ -118,9 +118,29 @@ $("login").addEventListener("submit", (ev) => {
   refresh();
 });
 
+// An uploaded reference voice travels as base64 WAV bytes (the daemon never opens a path from a request).
+function readBase64(file) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result).split(",", 2)[1] || "");
+    r.onerror = () => reject(r.error);
+    r.readAsDataURL(file);
+  });
+}
+
+$("say-voice").addEventListener("change", () => { $("upload").hidden = $("say-voice").value !== "@upload"; });
+
 $("say-button").addEventListener("click", async () => {
   const body = { text: $("say-text").value };
-  if ($("say-voice").value) body.reference_voice = $("say-voice").value;
+  const voice = $("say-voice").value;
+  if (voice === "@upload") {
+    const file = $("say-file").files[0];
+    if (!file) { $("say-result").textContent = "choose a WAV file to upload"; return; }
+    body.reference_wav_base64 = await readBase64(file);
+    body.reference_text = $("say-ref-text").value;
+  } else if (voice) {
+    body.reference_voice = voice;
+  }
   const r = await api("/say", body);
   $("say-result").textContent = r.status === 202 ? `queued (#${r.data.id})` : `refused: ${r.data.error}`;
 });
