@@ -30,7 +30,22 @@ for pkg in jamflow-small jamflow-small-student; do
 done
 grep -qx /etc/jamflow/jamflowd.toml "$ROOT/DEBIAN/conffiles" || fail "the config is not a conffile"
 for s in postinst prerm postrm; do sh -n "$ROOT/DEBIAN/$s" || fail "DEBIAN/$s: syntax error"; done
-grep -q "adduser --system" "$ROOT/DEBIAN/postinst" || fail "postinst creates no jamflow system user"
+# The maintainer scripts' flow, with every command they run replaced by a stub that logs it (nothing changes here):
+# a fresh install creates the system user, owns its state directory, closes the config to others, enables the unit.
+mkdir -p "$ROOT/stub"
+for c in getent adduser install chgrp chmod systemctl; do
+  printf '#!/bin/sh\necho "%s $*" >>"%s/stub.log"\n[ %s != getent ]\n' "$c" "$ROOT" "$c" >"$ROOT/stub/$c"
+  chmod +x "$ROOT/stub/$c"
+done
+PATH="$ROOT/stub:$PATH" sh "$ROOT/DEBIAN/postinst" configure || fail "postinst configure failed"
+for want in "adduser --system --group --home /var/lib/jamflow" "install -d -o jamflow -g jamflow -m 0750 /var/lib/jamflow" \
+  "chmod 0640 /etc/jamflow/jamflowd.toml"; do
+  grep -qF -- "$want" "$ROOT/stub.log" || fail "postinst did not run: $want"
+done
+if [ -d /run/systemd/system ]; then
+  grep -qF "systemctl enable jamflowd.service" "$ROOT/stub.log" || fail "postinst did not enable jamflowd"
+fi
+PATH="$ROOT/stub:$PATH" sh "$ROOT/DEBIAN/prerm" remove || fail "prerm remove failed"
 
 # The units as systemd reads them, their ExecStart binaries pointed into the unpacked root (verify checks that they
 # exist and are executable). User= names a user that only the postinst creates; verify does not look it up.
