@@ -244,8 +244,16 @@ fn console_in_headless_chromium_previews_and_speaks() {
     wait_for("the interrupt result", Duration::from_secs(10), || {
         session.text("#say-result").is_ok_and(|t| t == "interrupted" || t == "nothing to stop")
     });
-    // A reference voice uploaded from the page (bytes, never a path): accepted and queued.
-    let wav = dir.path().join("my-voice.wav");
+    upload_reference_voice(&session, dir.path());
+    let uploaded = keep("console-upload.png", &session.screenshot().unwrap());
+    session.click("#interrupt-button").unwrap();
+    eprintln!("screenshots: {} {} {}", idle.display(), speaking.display(), uploaded.display());
+}
+
+/// Choose "upload…" in the voice picker, attach a WAV and its transcript, click Say: the upload (bytes, never a
+/// path) is decoded, validated and queued.
+fn upload_reference_voice(session: &webdriver::Session, dir: &Path) {
+    let wav = dir.join("my-voice.wav");
     let voice: Vec<f32> = (0..48_000).map(|i| 0.2 * (i as f32 * 0.05).sin() * ((i / 2400) % 2) as f32).collect();
     jamflow::audio::wav::write(&wav, 24_000, &voice, jamflow::audio::wav::WavFormat::Pcm16).unwrap();
     session.click("#say-voice option[value='@upload']").unwrap();
@@ -261,7 +269,4 @@ fn console_in_headless_chromium_previews_and_speaks() {
         result.starts_with("queued") || result.starts_with("refused")
     });
     assert!(result.starts_with("queued"), "upload refused: {result}");
-    let uploaded = keep("console-upload.png", &session.screenshot().unwrap());
-    session.click("#interrupt-button").unwrap();
-    eprintln!("screenshots: {} {} {}", idle.display(), speaking.display(), uploaded.display());
 }
