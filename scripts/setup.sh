@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # One-time (idempotent) set-up of a fresh Debian 12 machine for jamflow, as root or with sudo.
-#   - Debian packages (with retries: apt fails transiently),
-#   - a project-local Python virtualenv (.venv) for scripts/ (PyTorch, f5-tts oracle),
-#   - libonnxruntime.so taken from the PyPI onnxruntime wheel into .ort/ (crate `ort`, feature load-dynamic).
+#   scripts/setup.sh         the main job (build + demo + jamflowd): Debian packages (with retries: apt fails
+#                            transiently), a Rust toolchain, and libonnxruntime.so taken from the PyPI onnxruntime
+#                            wheel into .ort/ (crate `ort`, feature load-dynamic). No PyTorch, no virtualenv.
+#   scripts/setup.sh --dev   also tests and training: more Debian packages and a project-local Python virtualenv
+#                            (.venv) for scripts/ (PyTorch, f5-tts oracle, vocos, onnx).
 # Everything lands inside the repository; re-running skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+
+DEV=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) DEV=1 ;;
+    -h | --help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown argument $arg (expected --dev)" >&2; exit 2 ;;
+  esac
+done
 
 # Pinned versions: one place. ORT_VERSION must match the `api-N` feature of `ort` in Cargo.toml.
 ORT_VERSION=1.24.4
@@ -30,7 +41,9 @@ retry() { # retry N CMD...: run CMD up to N times with a growing pause
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES=(ca-certificates curl pkg-config build-essential python3 python3-venv python3-pip)
+# ---- base: what the main job needs (build, demo, jamflowd) ----
+# python3 + python3-pip only to download the ONNX Runtime wheel (pip download installs nothing).
+APT_PACKAGES=(ca-certificates curl pkg-config build-essential python3 python3-pip)
 APT_PACKAGES+=(libasound2-dev) # crate `alsa` (src/audio/capture.rs); its tests use ALSA's `file` plugin, no sound card
 # ffmpeg: `jamflow render --out OUT.mp4` pipes raw frames into it.
 APT_PACKAGES+=(ffmpeg)
@@ -38,10 +51,19 @@ APT_PACKAGES+=(ffmpeg)
 # gst-rtsp-server, and ffmpeg/ffprobe as the real client in tests/daemon.rs.
 APT_PACKAGES+=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools)
-# Corpus generator (issue 5): espeak-ng speech + phoneme events, fortune-mod sentences.
-APT_PACKAGES+=(espeak-ng libespeak-ng1 fortunes fortunes-min)
+# Demo speech clip and corpus generator (issue 5): espeak-ng speech + phoneme events.
+APT_PACKAGES+=(espeak-ng libespeak-ng1)
+# ---- --dev: tests and training ----
+DEV_APT_PACKAGES=(python3-venv)
+# Corpus generator (issue 5): fortune-mod sentences.
+DEV_APT_PACKAGES+=(fortunes fortunes-min)
 # Corpus v2 (issue 11): festival and its US voices of Debian's main component (festival reports segment times).
-APT_PACKAGES+=(festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+DEV_APT_PACKAGES+=(festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+# Web console test (tests/console): headless Chromium driven through chromedriver (no npm, no downloads).
+DEV_APT_PACKAGES+=(chromium chromium-driver)
+# Debian package check (scripts/check-deb.sh): systemd-analyze verify on the units.
+DEV_APT_PACKAGES+=(systemd)
+if [ "$DEV" = 1 ]; then APT_PACKAGES+=("${DEV_APT_PACKAGES[@]}"); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -61,28 +83,31 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 
-# Python: a project-local virtualenv. Prefer Debian's python3 (3.11 on Debian 12).
-PY=${JAMFLOW_SETUP_PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  log "creating .venv with $($PY --version)"
-  $PY -m venv .venv
-fi
-VPY=.venv/bin/python
-stamp=.venv/.jamflow-deps-$TORCH_VERSION-$F5_TTS_VERSION-$ORT_VERSION-vocos$VOCOS_VERSION-piper$PIPER_VERSION
-if [ ! -f "$stamp" ]; then
-  log "installing Python packages (torch $TORCH_VERSION, f5-tts $F5_TTS_VERSION): a few minutes"
-  retry 3 $VPY -m pip install -q --upgrade pip
-  retry 3 $VPY -m pip install -q "torch==$TORCH_VERSION" "torchaudio==$TORCH_VERSION" "f5-tts==$F5_TTS_VERSION" \
-    safetensors numpy "onnxruntime==$ORT_VERSION" onnx "vocos==$VOCOS_VERSION" "${CORPUS_PY[@]}"
-  touch "$stamp"
+# --dev: a project-local Python virtualenv for scripts/. Prefer Debian's python3 (3.11 on Debian 12).
+if [ "$DEV" = 1 ]; then
+  PY=${JAMFLOW_SETUP_PYTHON:-python3}
+  if [ ! -x .venv/bin/python ]; then
+    log "creating .venv with $($PY --version)"
+    $PY -m venv .venv
+  fi
+  VPY=.venv/bin/python
+  stamp=.venv/.jamflow-deps-$TORCH_VERSION-$F5_TTS_VERSION-$ORT_VERSION-vocos$VOCOS_VERSION-piper$PIPER_VERSION
+  if [ ! -f "$stamp" ]; then
+    log "installing Python packages (torch $TORCH_VERSION, f5-tts $F5_TTS_VERSION): a few minutes"
+    retry 3 $VPY -m pip install -q --upgrade pip
+    retry 3 $VPY -m pip install -q "torch==$TORCH_VERSION" "torchaudio==$TORCH_VERSION" "f5-tts==$F5_TTS_VERSION" \
+      safetensors numpy "onnxruntime==$ORT_VERSION" onnx "vocos==$VOCOS_VERSION" "${CORPUS_PY[@]}"
+    touch "$stamp"
+  fi
 fi
 
-# ONNX Runtime shared library from the PyPI wheel (the same build the venv has).
+# ONNX Runtime shared library from the PyPI wheel (the same build the --dev venv has). Debian's own python3 downloads
+# it: `pip download` installs nothing, so no virtualenv is needed.
 if [ ! -e .ort/libonnxruntime.so ] || [ ! -f ".ort/VERSION-$ORT_VERSION" ]; then
   log "fetching libonnxruntime $ORT_VERSION from the PyPI wheel"
   rm -rf .ort && mkdir -p .ort/wheel
-  retry 3 $VPY -m pip download -q --no-deps --only-binary=:all: -d .ort/wheel "onnxruntime==$ORT_VERSION"
-  $VPY - <<PYEOF
+  retry 3 python3 -m pip download -q --no-deps --only-binary=:all: -d .ort/wheel "onnxruntime==$ORT_VERSION"
+  python3 - <<PYEOF
 import glob, os, zipfile
 whl = glob.glob(".ort/wheel/onnxruntime-*.whl")[0]
 with zipfile.ZipFile(whl) as z:
@@ -98,4 +123,8 @@ PYEOF
   rm -rf .ort/wheel
   touch ".ort/VERSION-$ORT_VERSION"
 fi
-log "ready: ORT library $ROOT/.ort/libonnxruntime.so, Python $ROOT/.venv/bin/python"
+if [ "$DEV" = 1 ]; then
+  log "ready (--dev): ORT library $ROOT/.ort/libonnxruntime.so, Python $ROOT/.venv/bin/python"
+else
+  log "ready: ORT library $ROOT/.ort/libonnxruntime.so (no Python virtualenv; tests and training: setup.sh --dev)"
+fi

@@ -109,7 +109,9 @@ impl Drop for Daemon {
 fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
+    // POST bodies are JSON (the control API refuses anything else).
+    let ctype = if method == "POST" { "Content-Type: application/json\r\n" } else { "" };
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{ctype}Content-Length: {}\r\n\r\n{body}", body.len())?;
     let mut resp = String::new();
     s.read_to_string(&mut resp)?;
     let status = resp.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -836,9 +838,11 @@ fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
     assert!(code == 400 && body.contains("500"), "{code} {body}");
     let huge = format!("{{\"text\": \"{}\"}}", "a".repeat(70_000));
     assert_eq!(http(ctl, "POST", "/say", &huge).unwrap().0, 413);
+    let (code, body) = http(ctl, "POST", "/say", "{\"text\": \"hi\", \"reference_wav\": \"/etc/shadow\"}").unwrap();
+    assert!(code == 400 && body.contains("paths are not accepted"), "{code} {body}");
     let (code, body) =
-        http(ctl, "POST", "/say", "{\"text\": \"hi\", \"reference_wav\": \"/nonexistent.wav\"}").unwrap();
-    assert_eq!(code, 400, "{body}");
+        http(ctl, "POST", "/say", "{\"text\": \"hi\", \"reference_voice\": \"../../etc/shadow\"}").unwrap();
+    assert!(code == 400 && body.contains("reference_voice"), "{code} {body}");
     // Speech plays.
     let (code, body) = http(ctl, "POST", "/say", "{\"text\": \"Hello there, nice to meet you.\"}").unwrap();
     assert_eq!(code, 202, "{body}");

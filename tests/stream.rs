@@ -57,6 +57,8 @@ fn bus_error_rebuilds_the_pipeline_and_both_files_are_playable() {
     let dir = tempfile::tempdir().unwrap();
     let mp4 = dir.path().join("rec.mp4");
     let metrics = Arc::new(Metrics::default());
+    let preview = Arc::new(jamflow::stream::preview::Preview::default());
+    preview.want(); // a viewer: the encoder runs (it idles without one)
     let streamer = Streamer::new(
         StreamConfig {
             outputs: Outputs { mp4: Some(Mp4Output { path: mp4.clone() }), ..Default::default() },
@@ -64,6 +66,7 @@ fn bus_error_rebuilds_the_pipeline_and_both_files_are_playable() {
             bitrate_kbps: 500,
             latency_ms: 100,
             max_frames: Some(75),
+            preview: Some(preview.clone()),
         },
         metrics.clone(),
     );
@@ -83,6 +86,10 @@ fn bus_error_rebuilds_the_pipeline_and_both_files_are_playable() {
     assert_eq!(metrics.pipeline_errors.load(Ordering::Relaxed), 1);
     assert_eq!(metrics.pipeline_restarts.load(Ordering::Relaxed), 1);
     assert_eq!(summary.mp4_files, vec![mp4.clone(), dir.path().join("rec-1.mp4")]);
+    // The console preview (a JPEG branch of the raw video) kept publishing across the rebuild: 3 s at 5 fps.
+    let (seq, jpeg) = preview.latest().expect("preview pictures");
+    assert!(jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.ends_with(&[0xFF, 0xD9]), "not a JPEG");
+    assert!(seq >= 8, "only {seq} preview pictures in 3 s");
     // 25 frames before the fault (finalized by EOS before the rebuild), 50 after.
     for (file, secs) in [(&summary.mp4_files[0], 1.0), (&summary.mp4_files[1], 2.0)] {
         let v = duration_of(file, "v");

@@ -81,7 +81,19 @@ pub fn read(path: &Path) -> Result<Wav, AudioError> {
     if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
         return Err(err(path, "empty file (0 bytes); expected a WAV file"));
     }
-    let reader = WavReader::new(std::io::BufReader::new(file)).map_err(|e| hound_err(path, e))?;
+    read_from(std::io::BufReader::new(file), path)
+}
+
+/// Read a WAV held in memory (e.g. an upload); `origin` names it in errors.
+pub fn read_bytes(bytes: &[u8], origin: &Path) -> Result<Wav, AudioError> {
+    if bytes.is_empty() {
+        return Err(err(origin, "empty (0 bytes); expected a WAV file"));
+    }
+    read_from(std::io::Cursor::new(bytes), origin)
+}
+
+fn read_from<R: std::io::Read>(input: R, path: &Path) -> Result<Wav, AudioError> {
+    let reader = WavReader::new(input).map_err(|e| hound_err(path, e))?;
     let spec = reader.spec();
     if spec.channels == 0 || spec.sample_rate == 0 {
         return Err(err(path, format!("invalid header: {} channel(s) at {} Hz", spec.channels, spec.sample_rate)));
@@ -221,8 +233,16 @@ impl WavStream {
 
 /// Read a WAV file as mono f32 at `sample_rate` (channels averaged, then resampled).
 pub fn load_mono(path: &Path, sample_rate: u32) -> Result<Vec<f32>, AudioError> {
-    let wav = read(path)?;
-    resample(&wav.to_mono(), wav.sample_rate, sample_rate).map_err(|e| err(path, e.to_string()))
+    to_mono_at(read(path)?, path, sample_rate)
+}
+
+/// [`load_mono`] of a WAV held in memory; `origin` names it in errors.
+pub fn load_mono_bytes(bytes: &[u8], origin: &Path, sample_rate: u32) -> Result<Vec<f32>, AudioError> {
+    to_mono_at(read_bytes(bytes, origin)?, origin, sample_rate)
+}
+
+fn to_mono_at(wav: Wav, origin: &Path, sample_rate: u32) -> Result<Vec<f32>, AudioError> {
+    resample(&wav.to_mono(), wav.sample_rate, sample_rate).map_err(|e| err(origin, e.to_string()))
 }
 
 /// Write mono samples.

@@ -273,11 +273,18 @@ impl Default for EncoderConfig {
 pub struct ControlConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Bind address: loopback by default (the API has no authentication).
+    /// Bind address of the control API and web console: loopback by default. Any other address needs `token`.
     #[serde(default = "default_control_address")]
     pub address: String,
     #[serde(default = "default_control_port")]
     pub port: u16,
+    /// Bearer token (`Authorization: Bearer TOKEN`, or the console's `jamflow_token` cookie) required on every
+    /// endpoint but `/health` and the console's static page. Required when `address` is not loopback.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Directory of reference voices for `/say` (`NAME.wav` + its transcript `NAME.txt`), chosen by name.
+    #[serde(default)]
+    pub voices_dir: Option<PathBuf>,
 }
 
 fn yes() -> bool {
@@ -292,7 +299,48 @@ fn default_control_port() -> u16 {
 
 impl Default for ControlConfig {
     fn default() -> Self {
-        Self { enabled: true, address: default_control_address(), port: default_control_port() }
+        Self {
+            enabled: true,
+            address: default_control_address(),
+            port: default_control_port(),
+            token: None,
+            voices_dir: None,
+        }
+    }
+}
+
+impl ControlConfig {
+    /// Whether `address` only accepts connections from this machine.
+    pub fn is_loopback(&self) -> bool {
+        let a = self.address.trim_start_matches('[').trim_end_matches(']');
+        a == "localhost" || a.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(t) = &self.token {
+            if t.len() < 16 || t.chars().any(|c| !(c.is_ascii_alphanumeric() || "-._~+/=".contains(c))) {
+                return Err(invalid(
+                    "control.token",
+                    "must be at least 16 characters of A-Z a-z 0-9 - . _ ~ + / = (it travels in a header and a cookie)",
+                ));
+            }
+        }
+        if self.enabled && self.token.is_none() && !self.is_loopback() {
+            return Err(invalid(
+                "control.token",
+                format!(
+                    "control.address {:?} is reachable beyond this machine: set control.token (e.g. `openssl rand \
+                     -hex 24`) or bind 127.0.0.1",
+                    self.address
+                ),
+            ));
+        }
+        if let Some(d) = &self.voices_dir {
+            if !d.is_dir() {
+                return Err(invalid("control.voices_dir", format!("directory {} does not exist", d.display())));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -371,6 +419,7 @@ impl Config {
             &mut self.model.speech_package,
             &mut self.portrait.image,
             &mut self.portrait.landmarks,
+            &mut self.control.voices_dir,
         ];
         for p in paths.into_iter().flatten() {
             fix(p);
@@ -435,6 +484,7 @@ impl Config {
             return Err(invalid("model.threads", "must be at least 1 (or absent for ONNX Runtime's default)"));
         }
         self.motion_out.udp_addr()?;
+        self.control.check()?;
         if self.input.test_audio == TestAudio::Wav && self.input.wav.is_none() {
             return Err(invalid("input.wav", "test_audio = \"wav\" needs input.wav"));
         }
@@ -545,6 +595,25 @@ mod tests {
         cfg.check().unwrap();
         let e = Config::from_toml("[model]\nbackend = \"gpu\"\n", Path::new("c.toml")).unwrap_err().to_string();
         assert!(e.contains("backend") || e.contains("gpu"), "{e}");
+    }
+
+    #[test]
+    fn control_beyond_loopback_needs_a_token() {
+        let mut cfg = Config::from_toml("[outputs.mp4]\npath = \"o.mp4\"\n", Path::new("c.toml")).unwrap();
+        cfg.check().unwrap();
+        for lo in ["127.0.0.1", "::1", "[::1]", "localhost", "127.0.0.2"] {
+            cfg.control.address = lo.into();
+            cfg.check().unwrap_or_else(|e| panic!("{lo}: {e}"));
+        }
+        cfg.control.address = "0.0.0.0".into();
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("control.token") && e.contains("0.0.0.0"), "{e}");
+        cfg.control.token = Some("short".into());
+        assert!(cfg.check().unwrap_err().to_string().contains("16"));
+        cfg.control.token = Some("0123456789abcdef0123".into());
+        cfg.check().unwrap();
+        cfg.control.voices_dir = Some("/nonexistent/voices".into());
+        assert!(cfg.check().unwrap_err().to_string().contains("control.voices_dir"));
     }
 
     #[test]

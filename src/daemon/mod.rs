@@ -6,7 +6,10 @@
 //! with `/say` text mode and the UDP motion stream).
 
 pub mod config;
+pub mod console;
 pub mod control;
+pub mod guard;
+pub mod voices;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -250,6 +253,11 @@ pub fn run(cfg: &Config, max_frames: Option<u64>, stop: Arc<AtomicBool>) -> Resu
         state.speech = Some(live.speech_control());
         Box::new(live)
     };
+    let preview = cfg.control.enabled.then(|| Arc::new(crate::stream::preview::Preview::default()));
+    state.preview = preview.clone();
+    state.guard = guard::Guard { token: cfg.control.token.clone(), loopback: cfg.control.is_loopback() };
+    state.config = console::masked_config(cfg);
+    state.voices_dir = cfg.control.voices_dir.clone();
     let state = Arc::new(state);
     let _control = if cfg.control.enabled {
         Some(ControlServer::start(&cfg.control.address, cfg.control.port, state.clone())?)
@@ -267,6 +275,7 @@ pub fn run(cfg: &Config, max_frames: Option<u64>, stop: Arc<AtomicBool>) -> Resu
             bitrate_kbps: cfg.encoder.bitrate_kbps,
             latency_ms: cfg.streaming.latency_ms,
             max_frames,
+            preview,
         },
         metrics,
     );

@@ -63,7 +63,7 @@ pub fn throughput(
     }
     let outputs = Outputs { mp4: Some(Mp4Output { path: mp4.to_path_buf() }), ..Outputs::default() };
     let enc = EncoderSettings { encoder, bitrate_kbps, latency_ms: 0 };
-    let built = pipeline::build(&format, &outputs, &enc, Some(mp4))?;
+    let built = pipeline::build(&format, &outputs, &enc, Some(mp4), false)?;
     built.pipeline.set_state(gst::State::Playing)?;
     let sample = |f: usize, i: usize| audio.get(f * spf + i).copied().unwrap_or(0.0);
     let mut shown: Vec<f32> = Vec::with_capacity(frames * k);

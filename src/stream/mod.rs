@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod live;
 pub mod pipeline;
+pub mod preview;
 pub mod rtsp;
 pub mod source;
 pub mod streamer;

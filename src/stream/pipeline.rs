@@ -141,10 +141,13 @@ pub struct Built {
     pub audio_src: gst_app::AppSrc,
     /// Encoded H.264 / Opus for the RTSP server (when RTSP is on).
     pub rtsp_sinks: Option<(gst_app::AppSink, gst_app::AppSink)>,
+    /// JPEG pictures for the web console (when a preview was asked for; [`super::preview`]).
+    pub preview_sink: Option<gst_app::AppSink>,
 }
 
-/// The `gst-launch` description of the pipeline for `outputs` (locations and devices set later as properties).
-pub fn describe(format: &StreamFormat, outputs: &Outputs, enc: &EncoderSettings) -> String {
+/// The `gst-launch` description of the pipeline for `outputs` (locations and devices set later as properties),
+/// with the console's JPEG preview branch when `preview`.
+pub fn describe(format: &StreamFormat, outputs: &Outputs, enc: &EncoderSettings, preview: bool) -> String {
     let lat_ns = enc.latency_ms as u64 * 1_000_000;
     let mut d = format!(
         "appsrc name=vsrc is-live=true format=time do-timestamp=false block=false leaky-type=downstream \
@@ -197,6 +200,9 @@ pub fn describe(format: &StreamFormat, outputs: &Outputs, enc: &EncoderSettings)
             d += "araw. ! queue ! audioconvert ! audioresample ! alsasink name=alsa ";
         }
     }
+    if preview {
+        d += &super::preview::branch();
+    }
     if outputs.v4l2.is_some() {
         d += "vraw. ! queue leaky=downstream max-size-buffers=5 ! videoconvert ! video/x-raw,format=YUY2 ! \
               v4l2sink name=v4l2 sync=false ";
@@ -219,12 +225,13 @@ pub fn build(
     outputs: &Outputs,
     enc: &EncoderSettings,
     mp4_path: Option<&std::path::Path>,
+    preview: bool,
 ) -> Result<Built, StreamError> {
     format.check()?;
     if outputs.is_empty() {
         return Err(StreamError::Config("no output enabled (rtsp, mp4, display or v4l2)".into()));
     }
-    let desc = describe(format, outputs, enc);
+    let desc = describe(format, outputs, enc, preview);
     tracing::debug!(pipeline = %desc, "building pipeline");
     let pipeline = gst::parse::launch(&desc)
         .map_err(|e| StreamError::Gst(format!("cannot build the pipeline: {e}")))?
@@ -254,7 +261,8 @@ pub fn build(
     } else {
         None
     };
-    Ok(Built { pipeline, video_src, audio_src, rtsp_sinks })
+    let preview_sink = if preview { Some(by_name(&pipeline, super::preview::PREVIEW_SINK)?) } else { None };
+    Ok(Built { pipeline, video_src, audio_src, rtsp_sinks, preview_sink })
 }
 
 /// Encoder delay of `avenc_aac` (libav's AAC encoder): its first packet holds 1024 samples of priming, so decoded
@@ -291,12 +299,13 @@ mod tests {
         let f = StreamFormat::new(64, 64);
         let enc = EncoderSettings { encoder: VideoEncoder::X264, bitrate_kbps: 800, latency_ms: 100 };
         let only_mp4 = Outputs { mp4: Some(Mp4Output { path: "x.mp4".into() }), ..Default::default() };
-        let d = describe(&f, &only_mp4, &enc);
+        let d = describe(&f, &only_mp4, &enc, false);
         assert!(d.contains("mp4mux") && d.contains("x264enc") && d.contains("tune=zerolatency"));
-        assert!(!d.contains("rtsp_v") && !d.contains("opusenc") && !d.contains("v4l2sink"));
+        assert!(!d.contains("rtsp_v") && !d.contains("opusenc") && !d.contains("v4l2sink") && !d.contains("jpegenc"));
+        assert!(describe(&f, &only_mp4, &enc, true).contains("jpegenc"));
         let jetson = EncoderSettings { encoder: VideoEncoder::Nvv4l2h264enc, ..enc };
         let rtsp = Outputs { rtsp: Some(RtspOutput::default()), ..Default::default() };
-        let d = describe(&f, &rtsp, &jetson);
+        let d = describe(&f, &rtsp, &jetson, false);
         assert!(d.contains("nvv4l2h264enc") && d.contains("opusenc") && !d.contains("mp4mux"));
     }
 }

@@ -16,7 +16,7 @@ use super::source::{AvChunk, AvSource, ChunkTime};
 use super::StreamError;
 
 /// Settings of the output side.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct StreamConfig {
     pub outputs: Outputs,
     pub encoder: VideoEncoder,
@@ -25,6 +25,8 @@ pub struct StreamConfig {
     pub latency_ms: u32,
     /// Stop (with EOS) after this many frames; `None` runs until told to stop.
     pub max_frames: Option<u64>,
+    /// Keep JPEG pictures of the output here (the web console's preview).
+    pub preview: Option<Arc<super::preview::Preview>>,
 }
 
 /// Counters exported on `/metrics`.
@@ -41,6 +43,24 @@ pub struct Metrics {
     pub rtsp_clients: AtomicI64,
     pub pipeline_restarts: AtomicU64,
     pub pipeline_errors: AtomicU64,
+    /// RMS level of the last frame's audio going out, in millibel below full scale (0 = full scale; silence
+    /// reads [`SILENCE_MB`]). With the mic input this is the mic's audio, delayed by the output delay.
+    pub audio_level_mb: AtomicI64,
+}
+
+/// Level reported for digital silence (-100 dBFS).
+pub const SILENCE_MB: i64 = -10_000;
+
+/// RMS of `audio` in millibel relative to full scale, floored at [`SILENCE_MB`].
+pub fn level_mb(audio: &[f32]) -> i64 {
+    if audio.is_empty() {
+        return SILENCE_MB;
+    }
+    let ms = audio.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>() / audio.len() as f64;
+    if ms <= 0.0 {
+        return SILENCE_MB;
+    }
+    ((1000.0 * ms.log10()).round() as i64).max(SILENCE_MB)
 }
 
 impl Metrics {
@@ -73,6 +93,11 @@ impl Metrics {
             "counter",
             "Pipeline rebuilds after errors.",
             g(&self.pipeline_restarts),
+        );
+        s += &format!(
+            "# HELP jamflow_audio_level_dbfs RMS level of the last frame of output audio.\n\
+             # TYPE jamflow_audio_level_dbfs gauge\njamflow_audio_level_dbfs {:.2}\n",
+            self.audio_level_mb.load(Ordering::Relaxed) as f64 / 100.0
         );
         s
     }
@@ -152,7 +177,10 @@ impl Streamer {
             latency_ms: self.cfg.latency_ms,
         };
         let mp4 = self.cfg.outputs.mp4.as_ref().map(|m| rotated(&m.path, generation));
-        let built = pipeline::build(format, &self.cfg.outputs, &enc, mp4.as_deref())?;
+        let built = pipeline::build(format, &self.cfg.outputs, &enc, mp4.as_deref(), self.cfg.preview.is_some())?;
+        if let (Some(p), Some(sink)) = (&self.cfg.preview, &built.preview_sink) {
+            p.attach(sink);
+        }
         if let (Some(server), Some((v, a))) = (rtsp, &built.rtsp_sinks) {
             server.reset_timing();
             server.attach_sinks(v, a);
@@ -225,6 +253,7 @@ impl Streamer {
                 total += 1;
                 self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
                 self.metrics.audio_samples_out.fetch_add(spf as u64, Ordering::Relaxed);
+                self.metrics.audio_level_mb.store(level_mb(&chunk.audio), Ordering::Relaxed);
                 hooks.frame(total - 1);
             }
             if !announced && run.built.pipeline.current_state() == gst::State::Playing {
@@ -384,5 +413,8 @@ mod tests {
         let text = m.prometheus();
         assert!(text.contains("jamflow_frames_out_total 7"), "{text}");
         assert!(text.contains("# TYPE jamflow_rtsp_clients gauge"));
+        assert_eq!(level_mb(&[0.0; 960]), SILENCE_MB);
+        assert_eq!(level_mb(&[1.0, -1.0]), 0);
+        assert_eq!(level_mb(&[0.1; 960]), -2000, "0.1 RMS is -20 dBFS");
     }
 }
