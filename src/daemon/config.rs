@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::Provider;
+use crate::compile::Precision;
+use crate::runtime::Target;
 use crate::stream::{Outputs, VideoEncoder};
 
 /// Configuration errors: always name the file, key or path.
@@ -124,9 +125,13 @@ pub struct ModelConfig {
     /// audio -> motion path, with its teacher speaking). Default: `package`.
     #[serde(default)]
     pub speech_package: Option<PathBuf>,
-    /// ONNX Runtime execution provider: `cpu`, `cuda` or `tensorrt` (the last two need a build with that feature).
+    /// Where the network runs, as `jamflow build --target` names it: `ort-cpu` (alias `cpu`), `ort-cuda` (alias
+    /// `cuda`), `ort-tensorrt` or `tensorrt` (native; the engine of `precision` is built at first start).
     #[serde(default)]
-    pub backend: Provider,
+    pub backend: Target,
+    /// Precision of the artifacts run (`fp32` on ONNX Runtime: the package's graph; else `jamflow build`'s).
+    #[serde(default)]
+    pub precision: Precision,
     /// Intra-op threads per model session (absent: ONNX Runtime's default, all cores).
     #[serde(default)]
     pub threads: Option<usize>,
