@@ -9,6 +9,22 @@ export JAMFLOW_PYTHON="$PWD/.venv/bin/python"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
-# The native TensorRT binding against the host mock of its C ABI (csrc/jamflow_trt_mock.c).
+# The native TensorRT binding against the host mock of its C ABI (csrc/jamflow_trt_mock.cpp).
 cargo clippy --features tensorrt-mock --all-targets -- -D warnings
 cargo test --features tensorrt-mock --test trt_mock
+# The real TensorRT shim against TensorRT 10.3 (JetPack 6.1/6.2) and 10.16 (JetPack 7) headers with the CUDA 12.6
+# headers of scripts/setup.sh (headers as -isystem, as on a Jetson), then the Rust side with the shim compiled in
+# (`tensorrt-native` dlopens TensorRT and libcuda: nothing to link but libdl).
+for trt in ../shared/tensorrt/10.3/include ../shared/tensorrt/10.16/include; do
+  g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -Icsrc -isystem "$trt" -isystem .cuda/include csrc/jamflow_trt.cpp
+done
+g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -Icsrc csrc/jamflow_trt_mock.cpp
+TENSORRT_INCLUDE="$PWD/../shared/tensorrt/10.3/include" CUDA_INCLUDE="$PWD/.cuda/include" \
+  cargo clippy --features tensorrt-native --all-targets -- -D warnings
+# scripts/device_check.sh runs only on a GPU machine: here its syntax and its refusal without one.
+bash -n scripts/device_check.sh
+if command -v nvidia-smi >/dev/null 2>&1; then :; else
+  if bash scripts/device_check.sh --packages engines/jamflow-small-student >/dev/null 2>&1; then
+    echo "device_check.sh succeeded without a GPU" >&2; exit 1
+  fi
+fi

@@ -395,6 +395,7 @@ impl Config {
         };
         need_file("input.wav", &self.input.wav)?;
         need_file("portrait.image", &self.portrait.image)?;
+        self.model.backend.compiled_in().map_err(|m| invalid("model.backend", m))?;
         for (key, p) in [("model.package", &self.model.package), ("model.speech_package", &self.model.speech_package)] {
             if let Some(p) = p {
                 if !p.exists() {
@@ -550,6 +551,15 @@ mod tests {
         cfg.check().unwrap();
         let e = Config::from_toml("[model]\nbackend = \"gpu\"\n", Path::new("c.toml")).unwrap_err().to_string();
         assert!(e.contains("backend") || e.contains("gpu"), "{e}");
+        let m = Config::from_toml("[model]\nbackend = \"cpu\"\nprecision = \"fp16\"\n", Path::new("c.toml")).unwrap();
+        assert_eq!((m.model.backend, m.model.precision), (Target::OrtCpu, Precision::Fp16));
+        let mut t = Config::from_toml("[model]\nbackend = \"tensorrt\"\n", Path::new("c.toml")).unwrap();
+        assert_eq!(t.model.backend, Target::Tensorrt);
+        if !cfg!(any(feature = "tensorrt-native", feature = "tensorrt-mock")) {
+            t.portrait.image = None;
+            let e = t.check().unwrap_err().to_string();
+            assert!(e.contains("model.backend") && e.contains("tensorrt-native"), "{e}");
+        }
     }
 
     #[test]
