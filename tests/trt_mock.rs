@@ -24,7 +24,7 @@ static ENV: Mutex<()> = Mutex::new(());
 
 fn lock() -> std::sync::MutexGuard<'static, ()> {
     let g = ENV.lock().unwrap_or_else(|e| e.into_inner());
-    for v in ["JFT_MOCK_NO_LIBRARY", "JFT_MOCK_VERSION", "JFT_MOCK_NULL", "JFT_MOCK_THROW"] {
+    for v in ["JFT_MOCK_NO_LIBRARY", "JFT_MOCK_VERSION", "JFT_MOCK_NULL", "JFT_MOCK_THROW", "JAMFLOW_TRT_W8A16_MEASURE"] {
         std::env::remove_var(v);
     }
     if std::env::var_os("JAMFLOW_ORT_LIB").is_none() {
@@ -290,4 +290,37 @@ fn build_target_tensorrt_then_open_checks_the_manifest() {
     std::env::set_var("JFT_MOCK_NO_LIBRARY", "1");
     let err = build::build(&pkg_dir, &BuildOptions { force: true, ..opts }).err().unwrap().to_string();
     assert!(err.contains("libnvinfer.so.10"), "{err}");
+}
+
+#[test]
+fn device_check_builds_compares_times_and_reports_what_it_could_not_check() {
+    use jamflow::build::device_check::{check_package, render, CheckOptions};
+    let _g = lock();
+    let d = tempfile::tempdir().unwrap();
+    let pkg_dir = d.path().join("pkg");
+    write_random_package(&Preset::SmallMmdit.config(), 2, &pkg_dir).unwrap();
+    let opts = CheckOptions {
+        precisions: vec![Precision::Fp16, Precision::Int8, Precision::W8a16],
+        calibration: None,
+        frames: 100,
+        iters: 1,
+        requests: 1,
+        device: Some(jamflow::compile::roofline::Device::OrinNano),
+        ort: OrtOptions::default(),
+    };
+    let rows = check_package(&pkg_dir, &opts).unwrap();
+    let fp16 = rows[0].1.as_ref().unwrap();
+    assert_eq!(fp16.velocity.len(), 2);
+    assert!(fp16.velocity.iter().all(|e| e.rel_rms > 0.1), "the mock doubles its inputs: far from fp32");
+    assert!(fp16.ms_per_nfe > 0.0 && fp16.floor_ms.unwrap() > 0.0);
+    assert!(rows[1].1.as_ref().unwrap_err().contains("--calibration"));
+    assert!(rows[2].1.as_ref().unwrap_err().contains("INT4 weight-only"));
+    let text = render(&pkg_dir, &rows);
+    assert!(text.contains("fp16") && text.contains("not checked") && text.contains("mock GPU"), "{text}");
+    // The device check's measurement switch lets w8a16 build, to record what TensorRT makes of its weights.
+    std::env::set_var(jamflow::build::device_check::W8A16_MEASURE_ENV, "1");
+    let opts = CheckOptions { precisions: vec![Precision::W8a16], ..opts };
+    let rows = check_package(&pkg_dir, &opts).unwrap();
+    std::env::remove_var(jamflow::build::device_check::W8A16_MEASURE_ENV);
+    assert!(rows[0].1.as_ref().unwrap().manifest.engine.as_ref().unwrap().weight_bytes.is_some());
 }

@@ -197,6 +197,9 @@ enum Cmd {
     /// The synthetic speech + mouth-motion training corpus (espeak-ng; docs/corpus.md).
     #[command(subcommand)]
     Corpus(CorpusCmd),
+    /// On a GPU machine with TensorRT: build each precision's engine of the packages, compare with ORT CPU
+    /// FP32, time per NFE against the roofline floor (what scripts/device_check.sh runs).
+    DeviceCheck(device_check::DeviceCheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -277,8 +280,12 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::BenchRender(a) => render_cli::bench_render(&a),
         Cmd::BenchLive(a) => bench_live(&a),
         Cmd::Corpus(c) => corpus_cmd(c),
+        Cmd::DeviceCheck(a) => device_check::run(&a),
     }
 }
+
+#[path = "jamflow/device_check.rs"]
+mod device_check;
 
 fn load(dir: &Path) -> Result<Package> {
     Package::load(dir).with_context(|| format!("loading model package {}", dir.display()))
@@ -439,16 +446,7 @@ fn export(dir: &Path, out: &Path, external: bool) -> Result<()> {
 
 /// Graph inputs for one packed cond+uncond evaluation over `frames` mel frames (deterministic values).
 fn bench_inputs(cfg: &jamflow::model::ModelConfig, frames: usize) -> Result<jamflow::runtime::NamedTensors> {
-    let mut req = Request::new(cfg, frames);
-    let mut noise = jamflow::rng::Noise::new(1);
-    req.cond_mel = noise.vec(req.cond_mel.len());
-    req.mel_known.iter_mut().take(frames / 3).for_each(|k| *k = true);
-    if let Some(tc) = &cfg.text {
-        req.text = (0..frames as i64 / 3).map(|i| i % tc.vocab_size as i64).collect();
-    }
-    let opts =
-        SamplerOptions { steps: 1, schedule: Schedule::Uniform, cfg_strength: 2.0, seed: 0, guidance_baked: false };
-    sampler::first_step_inputs(cfg, &req, &opts).with_context(|| format!("bench inputs for {frames} mel frames"))
+    jbuild::bench::nfe_inputs(cfg, frames).with_context(|| format!("bench inputs for {frames} mel frames"))
 }
 
 fn bench(

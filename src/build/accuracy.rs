@@ -95,6 +95,53 @@ impl Acc {
     }
 }
 
+/// Errors of final samples (mel, motion) of one backend against another, over the generated frames only.
+#[derive(Default)]
+pub struct SampleCompare {
+    mel: Acc,
+    motion: Option<Acc>,
+}
+
+impl SampleCompare {
+    /// Add one request's samples: `want` from the reference, `got` from the backend under test.
+    pub fn add(&mut self, cfg: &ModelConfig, req: &Request, want: &sampler::Output, got: &sampler::Output) {
+        self.mel.add_generated(&want.mel, &got.mel, &req.mel_known, cfg.audio.n_mels);
+        if let Some(m) = &cfg.motion {
+            let k = m.layout.motion_dim();
+            self.motion.get_or_insert_with(Acc::default).add_generated(&want.motion, &got.motion, &req.motion_known, k);
+        }
+    }
+
+    /// The errors, and the streams that had no generated frame ("n/a").
+    pub fn finish(&self) -> (Vec<TensorError>, Vec<String>) {
+        let (mut errs, mut na) = (Vec::new(), Vec::new());
+        for (name, acc) in [("mel", Some(&self.mel)), ("motion", self.motion.as_ref())] {
+            match acc {
+                Some(a) if a.n > 0 => errs.push(a.result(name)),
+                Some(_) => na.push(name.to_string()),
+                None => {}
+            }
+        }
+        (errs, na)
+    }
+}
+
+/// Errors of `got` against `want` for each name in `names` (float outputs of one evaluation).
+pub fn compare_outputs(
+    want: &NamedTensors,
+    got: &NamedTensors,
+    names: &[&str],
+) -> Result<Vec<TensorError>, BuildError> {
+    names
+        .iter()
+        .map(|n| {
+            let mut a = Acc::default();
+            a.add(f32s(want, n)?, f32s(got, n)?);
+            Ok(a.result(n))
+        })
+        .collect()
+}
+
 /// The report stored in the build manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccuracyReport {
@@ -202,15 +249,12 @@ pub fn report(
         seed: sampler_ref.seed,
         guidance_baked: cfg.sampler.guidance_baked,
     };
+    let mut samples = SampleCompare::default();
     for (i, req) in holdout.iter().enumerate() {
         let o = SamplerOptions { seed: opts.seed.wrapping_add(1000 + i as u64), ..opts.clone() };
         let ya = sampler::sample(&mut sa, cfg, req, &o)?;
         let yb = sampler::sample(&mut sb, cfg, req, &o)?;
-        acc.entry("2:mel".into()).or_default().add_generated(&ya.mel, &yb.mel, &req.mel_known, cfg.audio.n_mels);
-        if let Some(m) = &cfg.motion {
-            let k = m.layout.motion_dim();
-            acc.entry("2:motion".into()).or_default().add_generated(&ya.motion, &yb.motion, &req.motion_known, k);
-        }
+        samples.add(cfg, req, &ya, &yb);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -235,13 +279,7 @@ pub fn report(
     for o in &outs {
         rep.velocity.push(acc[&format!("1:{o}")].result(o));
     }
-    for k in ["mel", "motion"] {
-        match acc.get(&format!("2:{k}")) {
-            Some(x) if x.n > 0 => rep.end_to_end.push(x.result(k)),
-            Some(_) => rep.end_to_end_na.push(k.to_string()),
-            None => {}
-        }
-    }
+    (rep.end_to_end, rep.end_to_end_na) = samples.finish();
     let ok_v = rep.velocity.iter().all(|e| e.rel_rms <= rep.bound_velocity_rel_rms);
     let ok_s = rep.end_to_end.iter().all(|e| e.rel_rms <= rep.bound_sample_rel_rms);
     rep.within_bounds = ok_v && ok_s;

@@ -5,6 +5,7 @@
 pub mod accuracy;
 pub mod bench;
 pub mod calibration;
+pub mod device_check;
 pub mod engine;
 pub mod manifest;
 pub mod open;
