@@ -37,6 +37,8 @@ APT_PACKAGES+=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspse
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools)
 # Corpus generator (issue 5): espeak-ng speech + phoneme events, fortune-mod sentences.
 APT_PACKAGES+=(espeak-ng libespeak-ng1 fortunes fortunes-min)
+# scripts/test.sh lints scripts/device_check.sh (which runs only on GPU machines) with shellcheck.
+APT_PACKAGES+=(shellcheck)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

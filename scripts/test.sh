@@ -21,10 +21,13 @@ done
 g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -Icsrc csrc/jamflow_trt_mock.cpp
 TENSORRT_INCLUDE="$PWD/../shared/tensorrt/10.3/include" CUDA_INCLUDE="$PWD/.cuda/include" \
   cargo clippy --features tensorrt-native --all-targets -- -D warnings
-# scripts/device_check.sh runs only on a GPU machine: here its syntax and its refusal without one.
+# scripts/device_check.sh runs only on a GPU machine: here its syntax, its argument handling and its refusal
+# without a GPU (exit 2, not a half-run).
 bash -n scripts/device_check.sh
-if command -v nvidia-smi >/dev/null 2>&1; then :; else
-  if bash scripts/device_check.sh --packages engines/jamflow-small-student >/dev/null 2>&1; then
-    echo "device_check.sh succeeded without a GPU" >&2; exit 1
-  fi
+if command -v shellcheck >/dev/null 2>&1; then shellcheck scripts/device_check.sh; fi
+rc=0; bash scripts/device_check.sh --precisions fp8 2>/dev/null || rc=$?
+[ "$rc" = 64 ] || { echo "device_check.sh: a bad --precisions gave exit $rc, expected 64" >&2; exit 1; }
+if [ ! -f /etc/nv_tegra_release ] && ! nvidia-smi -L >/dev/null 2>&1; then
+  rc=0; bash scripts/device_check.sh 2>/dev/null || rc=$?
+  [ "$rc" = 2 ] || { echo "device_check.sh without a GPU gave exit $rc, expected 2" >&2; exit 1; }
 fi
