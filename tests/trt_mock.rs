@@ -24,7 +24,8 @@ static ENV: Mutex<()> = Mutex::new(());
 
 fn lock() -> std::sync::MutexGuard<'static, ()> {
     let g = ENV.lock().unwrap_or_else(|e| e.into_inner());
-    for v in ["JFT_MOCK_NO_LIBRARY", "JFT_MOCK_VERSION", "JFT_MOCK_NULL", "JFT_MOCK_THROW", "JAMFLOW_TRT_W8A16_MEASURE"] {
+    for v in ["JFT_MOCK_NO_LIBRARY", "JFT_MOCK_VERSION", "JFT_MOCK_NULL", "JFT_MOCK_THROW", "JAMFLOW_TRT_W8A16_MEASURE"]
+    {
         std::env::remove_var(v);
     }
     if std::env::var_os("JAMFLOW_ORT_LIB").is_none() {
@@ -262,7 +263,7 @@ fn build_target_tensorrt_then_open_checks_the_manifest() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("INT4 weight-only") && err.contains("--precision int8"), "{err}");
+    assert!(err.contains("weight-only quantization for INT4 only") && err.contains("--precision int8"), "{err}");
     let out = build::build(&pkg_dir, &opts).unwrap();
     let m = &out.manifest;
     assert_eq!(m.tensorrt_version.as_deref(), Some("10.3.0"));
@@ -314,7 +315,7 @@ fn device_check_builds_compares_times_and_reports_what_it_could_not_check() {
     assert!(fp16.velocity.iter().all(|e| e.rel_rms > 0.1), "the mock doubles its inputs: far from fp32");
     assert!(fp16.ms_per_nfe > 0.0 && fp16.floor_ms.unwrap() > 0.0);
     assert!(rows[1].1.as_ref().unwrap_err().contains("--calibration"));
-    assert!(rows[2].1.as_ref().unwrap_err().contains("INT4 weight-only"));
+    assert!(rows[2].1.as_ref().unwrap_err().contains("weight-only quantization for INT4 only"));
     let text = render(&pkg_dir, &rows);
     assert!(text.contains("fp16") && text.contains("not checked") && text.contains("mock GPU"), "{text}");
     // The device check's measurement switch lets w8a16 build, to record what TensorRT makes of its weights.

@@ -56,13 +56,13 @@ pub struct BuildOutcome {
 }
 
 /// Check up front that this build can make artifacts for `t` (before any expensive work).
-/// A w8a16 graph is not built for native TensorRT: TensorRT 10 runs weight-only quantization for INT4 only
-/// (docs/build.md, "W8A16 under TensorRT"), so INT8 weights behind a DequantizeLinear would be folded into FP16
-/// constants: fp16's engine under another name, not 8-bit weights.
-pub const W8A16_TENSORRT: &str = "TensorRT 10 keeps quantized weights only for INT8 weights with INT8 \
-     activations, or INT4 weight-only; an INT8 weight-only (w8a16) graph would run with FP16 weights (the fp16 \
-     engine's size). Build `--precision int8` (8-bit weights) or `--precision fp16` for this target \
-     (docs/build.md, W8A16 under TensorRT)";
+/// A w8a16 graph is not built for native TensorRT: TensorRT 10 documents weight-only quantization for INT4 only
+/// (docs/build.md, "W8A16 under TensorRT"), so INT8 weights behind a DequantizeLinear are expected to be folded
+/// into FP16 constants: fp16's engine under another name, not 8-bit weights (the device check measures it).
+pub const W8A16_TENSORRT: &str = "TensorRT 10 keeps quantized weights for INT8 weights with INT8 activations, \
+     and documents weight-only quantization for INT4 only; an INT8 weight-only (w8a16) engine is expected to \
+     hold FP16 weights (the fp16 engine's size). Build `--precision int8` (8-bit weights) or `--precision fp16` \
+     for this target (docs/build.md, W8A16 under TensorRT)";
 
 fn check_target(t: Target, p: Precision) -> Result<(), BuildError> {
     let err = |msg: String| BuildError::Target { target: t.name().into(), msg };
