@@ -12,13 +12,10 @@ cargo test --all-targets
 # The native TensorRT binding against the host mock of its C ABI (csrc/jamflow_trt_mock.cpp).
 cargo clippy --features tensorrt-mock --all-targets -- -D warnings
 cargo test --features tensorrt-mock --test trt_mock
-# The real TensorRT shim against TensorRT 10.3 (JetPack 6.1/6.2) and 10.16 (JetPack 7) headers with the CUDA 12.6
-# headers of scripts/setup.sh (headers as -isystem, as on a Jetson), then the Rust side with the shim compiled in
-# (`tensorrt-native` dlopens TensorRT and libcuda: nothing to link but libdl).
-for trt in ../shared/tensorrt/10.3/include ../shared/tensorrt/10.16/include; do
-  g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -Icsrc -isystem "$trt" -isystem .cuda/include csrc/jamflow_trt.cpp
-done
-g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -Icsrc csrc/jamflow_trt_mock.cpp
+# The real TensorRT shim: -Werror against TensorRT 10.3 and 10.16 headers, linked, and its loading checked against
+# a stand-in libnvinfer (scripts/check_trt_shim.sh); then the Rust side with the shim compiled in (`tensorrt-native`
+# dlopens TensorRT and libcuda: nothing to link but libdl).
+bash scripts/check_trt_shim.sh
 TENSORRT_INCLUDE="$PWD/../shared/tensorrt/10.3/include" CUDA_INCLUDE="$PWD/.cuda/include" \
   cargo clippy --features tensorrt-native --all-targets -- -D warnings
 # scripts/device_check.sh runs only on a GPU machine: here its syntax, its argument handling and its refusal

@@ -235,6 +235,7 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
         }
     }
     std::fs::create_dir_all(&dir).map_err(|e| file_err(&dir, e))?;
+    tracing::info!(package = %pkg.config.name, precision = %p, target = %opts.target, "building");
 
     let fp32 = pkg.graph()?;
     let ort = OrtOptions { provider: Provider::Cpu, ..opts.ort.clone() };
@@ -257,6 +258,7 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
         }
         _ => None,
     };
+    tracing::info!("accuracy report against fp32 on ONNX Runtime CPU");
     let report =
         accuracy::report(&pkg.config, &fp32, &built, p, &set.records, &set.holdout, &set.manifest.sampler, &ort)?;
     if !report.within_bounds && !opts.accept_accuracy {
