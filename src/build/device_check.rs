@@ -54,11 +54,11 @@ pub struct CheckRow {
     pub floor_ms: Option<f64>,
 }
 
+/// One precision's outcome: its row, or why it could not be checked.
+pub type Checked = (Precision, Result<CheckRow, String>);
+
 /// Check every precision of `opts` on `pkg_dir`; a precision that cannot be built is an `Err` row.
-pub fn check_package(
-    pkg_dir: &Path,
-    opts: &CheckOptions,
-) -> Result<Vec<(Precision, Result<CheckRow, String>)>, BuildError> {
+pub fn check_package(pkg_dir: &Path, opts: &CheckOptions) -> Result<Vec<Checked>, BuildError> {
     let mut pkg = Package::load(pkg_dir)?;
     let cpu = OrtOptions { provider: Provider::Cpu, ..opts.ort.clone() };
     let mut reference = OrtBackend::from_bytes(&onnx::to_bytes(&pkg.graph()?)?, &cpu)?;
@@ -158,7 +158,7 @@ fn errs(v: &[TensorError], na: &[String]) -> String {
 }
 
 /// The table the device check prints for one package.
-pub fn render(pkg: &Path, rows: &[(Precision, Result<CheckRow, String>)]) -> String {
+pub fn render(pkg: &Path, rows: &[Checked]) -> String {
     let mut s = format!("{}\n", pkg.display());
     s.push_str(&format!(
         "  {:<6} {:>9} {:>11} {:>11} {:>10} {:>10} {:>7}  {:<28} {}\n",
