@@ -25,13 +25,19 @@ for v in 10.3 10.16; do
   "${CXX[@]}" -Icsrc -isystem "$inc" -isystem "$CUDA_INC" -c csrc/jamflow_trt.cpp -o "$T/shim.o"
   g++ -shared -Wl,--no-undefined "$T/shim.o" -ldl -o "$T/libshim.so"
   g++ "$T/check.o" "$T/shim.o" -ldl -o "$T/shim_check"
-  (
-    cd "$T"
-    # (skipped where a real TensorRT 10 is installed)
-    if ! ldconfig -p 2>/dev/null | grep -q libnvinfer.so.10; then env -u LD_LIBRARY_PATH ./shim_check missing; fi
-    LD_LIBRARY_PATH="$T/lib8" FAKE_TRT_VERSION=8601 ./shim_check version
-    LD_LIBRARY_PATH="$T/lib10" FAKE_TRT_VERSION=100200 ./shim_check old
-    LD_LIBRARY_PATH="$T/lib10" FAKE_TRT_VERSION=101600 ./shim_check null
-  ) >"$T/log" 2>&1 || { cat "$T/log" >&2; echo "shim check against TensorRT $v headers failed" >&2; exit 1; }
+  # (each run checked on its own: `set -e` does not apply inside a `||` list)
+  ok=1
+  # "missing" is skipped where a real TensorRT 10 is installed.
+  if ! ldconfig -p 2>/dev/null | grep -q libnvinfer.so.10; then
+    (cd "$T" && env -u LD_LIBRARY_PATH ./shim_check missing) >>"$T/log" 2>&1 || ok=0
+  fi
+  (cd "$T" && LD_LIBRARY_PATH="$T/lib8" FAKE_TRT_VERSION=8601 ./shim_check version) >>"$T/log" 2>&1 || ok=0
+  (cd "$T" && LD_LIBRARY_PATH="$T/lib10" FAKE_TRT_VERSION=100200 ./shim_check old) >>"$T/log" 2>&1 || ok=0
+  (cd "$T" && LD_LIBRARY_PATH="$T/lib10" FAKE_TRT_VERSION=101600 ./shim_check null) >>"$T/log" 2>&1 || ok=0
+  if [ "$ok" = 0 ]; then
+    cat "$T/log" >&2
+    echo "shim check against TensorRT $v headers failed" >&2
+    exit 1
+  fi
   echo "TensorRT $v headers: the shim compiles (-Werror), links (dlopen only) and refuses what it must"
 done
