@@ -163,6 +163,12 @@ enum Cmd {
         /// Model package (default: the shipped default model).
         #[arg(long)]
         package: Option<PathBuf>,
+        /// Where the network runs (as jamflowd's `[model] backend`; tensorrt builds a missing engine first).
+        #[arg(long, value_enum, default_value_t = Target::OrtCpu, alias = "provider")]
+        backend: Target,
+        /// Precision of the artifacts run (as jamflowd's `[model] precision`).
+        #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+        precision: Precision,
     },
     /// Log-mel spectrogram of a WAV file (any format/rate/channels -> 24 kHz mono) as safetensors `mel` [frames, 100].
     Mel {
@@ -272,7 +278,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote random-weights package {:?} (seed {seed}) -> {}", preset, dir.display());
             Ok(())
         }
-        Cmd::Demo { out, package } => demo(&out, package.as_deref()),
+        Cmd::Demo { out, package, backend, precision } => demo(&out, package.as_deref(), (backend, precision)),
         Cmd::Mel { input, out } => audio_cli::mel(&input, &out),
         Cmd::Vocode { mel, vocoder, iterations, out, rt } => audio_cli::vocode(&mel, &vocoder, iterations, &out, &rt),
         Cmd::Render(a) => render_cli::render(&a),
@@ -506,7 +512,7 @@ fn bench(
 const DEMO_TEXT: &str = "Hello, I am a talking portrait. My lips move with the sound you hear. \
                          Watch my mouth open wide, then close on the words bubble, maybe, and moment.";
 
-fn demo(out: &Path, package: Option<&Path>) -> Result<()> {
+fn demo(out: &Path, package: Option<&Path>, (backend, precision): (Target, Precision)) -> Result<()> {
     use jamflow::daemon::{self, config::InputKind, Config};
     use jamflow::stream::{Mp4Output, OUTPUT_FPS};
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -531,6 +537,7 @@ fn demo(out: &Path, package: Option<&Path>) -> Result<()> {
     cfg.input.wav = Some(wav.clone());
     cfg.input.loop_wav = false;
     cfg.model.package = Some(pkg_dir.clone());
+    (cfg.model.backend, cfg.model.precision) = (backend, precision);
     cfg.portrait.image = Some(root.join(DEMO_PORTRAIT));
     cfg.outputs.mp4 = Some(Mp4Output { path: mp4.clone() });
     cfg.control.enabled = false;
