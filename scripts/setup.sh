@@ -63,6 +63,8 @@ DEV_APT_PACKAGES+=(festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-ht
 DEV_APT_PACKAGES+=(chromium chromium-driver)
 # Debian package check (scripts/check-deb.sh): systemd-analyze verify on the units.
 DEV_APT_PACKAGES+=(systemd)
+# scripts/test.sh lints scripts/device_check.sh (which runs only on GPU machines) with shellcheck.
+DEV_APT_PACKAGES+=(shellcheck)
 if [ "$DEV" = 1 ]; then APT_PACKAGES+=("${DEV_APT_PACKAGES[@]}"); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -122,6 +124,35 @@ PYEOF
   ln -sf "$(basename "$lib")" .ort/libonnxruntime.so
   rm -rf .ort/wheel
   touch ".ort/VERSION-$ORT_VERSION"
+fi
+# CUDA 12.6 headers (JetPack 6.1/6.2's CUDA) for the compile check of the TensorRT shim (scripts/test.sh):
+# --dev only; taken from the PyPI wheels into .cuda/include (not installed into the venv; no libraries, headers only).
+CUDA_RT_WHEEL=12.6.77   # nvidia-cuda-runtime-cu12: cuda_runtime_api.h, driver_types.h, ...
+CUDA_NVCC_WHEEL=12.6.85 # nvidia-cuda-nvcc-cu12: crt/host_defines.h and friends
+if [ "$DEV" = 1 ] && [ ! -f ".cuda/VERSION-$CUDA_RT_WHEEL-$CUDA_NVCC_WHEEL" ]; then
+  log "fetching CUDA $CUDA_RT_WHEEL headers from the PyPI wheels"
+  rm -rf .cuda && mkdir -p .cuda/wheel .cuda/include
+  retry 3 $VPY -m pip download -q --no-deps --only-binary=:all: --platform manylinux2014_x86_64 -d .cuda/wheel \
+    "nvidia-cuda-runtime-cu12==$CUDA_RT_WHEEL" "nvidia-cuda-nvcc-cu12==$CUDA_NVCC_WHEEL"
+  $VPY - <<PYEOF
+import glob, os, zipfile
+prefixes = ("nvidia/cuda_runtime/include/", "nvidia/cuda_nvcc/include/")
+for whl in glob.glob(".cuda/wheel/*.whl"):
+    with zipfile.ZipFile(whl) as z:
+        for n in z.namelist():
+            p = next((p for p in prefixes if n.startswith(p)), None)
+            if p is None or n.endswith("/"):
+                continue
+            dst = os.path.join(".cuda/include", n[len(p):])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with z.open(n) as src, open(dst, "wb") as out:
+                out.write(src.read())
+for h in ("cuda_runtime_api.h", "crt/host_defines.h"):
+    if not os.path.exists(os.path.join(".cuda/include", h)):
+        raise SystemExit(f"CUDA wheels: no {h} inside")
+PYEOF
+  rm -rf .cuda/wheel
+  touch ".cuda/VERSION-$CUDA_RT_WHEEL-$CUDA_NVCC_WHEEL"
 fi
 if [ "$DEV" = 1 ]; then
   log "ready (--dev): ORT library $ROOT/.ort/libonnxruntime.so, Python $ROOT/.venv/bin/python"

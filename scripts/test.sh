@@ -13,6 +13,22 @@ cargo test --all-targets
 # below replaces them), checked in a clean root (~5 s).
 bash scripts/deb.sh --profile debug
 bash scripts/check-deb.sh
-# The native TensorRT binding against the host mock of its C ABI (csrc/jamflow_trt_mock.c).
+# The native TensorRT binding against the host mock of its C ABI (csrc/jamflow_trt_mock.cpp).
 cargo clippy --features tensorrt-mock --all-targets -- -D warnings
 cargo test --features tensorrt-mock --test trt_mock
+# The real TensorRT shim: -Werror against TensorRT 10.3 and 10.16 headers, linked, and its loading checked against
+# a stand-in libnvinfer (scripts/check_trt_shim.sh); then the Rust side with the shim compiled in (`tensorrt-native`
+# dlopens TensorRT and libcuda: nothing to link but libdl).
+bash scripts/check_trt_shim.sh
+TENSORRT_INCLUDE="$PWD/../shared/tensorrt/10.3/include" CUDA_INCLUDE="$PWD/.cuda/include" \
+  cargo clippy --features tensorrt-native --all-targets -- -D warnings
+# scripts/device_check.sh runs only on a GPU machine: here its syntax, its argument handling and its refusal
+# without a GPU (exit 2, not a half-run).
+bash -n scripts/device_check.sh
+if command -v shellcheck >/dev/null 2>&1; then shellcheck scripts/device_check.sh; fi
+rc=0; bash scripts/device_check.sh --precisions fp8 2>/dev/null || rc=$?
+[ "$rc" = 64 ] || { echo "device_check.sh: a bad --precisions gave exit $rc, expected 64" >&2; exit 1; }
+if [ ! -f /etc/nv_tegra_release ] && ! nvidia-smi -L >/dev/null 2>&1; then
+  rc=0; bash scripts/device_check.sh 2>/dev/null || rc=$?
+  [ "$rc" = 2 ] || { echo "device_check.sh without a GPU gave exit $rc, expected 2" >&2; exit 1; }
+fi

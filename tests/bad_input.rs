@@ -243,7 +243,7 @@ fn unavailable_execution_provider_is_an_error_not_a_fallback() {
     let p = package(d.path());
     let inputs = d.path().join("in.safetensors");
     write_safetensors(&inputs, &BTreeMap::new()).unwrap();
-    for provider in ["cuda", "tensorrt"] {
+    for (backend, feature) in [("ort-cuda", "cuda"), ("ort-tensorrt", "tensorrt"), ("tensorrt", "tensorrt-native")] {
         let mut t = BTreeMap::new();
         t.insert("cond_mel".to_string(), HostTensor::f32(vec![2, 100], vec![0.0; 200]));
         t.insert("mel_known".to_string(), HostTensor::bool(vec![2], vec![false; 2]));
@@ -252,8 +252,8 @@ fn unavailable_execution_provider_is_an_error_not_a_fallback() {
         t.insert("motion_known".to_string(), HostTensor::bool(vec![1], vec![false]));
         write_safetensors(&inputs, &t).unwrap();
         let out = d.path().join("out.safetensors");
-        let e = jamflow_err(&["sample", s(&p), "--inputs", s(&inputs), "--out", s(&out), "--provider", provider]);
-        assert!(e.contains(&format!("execution provider {provider} is not available")), "{e}");
+        let e = jamflow_err(&["sample", s(&p), "--inputs", s(&inputs), "--out", s(&out), "--backend", backend]);
+        assert!(e.contains(&format!("backend `{backend}` needs a build with `--features {feature}`")), "{e}");
         assert!(!out.exists());
     }
 }

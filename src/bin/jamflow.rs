@@ -11,7 +11,7 @@ use jamflow::model::import::{import_f5tts, F5Import, F5Preset};
 use jamflow::model::random::{write_random_package, Preset};
 use jamflow::model::{graph, io, onnx, stats, Package};
 use jamflow::runtime::tensors::{check_inputs, read_safetensors, write_safetensors};
-use jamflow::runtime::{ort_backend, Backend, OrtBackend, OrtOptions, Provider};
+use jamflow::runtime::{ort_backend, Backend, OrtOptions, Provider};
 use jamflow::sampler::{self, Request, SamplerOptions};
 
 use jamflow::build::calibration::{self as calib_set, Source};
@@ -31,9 +31,10 @@ struct Cli {
 
 #[derive(Args, Clone)]
 pub(crate) struct RuntimeArgs {
-    /// Execution provider (cuda/tensorrt need the matching cargo feature and an ORT GPU build).
-    #[arg(long, value_enum, default_value_t = Provider::Cpu)]
-    provider: Provider,
+    /// Where the network runs, as `jamflow build --target` names it (ort-cuda/ort-tensorrt need the cargo
+    /// feature and an ORT GPU build; tensorrt needs `--features tensorrt-native` and the package's engine).
+    #[arg(long, value_enum, default_value_t = Target::OrtCpu, alias = "provider")]
+    backend: Target,
     /// Intra-op threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -43,15 +44,22 @@ pub(crate) struct RuntimeArgs {
 }
 
 impl RuntimeArgs {
-    fn options(&self, pkg: &Path) -> OrtOptions {
-        OrtOptions {
-            provider: self.provider,
+    /// ONNX Runtime options for graphs that only run there (vocoder, LivePortrait renderer).
+    fn options(&self, pkg: &Path) -> Result<OrtOptions> {
+        let Some(provider) = self.backend.provider() else {
+            bail!(
+                "--backend {}: this graph runs on ONNX Runtime only (use ort-cpu, ort-cuda or ort-tensorrt)",
+                self.backend
+            )
+        };
+        Ok(OrtOptions {
+            provider,
             threads: self.threads,
             library: self.ort_lib.clone(),
             trt_cache: Some(pkg.join("build").join("trt-cache")),
             trt_int8: false,
             device_id: 0,
-        }
+        })
     }
 }
 
@@ -73,6 +81,9 @@ enum Cmd {
         out: PathBuf,
         #[command(flatten)]
         rt: RuntimeArgs,
+        /// Run the artifacts `jamflow build` made for this precision (fp32 on ONNX Runtime: the package's graph).
+        #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+        precision: Precision,
     },
     /// Run the sampler on a request file (cond_mel, mel_known, text, cond_motion, motion_known, rest,
     /// optional noise_mel / noise_motion) -> `mel`, `motion`.
@@ -95,6 +106,9 @@ enum Cmd {
         out: PathBuf,
         #[command(flatten)]
         rt: RuntimeArgs,
+        /// Run the artifacts `jamflow build` made for this precision (fp32 on ONNX Runtime: the package's graph).
+        #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+        precision: Precision,
     },
     /// Write the package's FP32 ONNX graph (external data beside it for large models).
     Export {
@@ -122,7 +136,8 @@ enum Cmd {
         torch_python: Option<PathBuf>,
         #[command(flatten)]
         rt: RuntimeArgs,
-        /// Time these precisions on ORT CPU in one run and print ratios to the first (e.g. fp32,fp16,int8,w8a16).
+        /// Time these precisions on ORT CPU in one run and print ratios to the first (e.g. fp32,fp16,int8,w8a16);
+        /// with another --backend: the one precision whose artifacts to time.
         #[arg(long, value_enum, value_delimiter = ',')]
         precision: Vec<Precision>,
         /// Project FLOPs and bytes per NFE of the built graphs onto a Jetson (compute and bandwidth floors).
@@ -151,6 +166,12 @@ enum Cmd {
         /// Model package (default: the shipped default model).
         #[arg(long)]
         package: Option<PathBuf>,
+        /// Where the network runs (as jamflowd's `[model] backend`; tensorrt builds a missing engine first).
+        #[arg(long, value_enum, default_value_t = Target::OrtCpu, alias = "provider")]
+        backend: Target,
+        /// Precision of the artifacts run (as jamflowd's `[model] precision`).
+        #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+        precision: Precision,
     },
     /// Log-mel spectrogram of a WAV file (any format/rate/channels -> 24 kHz mono) as safetensors `mel` [frames, 100].
     Mel {
@@ -187,6 +208,9 @@ enum Cmd {
     Corpus(CorpusCmd),
     /// Any WAV -> mouth motion (windows, bounded memory) -> a talking video with the audio, or the motion.
     Animate(animate::AnimateArgs),
+    /// On a GPU machine with TensorRT: build each precision's engine of the packages, compare with ORT CPU
+    /// FP32, time per NFE against the roofline floor (what scripts/device_check.sh runs).
+    DeviceCheck(device_check::DeviceCheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -221,9 +245,9 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Info { dir, seconds } => info(&dir, seconds),
-        Cmd::Forward { dir, inputs, out, rt } => forward(&dir, &inputs, &out, &rt),
-        Cmd::Sample { dir, inputs, steps, schedule, cfg, seed, out, rt } => {
-            sample(&dir, &inputs, steps, schedule.as_deref(), cfg, seed, &out, &rt)
+        Cmd::Forward { dir, inputs, out, rt, precision } => forward(&dir, &inputs, &out, &rt, precision),
+        Cmd::Sample { dir, inputs, steps, schedule, cfg, seed, out, rt, precision } => {
+            sample(&dir, &inputs, steps, schedule.as_deref(), cfg, seed, &out, &(rt, precision))
         }
         Cmd::Export { dir, out, external_data } => {
             let out = out.unwrap_or_else(|| dir.join("build").join("fp32").join("model.onnx"));
@@ -240,11 +264,17 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Bench { dir, frames, iters, torch_python, rt, precision, project: None }
+            if rt.backend != Target::OrtCpu && precision.len() <= 1 =>
+        {
+            let p = precision.first().copied().unwrap_or(Precision::Fp32);
+            bench(&dir, frames, iters, torch_python.as_deref(), &(rt, p))
+        }
         Cmd::Bench { dir, frames, iters, precision, project, rt, .. } if !precision.is_empty() || project.is_some() => {
             bench_build(&dir, frames, iters, &precision, project, &rt)
         }
         Cmd::Bench { dir, frames, iters, torch_python, rt, .. } => {
-            bench(&dir, frames, iters, torch_python.as_deref(), &rt)
+            bench(&dir, frames, iters, torch_python.as_deref(), &(rt, Precision::Fp32))
         }
         Cmd::Build(args) => build_cmd(args),
         Cmd::Calibration(CalibrationCmd::Make(args)) => calibration_make(args),
@@ -253,7 +283,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote random-weights package {:?} (seed {seed}) -> {}", preset, dir.display());
             Ok(())
         }
-        Cmd::Demo { out, package } => demo(&out, package.as_deref()),
+        Cmd::Demo { out, package, backend, precision } => demo(&out, package.as_deref(), (backend, precision)),
         Cmd::Mel { input, out } => audio_cli::mel(&input, &out),
         Cmd::Vocode { mel, vocoder, iterations, out, rt } => audio_cli::vocode(&mel, &vocoder, iterations, &out, &rt),
         Cmd::Render(a) => render_cli::render(&a),
@@ -262,17 +292,26 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::BenchLive(a) => bench_live(&a),
         Cmd::Corpus(c) => corpus_cmd(c),
         Cmd::Animate(a) => animate::run(&a),
+        Cmd::DeviceCheck(a) => device_check::run(&a),
     }
 }
+
+#[path = "jamflow/device_check.rs"]
+mod device_check;
 
 pub(crate) fn load(dir: &Path) -> Result<Package> {
     Package::load(dir).with_context(|| format!("loading model package {}", dir.display()))
 }
 
-pub(crate) fn backend(pkg: &mut Package, rt: &RuntimeArgs) -> Result<OrtBackend> {
-    let model = pkg.graph()?;
-    let bytes = onnx::to_bytes(&model)?;
-    Ok(OrtBackend::from_bytes(&bytes, &rt.options(&pkg.dir))?)
+/// The backend of `--backend` and `--precision` over the package (`jamflow::build::open`).
+pub(crate) fn backend(pkg: &mut Package, (rt, precision): &(RuntimeArgs, Precision)) -> Result<Box<dyn Backend>> {
+    let opts = jbuild::RunOptions {
+        target: rt.backend,
+        precision: *precision,
+        ort: OrtOptions { threads: rt.threads, library: rt.ort_lib.clone(), ..OrtOptions::default() },
+        device: 0,
+    };
+    Ok(jbuild::open(pkg, &opts)?.backend)
 }
 
 fn info(dir: &Path, seconds: f64) -> Result<()> {
@@ -339,11 +378,11 @@ fn info(dir: &Path, seconds: f64) -> Result<()> {
     Ok(())
 }
 
-fn forward(dir: &Path, inputs: &Path, out: &Path, rt: &RuntimeArgs) -> Result<()> {
+fn forward(dir: &Path, inputs: &Path, out: &Path, rt: &RuntimeArgs, precision: Precision) -> Result<()> {
     let mut pkg = load(dir)?;
     let tensors = read_safetensors(inputs)?;
     check_inputs(&io::inputs(&pkg.config), &tensors).with_context(|| format!("{}", inputs.display()))?;
-    let mut be = backend(&mut pkg, rt)?;
+    let mut be = backend(&mut pkg, &(rt.clone(), precision))?;
     let outputs = be.run(&tensors)?;
     write_safetensors(out, &outputs)?;
     println!("{} -> {} ({})", inputs.display(), out.display(), be.describe());
@@ -374,7 +413,7 @@ fn sample(
     cfg_strength: Option<f32>,
     seed: u64,
     out: &Path,
-    rt: &RuntimeArgs,
+    rt: &(RuntimeArgs, Precision),
 ) -> Result<()> {
     let mut pkg = load(dir)?;
     let tensors = read_safetensors(inputs)?;
@@ -391,7 +430,7 @@ fn sample(
     }
     let mut be = backend(&mut pkg, rt)?;
     let t0 = Instant::now();
-    let result = sampler::sample(&mut be, &pkg.config, &req, &opts)?;
+    let result = sampler::sample(be.as_mut(), &pkg.config, &req, &opts)?;
     write_safetensors(out, &result.to_tensors(&pkg.config))?;
     println!(
         "{} steps ({:?}, cfg {}) over {} mel / {} motion frames in {:.2} s -> {}",
@@ -419,22 +458,20 @@ fn export(dir: &Path, out: &Path, external: bool) -> Result<()> {
 
 /// Graph inputs for one packed cond+uncond evaluation over `frames` mel frames (deterministic values).
 fn bench_inputs(cfg: &jamflow::model::ModelConfig, frames: usize) -> Result<jamflow::runtime::NamedTensors> {
-    let mut req = Request::new(cfg, frames);
-    let mut noise = jamflow::rng::Noise::new(1);
-    req.cond_mel = noise.vec(req.cond_mel.len());
-    req.mel_known.iter_mut().take(frames / 3).for_each(|k| *k = true);
-    if let Some(tc) = &cfg.text {
-        req.text = (0..frames as i64 / 3).map(|i| i % tc.vocab_size as i64).collect();
-    }
-    let opts =
-        SamplerOptions { steps: 1, schedule: Schedule::Uniform, cfg_strength: 2.0, seed: 0, guidance_baked: false };
-    sampler::first_step_inputs(cfg, &req, &opts).with_context(|| format!("bench inputs for {frames} mel frames"))
+    jbuild::bench::nfe_inputs(cfg, frames).with_context(|| format!("bench inputs for {frames} mel frames"))
 }
 
-fn bench(dir: &Path, frames: usize, iters: usize, torch_python: Option<&Path>, rt: &RuntimeArgs) -> Result<()> {
+fn bench(
+    dir: &Path,
+    frames: usize,
+    iters: usize,
+    torch_python: Option<&Path>,
+    run: &(RuntimeArgs, Precision),
+) -> Result<()> {
+    let rt = &run.0;
     let mut pkg = load(dir)?;
     let inputs = bench_inputs(&pkg.config, frames)?;
-    let mut be = backend(&mut pkg, rt)?;
+    let mut be = backend(&mut pkg, run)?;
     be.run(&inputs)?; // warm-up
     let t0 = Instant::now();
     for _ in 0..iters.max(1) {
@@ -443,8 +480,9 @@ fn bench(dir: &Path, frames: usize, iters: usize, torch_python: Option<&Path>, r
     let ort_ms = t0.elapsed().as_secs_f64() * 1e3 / iters.max(1) as f64;
     let threads = rt.threads.map_or_else(|| "all".to_string(), |n| n.to_string());
     println!(
-        "ORT {}  {}: {:.2} ms per NFE (batch 2 = cond+uncond, {} mel frames, threads {threads})",
-        ort_backend::version(),
+        "{} {}  {}: {:.2} ms per NFE (batch 2 = cond+uncond, {} mel frames, threads {threads})",
+        be.describe(),
+        run.1,
         dir.display(),
         ort_ms,
         frames
@@ -480,7 +518,7 @@ fn bench(dir: &Path, frames: usize, iters: usize, torch_python: Option<&Path>, r
 const DEMO_TEXT: &str = "Hello, I am a talking portrait. My lips move with the sound you hear. \
                          Watch my mouth open wide, then close on the words bubble, maybe, and moment.";
 
-fn demo(out: &Path, package: Option<&Path>) -> Result<()> {
+fn demo(out: &Path, package: Option<&Path>, (backend, precision): (Target, Precision)) -> Result<()> {
     use jamflow::daemon::{self, config::InputKind, Config};
     use jamflow::stream::{Mp4Output, OUTPUT_FPS};
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -505,6 +543,7 @@ fn demo(out: &Path, package: Option<&Path>) -> Result<()> {
     cfg.input.wav = Some(wav.clone());
     cfg.input.loop_wav = false;
     cfg.model.package = Some(pkg_dir.clone());
+    (cfg.model.backend, cfg.model.precision) = (backend, precision);
     cfg.portrait.image = Some(root.join(DEMO_PORTRAIT));
     cfg.outputs.mp4 = Some(Mp4Output { path: mp4.clone() });
     cfg.control.enabled = false;
@@ -544,6 +583,12 @@ struct BenchLiveArgs {
     /// ONNX Runtime intra-op threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Where the network runs (as jamflowd's `[model] backend`; tensorrt builds a missing engine first).
+    #[arg(long, value_enum, default_value_t = Target::OrtCpu, alias = "provider")]
+    backend: Target,
+    /// Precision of the artifacts run (as jamflowd's `[model] precision`).
+    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    precision: Precision,
     /// Where the bench MP4s go.
     #[arg(long, default_value = "target/bench-live")]
     out: PathBuf,
@@ -577,6 +622,8 @@ fn bench_live(a: &BenchLiveArgs) -> Result<()> {
     let mut cfg = Config::default();
     cfg.portrait.image = Some(root.join(DEMO_PORTRAIT));
     cfg.model.threads = a.threads;
+    cfg.model.backend = a.backend;
+    cfg.model.precision = a.precision;
     let audio = demo_speech(a.seconds)?;
     let plan = daemon::chunk_plan(&cfg);
     println!(
@@ -717,14 +764,7 @@ mod audio_cli {
             gl.iterations = iterations;
             gl.vocode(&mel)?
         } else if let Some(dir) = vocoder.strip_prefix("vocos:") {
-            let opts = OrtOptions {
-                provider: rt.provider,
-                threads: rt.threads,
-                library: rt.ort_lib.clone(),
-                trt_cache: None,
-                trt_int8: false,
-                device_id: 0,
-            };
+            let opts = OrtOptions { trt_cache: None, ..rt.options(Path::new("."))? };
             Vocos::load(Path::new(dir), &cfg, &opts)?.vocode(&mel)?
         } else {
             bail!("--vocoder {vocoder:?}: expected `vocos:DIR` or `griffin-lim`");
@@ -885,11 +925,11 @@ fn calibration_make(a: CalibrationMakeArgs) -> Result<()> {
     }
     let mut fp32 = {
         let mut p = load(&a.dir)?;
-        backend(&mut p, &RuntimeArgs { provider: Provider::Cpu, threads: a.threads, ort_lib: None })?
+        backend(&mut p, &(RuntimeArgs { backend: Target::OrtCpu, threads: a.threads, ort_lib: None }, Precision::Fp32))?
     };
     let opts =
         calib_set::MakeOptions { name: a.name.clone(), sources, holdout: a.holdout, steps: a.steps, seed: a.seed };
-    let set = calib_set::make(&a.root, &pkg, &mut fp32, &opts)?;
+    let set = calib_set::make(&a.root, &pkg, fp32.as_mut(), &opts)?;
     println!(
         "calibration set {} (id {}): {} recorded evaluations, {} hold-out request(s) -> {}",
         a.name,
@@ -909,8 +949,8 @@ fn bench_build(
     project: Option<Device>,
     rt: &RuntimeArgs,
 ) -> Result<()> {
-    if rt.provider != Provider::Cpu {
-        bail!("--precision / --project time the graphs on ONNX Runtime CPU; drop --provider");
+    if rt.backend != Target::OrtCpu {
+        bail!("--precision with several precisions / --project time the graphs on ONNX Runtime CPU; drop --backend");
     }
     let mut pkg = load(dir)?;
     let inputs = bench_inputs(&pkg.config, frames)?;
@@ -1074,7 +1114,7 @@ mod render_cli {
                 let img = load_portrait(&a.portrait)?;
                 let lp = a.landmarks.clone().unwrap_or_else(|| default_path(&a.portrait));
                 let lm = Landmarks::load(&lp, img.dimensions())?;
-                let m = LivePortraitModels::open(models, &a.rt.options(models))?;
+                let m = LivePortraitModels::open(models, &a.rt.options(models)?)?;
                 Box::new(LivePortraitRenderer::new(m, &layout, &img, &lm)?)
             }
         };

@@ -21,6 +21,10 @@ struct Cli {
     /// Check the configuration (keys, values, paths) and exit.
     #[arg(long)]
     check: bool,
+    /// Build the model artifacts `[model] backend` / `precision` need (a TensorRT engine) when missing or stale,
+    /// and exit (the first-boot engines unit).
+    #[arg(long)]
+    build_engines: bool,
     /// Write an MP4 file (overrides outputs.mp4.path).
     #[arg(long)]
     mp4: Option<PathBuf>,
@@ -162,6 +166,12 @@ fn real_main() -> Result<i32> {
     cfg.check().with_context(|| format!("invalid configuration ({origin})"))?;
     if cli.check {
         println!("configuration OK ({origin})");
+        return Ok(0);
+    }
+    if cli.build_engines {
+        for p in cfg.model.package.iter().chain(&cfg.model.speech_package) {
+            daemon::prepare_artifacts(&cfg, p).with_context(|| format!("model package {}", p.display()))?;
+        }
         return Ok(0);
     }
     let max_frames = match cli.duration_s {

@@ -54,9 +54,25 @@ struct Acc {
     r2: f64,
     dmax: f32,
     rmax: f32,
+    /// Values compared (rows the sampler generated, for end-to-end errors).
+    n: usize,
 }
 
 impl Acc {
+    /// Only the rows (of `row` values each) whose `known` flag is false: what the sampler generated. Known
+    /// rows are copied from the conditioning by both graphs and would dilute the error towards 0.
+    fn add_generated(&mut self, want: &[f32], got: &[f32], known: &[bool], row: usize) {
+        if want.len() != got.len() || row == 0 {
+            self.add(want, got);
+            return;
+        }
+        for (r, (a, b)) in want.chunks(row).zip(got.chunks(row)).enumerate() {
+            if !known.get(r).copied().unwrap_or(false) {
+                self.add(a, b);
+            }
+        }
+    }
+
     fn add(&mut self, want: &[f32], got: &[f32]) {
         for (a, b) in want.iter().zip(got) {
             let d = a - b;
@@ -68,6 +84,7 @@ impl Acc {
         if want.len() != got.len() {
             self.dmax = f32::INFINITY;
         }
+        self.n += want.len().min(got.len());
     }
     fn result(&self, name: &str) -> TensorError {
         TensorError {
@@ -76,6 +93,53 @@ impl Acc {
             rel_max: if self.rmax > 0.0 { self.dmax / self.rmax } else { self.dmax },
         }
     }
+}
+
+/// Errors of final samples (mel, motion) of one backend against another, over the generated frames only.
+#[derive(Default)]
+pub struct SampleCompare {
+    mel: Acc,
+    motion: Option<Acc>,
+}
+
+impl SampleCompare {
+    /// Add one request's samples: `want` from the reference, `got` from the backend under test.
+    pub fn add(&mut self, cfg: &ModelConfig, req: &Request, want: &sampler::Output, got: &sampler::Output) {
+        self.mel.add_generated(&want.mel, &got.mel, &req.mel_known, cfg.audio.n_mels);
+        if let Some(m) = &cfg.motion {
+            let k = m.layout.motion_dim();
+            self.motion.get_or_insert_with(Acc::default).add_generated(&want.motion, &got.motion, &req.motion_known, k);
+        }
+    }
+
+    /// The errors, and the streams that had no generated frame ("n/a").
+    pub fn finish(&self) -> (Vec<TensorError>, Vec<String>) {
+        let (mut errs, mut na) = (Vec::new(), Vec::new());
+        for (name, acc) in [("mel", Some(&self.mel)), ("motion", self.motion.as_ref())] {
+            match acc {
+                Some(a) if a.n > 0 => errs.push(a.result(name)),
+                Some(_) => na.push(name.to_string()),
+                None => {}
+            }
+        }
+        (errs, na)
+    }
+}
+
+/// Errors of `got` against `want` for each name in `names` (float outputs of one evaluation).
+pub fn compare_outputs(
+    want: &NamedTensors,
+    got: &NamedTensors,
+    names: &[&str],
+) -> Result<Vec<TensorError>, BuildError> {
+    names
+        .iter()
+        .map(|n| {
+            let mut a = Acc::default();
+            a.add(f32s(want, n)?, f32s(got, n)?);
+            Ok(a.result(n))
+        })
+        .collect()
 }
 
 /// The report stored in the build manifest.
@@ -87,7 +151,11 @@ pub struct AccuracyReport {
     pub layers: Vec<TensorError>,
     pub velocity: Vec<TensorError>,
     pub holdout_requests: usize,
+    /// Final mel / motion errors over the generated (unknown) frames of the hold-out requests.
     pub end_to_end: Vec<TensorError>,
+    /// Streams with no generated frame in any hold-out request (all known): their error is "n/a", not 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub end_to_end_na: Vec<String>,
     pub bound_velocity_rel_rms: f32,
     pub bound_sample_rel_rms: f32,
     pub within_bounds: bool,
@@ -114,6 +182,9 @@ impl AccuracyReport {
         }
         for e in &self.end_to_end {
             row(&mut s, "sample", e);
+        }
+        for name in &self.end_to_end_na {
+            s.push_str(&format!("  {:<10} {name:<22} n/a (no generated frames in the hold-out requests)\n", "sample"));
         }
         s.push_str(&format!(
             "  bounds: velocity rel_rms <= {:.0e}, sample rel_rms <= {:.0e}: {}\n",
@@ -178,14 +249,12 @@ pub fn report(
         seed: sampler_ref.seed,
         guidance_baked: cfg.sampler.guidance_baked,
     };
+    let mut samples = SampleCompare::default();
     for (i, req) in holdout.iter().enumerate() {
         let o = SamplerOptions { seed: opts.seed.wrapping_add(1000 + i as u64), ..opts.clone() };
         let ya = sampler::sample(&mut sa, cfg, req, &o)?;
         let yb = sampler::sample(&mut sb, cfg, req, &o)?;
-        acc.entry("2:mel".into()).or_default().add(&ya.mel, &yb.mel);
-        if cfg.motion.is_some() {
-            acc.entry("2:motion".into()).or_default().add(&ya.motion, &yb.motion);
-        }
+        samples.add(cfg, req, &ya, &yb);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -196,6 +265,7 @@ pub fn report(
         velocity: Vec::new(),
         holdout_requests: holdout.len(),
         end_to_end: Vec::new(),
+        end_to_end_na: Vec::new(),
         bound_velocity_rel_rms: bounds(p).0,
         bound_sample_rel_rms: bounds(p).1,
         within_bounds: true,
@@ -209,11 +279,7 @@ pub fn report(
     for o in &outs {
         rep.velocity.push(acc[&format!("1:{o}")].result(o));
     }
-    for k in ["mel", "motion"] {
-        if let Some(x) = acc.get(&format!("2:{k}")) {
-            rep.end_to_end.push(x.result(k));
-        }
-    }
+    (rep.end_to_end, rep.end_to_end_na) = samples.finish();
     let ok_v = rep.velocity.iter().all(|e| e.rel_rms <= rep.bound_velocity_rel_rms);
     let ok_s = rep.end_to_end.iter().all(|e| e.rel_rms <= rep.bound_sample_rel_rms);
     rep.within_bounds = ok_v && ok_s;
@@ -224,4 +290,45 @@ fn f32s<'a>(t: &'a NamedTensors, name: &str) -> Result<&'a [f32], BuildError> {
     t.get(name)
         .and_then(|x| x.as_f32())
         .ok_or_else(|| BuildError::Accuracy(format!("the backend returned no float tensor `{name}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_to_end_errors_count_generated_rows_only() {
+        // Two rows of 2 values; row 0 known (identical in both), row 1 generated (differs by 10 %).
+        let want = [1.0, 1.0, 2.0, 2.0];
+        let got = [1.0, 1.0, 2.2, 2.2];
+        let mut a = Acc::default();
+        a.add_generated(&want, &got, &[true, false], 2);
+        let e = a.result("mel");
+        assert!((e.rel_rms - 0.1).abs() < 1e-5, "error of the generated row alone: {}", e.rel_rms);
+        assert_eq!(a.n, 2);
+        // All known: nothing compared (reported as n/a, not 0).
+        let mut b = Acc::default();
+        b.add_generated(&want, &got, &[true, true], 2);
+        assert_eq!(b.n, 0);
+    }
+
+    #[test]
+    fn streams_without_generated_frames_render_as_na() {
+        let rep = AccuracyReport {
+            precision: Precision::Fp16,
+            evaluations: 0,
+            layers: vec![],
+            velocity: vec![],
+            holdout_requests: 1,
+            end_to_end: vec![TensorError { name: "mel".into(), rel_rms: 1e-3, rel_max: 2e-3 }],
+            end_to_end_na: vec!["motion".into()],
+            bound_velocity_rel_rms: 5e-3,
+            bound_sample_rel_rms: 5e-3,
+            within_bounds: true,
+        };
+        let text = rep.render();
+        assert!(text.contains("motion") && text.contains("n/a"), "{text}");
+        let back: AccuracyReport = serde_json::from_str(&serde_json::to_string(&rep).unwrap()).unwrap();
+        assert_eq!(back, rep);
+    }
 }

@@ -35,6 +35,23 @@ pub fn graph_for(pkg: &mut Package, p: Precision, ort: &OrtOptions) -> Result<(M
     Ok((compile::apply(&fp32, p, &Policy::default(), scales.as_ref())?, "built in memory".into()))
 }
 
+/// Graph inputs for one packed cond+uncond evaluation over `frames` mel frames (deterministic values: a third
+/// of the mel known, text over that third): what every per-NFE benchmark times.
+pub fn nfe_inputs(cfg: &crate::model::ModelConfig, frames: usize) -> Result<NamedTensors, BuildError> {
+    use crate::model::config::Schedule;
+    use crate::sampler::{self, Request, SamplerOptions};
+    let mut req = Request::new(cfg, frames);
+    let mut noise = crate::rng::Noise::new(1);
+    req.cond_mel = noise.vec(req.cond_mel.len());
+    req.mel_known.iter_mut().take(frames / 3).for_each(|k| *k = true);
+    if let Some(tc) = &cfg.text {
+        req.text = (0..frames as i64 / 3).map(|i| i % tc.vocab_size as i64).collect();
+    }
+    let opts =
+        SamplerOptions { steps: 1, schedule: Schedule::Uniform, cfg_strength: 2.0, seed: 0, guidance_baked: false };
+    Ok(sampler::first_step_inputs(cfg, &req, &opts)?)
+}
+
 /// One precision's result.
 pub struct BenchRow {
     pub precision: Precision,

@@ -8,37 +8,16 @@ use onnx_protobuf::ModelProto;
 
 use super::accuracy;
 use super::calibration::{self, CalibrationSet, SamplerRef, Source};
-use super::manifest::{Artifact, BuildManifest, CalibrationUse, ShapeRanges, Sources, FORMAT, MANIFEST_FILE};
+use super::manifest::{
+    Artifact, BuildManifest, CalibrationUse, EngineInfo, ShapeRanges, Sources, FORMAT, MANIFEST_FILE,
+};
 use super::{file_err, progress, sha256_file, sha256_hex, BuildError};
 use crate::compile::quant::{self, ActivationScales};
 use crate::compile::{self, probe, CalibMethod, Histogram, Policy, Precision};
 use crate::model::{onnx, Package};
 use crate::runtime::{ort_backend, Backend, NamedTensors, OrtBackend, OrtOptions, Provider};
 
-/// Where the artifacts run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Target {
-    /// ONNX Runtime, CPU provider (executed and checked here).
-    OrtCpu,
-    /// ONNX Runtime, CUDA provider (the same ONNX; accuracy checked on CPU).
-    OrtCuda,
-    /// ONNX Runtime's TensorRT provider: its engine cache is built under `DIR/build/trt-cache`.
-    OrtTensorrt,
-    /// Native TensorRT through the C++ shim (`--features tensorrt-native`): a serialized engine.
-    Tensorrt,
-}
-
-impl Target {
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::OrtCpu => "ort-cpu",
-            Target::OrtCuda => "ort-cuda",
-            Target::OrtTensorrt => "ort-tensorrt",
-            Target::Tensorrt => "tensorrt",
-        }
-    }
-}
+pub use crate::runtime::Target;
 
 /// The ORT TensorRT provider's engine cache of a package (the directory `jamflow --provider tensorrt` uses).
 pub fn trt_cache_dir(pkg: &Path) -> PathBuf {
@@ -77,17 +56,27 @@ pub struct BuildOutcome {
 }
 
 /// Check up front that this build can make artifacts for `t` (before any expensive work).
-fn check_target(t: Target) -> Result<(), BuildError> {
-    let err = |msg: &str| Err(BuildError::Target { target: t.name().into(), msg: msg.into() });
-    match t {
-        Target::OrtCpu | Target::OrtCuda => Ok(()),
-        Target::OrtTensorrt if cfg!(feature = "tensorrt") => Ok(()),
-        Target::OrtTensorrt => err("this build has no `tensorrt` feature (ONNX Runtime's TensorRT provider); \
-             build with `--features tensorrt` on the Jetson, with an ONNX Runtime GPU build"),
-        Target::Tensorrt => crate::runtime::trt_native::available()
-            .map(|_| ())
-            .map_err(|msg| BuildError::Target { target: t.name().into(), msg }),
+/// A w8a16 graph is not built for native TensorRT: TensorRT 10 documents weight-only quantization for INT4 only
+/// (docs/build.md, "W8A16 under TensorRT"), so INT8 weights behind a DequantizeLinear are expected to be folded
+/// into FP16 constants: fp16's engine under another name, not 8-bit weights (the device check measures it).
+pub const W8A16_TENSORRT: &str = "TensorRT 10 keeps quantized weights for INT8 weights with INT8 activations, \
+     and documents weight-only quantization for INT4 only; an INT8 weight-only (w8a16) engine is expected to \
+     hold FP16 weights (the fp16 engine's size). Build `--precision int8` (8-bit weights) or `--precision fp16` \
+     for this target (docs/build.md, W8A16 under TensorRT)";
+
+fn check_target(t: Target, p: Precision) -> Result<(), BuildError> {
+    let err = |msg: String| BuildError::Target { target: t.name().into(), msg };
+    // ort-cuda artifacts are the same ONNX: made (and checked on CPU) by any build.
+    if t != Target::OrtCuda {
+        t.compiled_in().map_err(err)?;
     }
+    if t == Target::Tensorrt {
+        if p == Precision::W8a16 && std::env::var_os(super::device_check::W8A16_MEASURE_ENV).is_none() {
+            return Err(err(W8A16_TENSORRT.into()));
+        }
+        crate::runtime::trt_native::available().map_err(err)?;
+    }
+    Ok(())
 }
 
 /// Activation scales of `policy`'s quantized linears, from the FP32 graph run on ORT CPU over `records`.
@@ -152,7 +141,7 @@ pub fn default_set(pkg: &Package, be: &mut dyn Backend) -> Result<CalibrationSet
     Ok(CalibrationSet { dir: pkg.dir.clone(), manifest, records, holdout: reqs[2..].to_vec() })
 }
 
-fn sources(pkg: &Package) -> Result<Sources, BuildError> {
+pub(crate) fn sources(pkg: &Package) -> Result<Sources, BuildError> {
     Ok(Sources {
         config_sha256: sha256_file(&pkg.dir.join(crate::model::package::CONFIG_FILE))?,
         weights_sha256: sha256_file(&pkg.dir.join(crate::model::package::WEIGHTS_FILE))?,
@@ -185,7 +174,7 @@ fn reusable(dir: &Path, key: &str) -> Option<BuildManifest> {
 
 /// Build the package in `pkg_dir`.
 pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildError> {
-    check_target(opts.target)?;
+    check_target(opts.target, opts.precision)?;
     let p = opts.precision;
     if p.needs_calibration() && opts.calibration.is_none() {
         return Err(BuildError::Calibration {
@@ -218,7 +207,17 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
         }
         None => None,
     };
+    // An engine is specific to the TensorRT version and the GPU: either changing makes the build stale.
+    let device = match opts.target {
+        Target::Tensorrt => Some((
+            crate::runtime::trt_native::available()
+                .map_err(|msg| BuildError::Target { target: opts.target.name().into(), msg })?,
+            crate::runtime::trt_native::device_name(0)?,
+        )),
+        _ => None,
+    };
     let key_src = serde_json::json!({
+        "device": device,
         "jamflow": env!("CARGO_PKG_VERSION"),
         "sources": srcs,
         "precision": p,
@@ -236,6 +235,7 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
         }
     }
     std::fs::create_dir_all(&dir).map_err(|e| file_err(&dir, e))?;
+    tracing::info!(package = %pkg.config.name, precision = %p, target = %opts.target, "building");
 
     let fp32 = pkg.graph()?;
     let ort = OrtOptions { provider: Provider::Cpu, ..opts.ort.clone() };
@@ -258,6 +258,7 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
         }
         _ => None,
     };
+    tracing::info!("accuracy report against fp32 on ONNX Runtime CPU");
     let report =
         accuracy::report(&pkg.config, &fp32, &built, p, &set.records, &set.holdout, &set.manifest.sampler, &ort)?;
     if !report.within_bounds && !opts.accept_accuracy {
@@ -276,6 +277,7 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
         rels.push("model.onnx.data".into());
     }
     let mut trt_version = None;
+    let mut engine_info = None;
     match opts.target {
         Target::OrtCpu | Target::OrtCuda => {}
         Target::OrtTensorrt => {
@@ -297,16 +299,25 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
             }
         }
         Target::Tensorrt => {
-            let engine_rel = "model.engine";
-            let v = crate::runtime::trt_native::build_engine(
+            use crate::runtime::trt_native::{self, ENGINE_FILE, TIMING_CACHE_FILE};
+            tracing::info!(dir = %dir.display(), "building the TensorRT engine (minutes on a Jetson)");
+            let t0 = std::time::Instant::now();
+            let gpu = device.as_ref().map(|(_, g)| g.clone()).unwrap_or_default();
+            let b = trt_native::build_engine(
                 &dir.join(onnx_rel),
-                &dir.join(engine_rel),
-                &dir.join("timing.cache"),
-                p,
-                &crate::runtime::trt_native::profile_for(&pkg.config, &shapes),
+                &dir.join(ENGINE_FILE),
+                &dir.join(TIMING_CACHE_FILE),
+                &trt_native::profile_for(&pkg.config, &shapes),
             )?;
-            trt_version = Some(v);
-            rels.push(engine_rel.into());
+            tracing::info!(
+                seconds = t0.elapsed().as_secs_f64(),
+                plan_bytes = b.plan_bytes,
+                weight_bytes = ?b.weight_bytes,
+                "TensorRT engine built"
+            );
+            trt_version = Some(b.tensorrt_version.clone());
+            engine_info = Some(EngineInfo { gpu, plan_bytes: b.plan_bytes, weight_bytes: b.weight_bytes });
+            rels.push(ENGINE_FILE.into());
         }
     }
     bar.inc(1);
@@ -322,6 +333,7 @@ pub fn build(pkg_dir: &Path, opts: &BuildOptions) -> Result<BuildOutcome, BuildE
         onnx_opset: opset,
         ort_version: ort_backend::version(),
         tensorrt_version: trt_version,
+        engine: engine_info,
         shapes,
         calibration: match (&cal_manifest, &scales) {
             (Some(m), Some(s)) => Some(CalibrationUse {

@@ -41,6 +41,19 @@ pub struct Artifact {
     pub bytes: u64,
 }
 
+/// What a native TensorRT engine is specific to, and its size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineInfo {
+    /// The GPU it was built on (`Orin (sm_87)`): an engine runs only on that GPU model.
+    pub gpu: String,
+    /// Size of the serialized engine.
+    pub plan_bytes: u64,
+    /// Weights the engine holds, as TensorRT reports them (`EngineStat::kTOTAL_WEIGHTS_SIZE`, TensorRT >= 10.16
+    /// headers); `None` when built against older headers (`plan_bytes` bounds it from above).
+    pub weight_bytes: Option<u64>,
+}
+
 /// `manifest.json` of one build.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +67,9 @@ pub struct BuildManifest {
     pub onnx_opset: i64,
     pub ort_version: String,
     pub tensorrt_version: Option<String>,
+    /// Native TensorRT builds: the GPU and the engine's sizes.
+    #[serde(default)]
+    pub engine: Option<EngineInfo>,
     pub shapes: ShapeRanges,
     pub calibration: Option<CalibrationUse>,
     pub policy: Option<Policy>,

@@ -5,8 +5,10 @@
 pub mod accuracy;
 pub mod bench;
 pub mod calibration;
+pub mod device_check;
 pub mod engine;
 pub mod manifest;
+pub mod open;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use crate::sampler::SampleError;
 
 pub use engine::{build, BuildOptions, Target};
 pub use manifest::{BuildManifest, ShapeRanges};
+pub use open::{open, Opened, RunOptions};
 
 /// Everything that can go wrong building.
 #[derive(Debug, thiserror::Error)]

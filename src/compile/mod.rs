@@ -25,10 +25,11 @@ pub use calib::{CalibMethod, Histogram};
 pub use quant::{ActivationScales, Policy};
 
 /// Numeric precision of a built graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// The graph as built: FP32 everywhere.
+    #[default]
     Fp32,
     /// FP16 weights and activations, FP32 islands.
     Fp16,

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::Provider;
+use crate::compile::Precision;
+use crate::runtime::Target;
 use crate::stream::{Outputs, VideoEncoder};
 
 /// Configuration errors: always name the file, key or path.
@@ -124,9 +125,13 @@ pub struct ModelConfig {
     /// audio -> motion path, with its teacher speaking). Default: `package`.
     #[serde(default)]
     pub speech_package: Option<PathBuf>,
-    /// ONNX Runtime execution provider: `cpu`, `cuda` or `tensorrt` (the last two need a build with that feature).
+    /// Where the network runs, as `jamflow build --target` names it: `ort-cpu` (alias `cpu`), `ort-cuda` (alias
+    /// `cuda`), `ort-tensorrt` or `tensorrt` (native; the engine of `precision` is built at first start).
     #[serde(default)]
-    pub backend: Provider,
+    pub backend: Target,
+    /// Precision of the artifacts run (`fp32` on ONNX Runtime: the package's graph; else `jamflow build`'s).
+    #[serde(default)]
+    pub precision: Precision,
     /// Intra-op threads per model session (absent: ONNX Runtime's default, all cores).
     #[serde(default)]
     pub threads: Option<usize>,
@@ -439,6 +444,7 @@ impl Config {
         };
         need_file("input.wav", &self.input.wav)?;
         need_file("portrait.image", &self.portrait.image)?;
+        self.model.backend.compiled_in().map_err(|m| invalid("model.backend", m))?;
         for (key, p) in [("model.package", &self.model.package), ("model.speech_package", &self.model.speech_package)] {
             if let Some(p) = p {
                 if !p.exists() {
@@ -595,6 +601,15 @@ mod tests {
         cfg.check().unwrap();
         let e = Config::from_toml("[model]\nbackend = \"gpu\"\n", Path::new("c.toml")).unwrap_err().to_string();
         assert!(e.contains("backend") || e.contains("gpu"), "{e}");
+        let m = Config::from_toml("[model]\nbackend = \"cpu\"\nprecision = \"fp16\"\n", Path::new("c.toml")).unwrap();
+        assert_eq!((m.model.backend, m.model.precision), (Target::OrtCpu, Precision::Fp16));
+        let mut t = Config::from_toml("[model]\nbackend = \"tensorrt\"\n", Path::new("c.toml")).unwrap();
+        assert_eq!(t.model.backend, Target::Tensorrt);
+        if !cfg!(any(feature = "tensorrt-native", feature = "tensorrt-mock")) {
+            t.portrait.image = None;
+            let e = t.check().unwrap_err().to_string();
+            assert!(e.contains("model.backend") && e.contains("tensorrt-native"), "{e}");
+        }
     }
 
     #[test]

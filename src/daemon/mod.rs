@@ -15,11 +15,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::build::{self, BuildError, BuildOptions, RunOptions};
+use crate::compile::Precision;
 use crate::model::package::Package;
 use crate::model::{onnx, ModelError};
 use crate::render::mesh::{MeshWarpOptions, MeshWarpRenderer, OutputMode};
 use crate::render::{check_layout, idle::IdleOptions, RenderError};
-use crate::runtime::{OrtBackend, OrtOptions, RuntimeError};
+use crate::runtime::{OrtBackend, OrtOptions, RuntimeError, Target};
 use crate::sampler::SamplerOptions;
 use crate::stream::live::{
     AudioInput, ChunkPlan, ClickDetector, LiveOptions, LiveSource, LiveStats, PackageModel, ProbeRenderer, RestModel,
@@ -42,6 +44,8 @@ pub enum DaemonError {
     Model(#[from] ModelError),
     #[error("model runtime: {0}")]
     Runtime(#[from] RuntimeError),
+    #[error("model artifacts: {0}")]
+    Build(#[from] BuildError),
     #[error("renderer: {0}")]
     Render(#[from] RenderError),
 }
@@ -89,15 +93,69 @@ pub fn package_model(cfg: &Config, pkg: &mut Package) -> Result<PackageModel, Da
     session(cfg, pkg, &bytes)
 }
 
-/// A model session over `pkg` from its serialized graph (built once when two sessions share a package).
-fn session(cfg: &Config, pkg: &Package, graph: &[u8]) -> Result<PackageModel, DaemonError> {
-    let opts = OrtOptions {
-        provider: cfg.model.backend,
-        threads: cfg.model.threads,
-        trt_cache: Some(pkg.dir.join("build").join("trt-cache")),
-        ..OrtOptions::default()
+/// Build what `[model] backend` / `precision` run from `pkg_dir` when it is missing or stale (the engines unit
+/// runs this through `jamflowd --build-engines`; the daemon at start): a native TensorRT engine, or the ONNX of
+/// a reduced precision. Progress goes to the log (the journal). INT8 needs a calibration set: never built here.
+pub fn prepare_artifacts(cfg: &Config, pkg_dir: &std::path::Path) -> Result<(), DaemonError> {
+    let (target, precision) = (cfg.model.backend, cfg.model.precision);
+    if precision == Precision::Fp32 && target != Target::Tensorrt {
+        return Ok(()); // the package's graph, built in memory
+    }
+    if precision.needs_calibration() {
+        return Ok(()); // checked when opened; the error names the `jamflow build` command
+    }
+    let opts = BuildOptions {
+        precision,
+        target,
+        calibration: None,
+        method: Default::default(),
+        shapes: None,
+        policy: Default::default(),
+        ort: OrtOptions { threads: cfg.model.threads, ..OrtOptions::default() },
+        force: false,
+        accept_accuracy: false,
     };
-    let backend = OrtBackend::from_bytes(graph, &opts)?;
+    tracing::info!(package = %pkg_dir.display(), %precision, %target, "checking the model artifacts");
+    let t0 = Instant::now();
+    let out = build::build(pkg_dir, &opts)?;
+    if out.reused {
+        tracing::info!(dir = %out.dir.display(), "model artifacts up to date");
+    } else {
+        tracing::info!(dir = %out.dir.display(), seconds = t0.elapsed().as_secs_f64(), "model artifacts built");
+    }
+    Ok(())
+}
+
+/// The network backend of `[model]` over `pkg`: the in-memory `graph` for FP32 on ONNX Runtime, else the
+/// package's build (made first when missing), checked against this package, TensorRT and GPU.
+fn model_backend(
+    cfg: &Config,
+    pkg: &mut Package,
+    graph: &[u8],
+) -> Result<Box<dyn crate::runtime::Backend>, DaemonError> {
+    let ort = OrtOptions { threads: cfg.model.threads, ..OrtOptions::default() };
+    let (target, precision) = (cfg.model.backend, cfg.model.precision);
+    if let (Some(provider), Precision::Fp32) = (target.provider(), precision) {
+        target.compiled_in().map_err(|msg| BuildError::Target { target: target.name().into(), msg })?;
+        let opts = OrtOptions { provider, trt_cache: Some(build::engine::trt_cache_dir(&pkg.dir)), ..ort };
+        return Ok(Box::new(OrtBackend::from_bytes(graph, &opts)?));
+    }
+    prepare_artifacts(cfg, &pkg.dir)?;
+    let opened = build::open(pkg, &RunOptions { target, precision, ort, device: 0 })?;
+    if let Some(shapes) = &opened.shapes {
+        let plan = chunk_plan(cfg);
+        let mel = (plan.window() as f64 / OUTPUT_FPS as f64 * pkg.config.audio.mel_rate()).ceil() as usize;
+        build::open::check_window(shapes, 2, mel).map_err(|msg| BuildError::Target {
+            target: target.name().into(),
+            msg: format!("{msg} ([streaming] needs it; rebuild with --shapes)"),
+        })?;
+    }
+    Ok(opened.backend)
+}
+
+/// A model session over `pkg` from its serialized graph (built once when two sessions share a package).
+fn session(cfg: &Config, pkg: &mut Package, graph: &[u8]) -> Result<PackageModel, DaemonError> {
+    let backend = model_backend(cfg, pkg, graph)?;
     let mc = &pkg.config;
     // A distilled package brings its own steps, schedule and baked guidance; a teacher takes [sampler].
     let sampler = if mc.sampler.guidance_baked {
@@ -109,7 +167,7 @@ fn session(cfg: &Config, pkg: &Package, graph: &[u8]) -> Result<PackageModel, Da
             ..SamplerOptions::from_config(mc, 0)
         }
     };
-    Ok(PackageModel::new(Box::new(backend), mc.clone(), sampler, pkg.vocab.clone())?)
+    Ok(PackageModel::new(backend, mc.clone(), sampler, pkg.vocab.clone())?)
 }
 
 /// The mesh renderer of `[portrait]`.
@@ -166,7 +224,7 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
             })?;
             check_layout(&renderer, &layout)?;
             let graph = onnx::to_bytes(&pkg.graph()?)?;
-            let motion = session(cfg, &pkg, &graph)?;
+            let motion = session(cfg, &mut pkg, &graph)?;
             // Text mode: the speech package when one is set (e.g. the teacher of a student distilled for the live
             // audio -> motion path), else a second session over the same graph.
             let (speech_model, speech_layout) = match &cfg.model.speech_package {
@@ -175,7 +233,7 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
                     let l = sp.config.motion.as_ref().map(|m| m.layout.clone());
                     (package_model(cfg, &mut sp)?, l)
                 }
-                None => (session(cfg, &pkg, &graph)?, None),
+                None => (session(cfg, &mut pkg, &graph)?, None),
             };
             let speech = if speech_model.has_text() {
                 check_layout(&renderer, speech_layout.as_ref().unwrap_or(&layout))?;

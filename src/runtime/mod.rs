@@ -1,14 +1,17 @@
 //! Runtime: one backend trait that the sampler calls; ONNX Runtime behind it.
 //!
-//! Tensors cross the trait as [`HostTensor`]s named by `model::io`. The ORT backend selects the CPU
+//! Tensors cross the trait as [`HostTensor`]s named by `model::io`. [`Target`] is the one backend choice
+//! (ONNX Runtime with a provider, or native TensorRT in [`trt_native`]). The ORT backend selects the CPU
 //! execution provider here; CUDA and TensorRT execution providers (cargo features `cuda`, `tensorrt`) are
 //! registered with `error_on_failure`: a missing GPU is an error, never a silent fall-back to CPU.
 
 pub mod ort_backend;
+pub mod target;
 pub mod tensors;
 pub mod trt_native;
 
 pub use ort_backend::{OrtBackend, OrtOptions, Provider};
+pub use target::Target;
 pub use tensors::{HostTensor, NamedTensors, TensorData};
 
 use std::path::PathBuf;

@@ -15,9 +15,8 @@ pub const LIB_ENV: &str = "JAMFLOW_ORT_LIB";
 /// Where `scripts/setup.sh` puts the library, relative to the repository root.
 pub const LOCAL_LIB: &str = ".ort/libonnxruntime.so";
 
-/// Which execution provider runs the graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// Which ONNX Runtime execution provider runs the graph (chosen through [`super::Target`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Provider {
     /// ONNX Runtime's CPU provider.
     #[default]

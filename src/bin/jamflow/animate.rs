@@ -8,6 +8,7 @@ use clap::Args;
 
 use jamflow::animate::{animate_wav, AnimateError, Windows};
 use jamflow::audio::wav::WavStream;
+use jamflow::compile::Precision;
 use jamflow::model::config::MotionLayout;
 use jamflow::render::mesh::{MeshWarpOptions, MeshWarpRenderer, OutputMode};
 use jamflow::render::output::FrameSink;
@@ -37,6 +38,9 @@ pub struct AnimateArgs {
     size: u32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Run the artifacts `jamflow build` made for this precision (fp32 on ONNX Runtime: the package's graph).
+    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    precision: Precision,
     #[command(flatten)]
     rt: super::RuntimeArgs,
 }
@@ -80,7 +84,7 @@ pub fn run(a: &AnimateArgs) -> Result<()> {
         }
         _ => unreachable!("extension checked above"),
     };
-    let mut backend = super::backend(&mut pkg, &a.rt)?;
+    let mut backend = super::backend(&mut pkg, &(a.rt.clone(), a.precision))?;
     let bar = indicatif::ProgressBar::new((wav.frames as f64 / wav.sample_rate as f64).ceil() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} s of audio [{elapsed} / {eta}]")
@@ -100,7 +104,7 @@ pub fn run(a: &AnimateArgs) -> Result<()> {
         }
         Ok(())
     };
-    let n = animate_wav(&mut wav, &mut backend, &cfg, &windows, a.seed, emit, |done, _| bar.set_position(done as u64))?;
+    let n = animate_wav(&mut wav, backend.as_mut(), &cfg, &windows, a.seed, emit, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     match out {
         Out::Motion { frames } => {
