@@ -29,7 +29,9 @@ fn tiny_corpus(dir: &Path) -> std::path::PathBuf {
     }
     std::fs::write(&text, s).unwrap();
     let out = dir.join("corpus");
-    jamflow_ok(&["corpus", "make", "--out", s_(&out), "--seed", "1", "--hours", "0.004", "--text", s_(&text)]);
+    // espeak-ng only, no recording conditions: the smoke test is about training, tests/corpus.rs about the corpus.
+    let args = ["--seed", "1", "--hours", "0.004", "--text", s_(&text), "--engines", "espeak", "--augment", "0"];
+    jamflow_ok(&[&["corpus", "make", "--out", s_(&out)][..], &args].concat());
     out
 }
 
@@ -195,12 +197,17 @@ fn shipped_default_model_runs_audio_to_motion() {
     assert!(got["motion"].as_f32().unwrap().iter().all(|v| v.is_finite()));
 }
 
-/// CI bounds on the shipped models' quality (issue 5; the model card has the full test-split numbers): audio ->
-/// mouth motion on sentences the models never saw (written here, spoken by espeak-ng), for the distilled student at
-/// its own steps and the teacher at 8 steps with CFG. The bounds are the issue's targets; measured here r 0.94-0.95
-/// and closure recall 1.0, so a regressed model, package, loader or sampler fails them, not sampling noise.
+/// CI bounds on the shipped models' quality (issues 5 and 11; the model cards have the full test-split numbers):
+/// audio -> mouth motion on sentences the models never saw (written here), spoken by voices they never heard (the
+/// held-out families festival:slt and espeak:en-gb-scotland, clean and with noise or a room), for the distilled
+/// student at its own steps and the teacher at 8 steps with CFG, each beside the loudness-envelope baseline on the
+/// same frames. The bounds are below what was measured here (model card), so a regressed model, package, loader,
+/// sampler or corpus fails them, not sampling noise.
+/// (group of scripts/lipsync.py, minimum mouth-opening r, minimum p/b/m closure recall).
+const BOUNDS: [(&str, f64, f64); 1] = [("held_out/clean", 0.7, 0.85)];
+
 #[test]
-fn shipped_models_follow_unseen_speech() {
+fn shipped_models_follow_unseen_voices() {
     let d = tempfile::tempdir().unwrap();
     let text = d.path().join("unseen.txt");
     let sentences = [
@@ -212,16 +219,19 @@ fn shipped_models_follow_unseen_speech() {
         "Bob bought maple syrup, bread, and bananas at the market.",
         "Every morning she walks along the beach with her dog.",
         "Maybe tomorrow will be a better day for a picnic.",
+        "A bumble bee buzzed past the open map on the table.",
+        "Mom made a promise to paint the boat by May.",
     ];
     std::fs::write(&text, sentences.iter().map(|s| format!("{s}\n%\n")).collect::<String>()).unwrap();
     let corpus = d.path().join("corpus");
-    jamflow_ok(&["corpus", "make", "--out", s(&corpus), "--seed", "7", "--hours", "0.01", "--text", s(&text)]);
+    let args = ["--seed", "7", "--hours", "0.04", "--eval-fraction", "0.3", "--engines", "espeak,festival"];
+    jamflow_ok(&[&["corpus", "make", "--out", s(&corpus), "--text", s(&text), "--augment", "0"][..], &args].concat());
     let eval = |pkg: &str, extra: &[&str]| -> serde_json::Value {
         let json = d.path().join(format!("{}.json", pkg.replace('/', "_")));
         let pkg_dir = root().join(pkg);
         let args = [
-            &["--corpus", s(&corpus), "--package", s(&pkg_dir), "--task", "a2m", "--split", "train"][..],
-            &["--limit", "8", "--threads", "2", "--json", s(&json)],
+            &["--corpus", s(&corpus), "--package", s(&pkg_dir), "--task", "a2m", "--split", "test"][..],
+            &["--limit", "0", "--threads", "2", "--json", s(&json)],
             extra,
         ]
         .concat();
@@ -229,15 +239,17 @@ fn shipped_models_follow_unseen_speech() {
         eprintln!("{pkg}: {out}");
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
     };
-    for (pkg, extra, r_min, closure_min) in [
-        ("engines/jamflow-small-student", &[][..], 0.8, 0.7),
-        ("engines/jamflow-small", &["--steps", "8"][..], 0.8, 0.7),
-    ] {
+    for (pkg, extra) in [("engines/jamflow-small-student", &[][..]), ("engines/jamflow-small", &["--steps", "8"][..])] {
         let m = eval(pkg, extra);
-        let r = m["r_pooled"].as_f64().unwrap();
-        let c = m["closure_recall"].as_f64().unwrap();
-        assert!(m["bilabials"].as_u64().unwrap() >= 8, "{m}");
-        assert!(r >= r_min, "{pkg}: mouth-opening r {r:.3} < {r_min} on unseen speech");
-        assert!(c >= closure_min, "{pkg}: bilabial closure recall {c:.3} < {closure_min}");
+        for (group, r_min, closure_min) in BOUNDS {
+            let g = &m["lipsync"][group];
+            let (model, base) = (&g["model"], &g["baseline"]);
+            let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+            assert!(f(model, "bilabials") >= 8.0, "{pkg} {group}: {g}");
+            let (r, rb, c) = (f(model, "r_pooled"), f(base, "r_pooled"), f(model, "closure_recall"));
+            assert!(r >= r_min, "{pkg} {group}: mouth-opening r {r:.3} < {r_min} on unheard voices");
+            assert!(r >= rb + 0.1, "{pkg} {group}: r {r:.3} is not clearly above the loudness baseline's {rb:.3}");
+            assert!(c >= closure_min, "{pkg} {group}: bilabial closure recall {c:.3} < {closure_min}");
+        }
     }
 }
