@@ -93,15 +93,16 @@ PYEOF
   rm -rf .ort/wheel
   touch ".ort/VERSION-$ORT_VERSION"
 fi
-# Face detector + 468-point face mesh for `jamflow portrait prepare` (src/render/face/): MediaPipe's .tflite files
-# (Apache-2.0) out of the PyPI mediapipe wheel, checked by SHA-256, converted to ONNX by scripts/tflite_to_onnx.py
+# Face detector, 468-point face mesh and iris landmarks for `jamflow portrait prepare` (src/render/face/):
+# MediaPipe's .tflite files (Apache-2.0) out of the PyPI mediapipe wheel, checked by SHA-256, converted to ONNX by scripts/tflite_to_onnx.py
 # (PyPI `tflite` parses the flatbuffer) into .face/ (JAMFLOW_FACE_MODELS overrides the directory at run time).
 MEDIAPIPE_VERSION=0.10.21
 FACE_TFLITE=(
   "mediapipe/modules/face_detection/face_detection_short_range.tflite bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
   "mediapipe/modules/face_landmark/face_landmark.tflite 1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814"
+  "mediapipe/modules/iris_landmark/iris_landmark.tflite d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f"
 )
-if [ ! -f ".face/VERSION-$MEDIAPIPE_VERSION" ]; then
+if [ ! -f ".face/VERSION-$MEDIAPIPE_VERSION-3" ]; then
   log "face models: MediaPipe $MEDIAPIPE_VERSION .tflite -> .face/*.onnx"
   retry 3 $VPY -m pip install -q "tflite==2.18.0" flatbuffers onnx numpy
   rm -rf .face && mkdir -p .face/wheel
@@ -115,6 +116,6 @@ if [ ! -f ".face/VERSION-$MEDIAPIPE_VERSION" ]; then
     $VPY scripts/tflite_to_onnx.py ".face/$name.tflite" ".face/$name.onnx"
   done
   rm -rf .face/wheel
-  touch ".face/VERSION-$MEDIAPIPE_VERSION"
+  touch ".face/VERSION-$MEDIAPIPE_VERSION-3"
 fi
 log "ready: ORT library $ROOT/.ort/libonnxruntime.so, Python $ROOT/.venv/bin/python"
