@@ -171,11 +171,13 @@ enum Cmd {
     },
     /// Render `mouth4-2d` motion on a portrait with the CPU mesh-warp renderer -> PNGs / MP4 / contact sheet.
     Render(render_cli::RenderArgs),
-    /// Portrait tools (landmark check).
+    /// Portrait tools (automatic landmarks, landmark check).
     #[command(subcommand)]
     Portrait(render_cli::PortraitCmd),
     /// Frames per second of the mesh-warp renderer on one core, as a ratio to the 50 fps target.
     BenchRender(render_cli::BenchRenderArgs),
+    /// Seconds per 1080p photo of `portrait prepare` on one core, as a ratio to the 1 s target.
+    BenchPrepare(prepare_cli::BenchPrepareArgs),
     /// The live path: throughput (model windows + renderer + H.264/AAC encoding, unpaced: real-time factor) and a
     /// real-time run through the daemon's pipeline (mic-to-frame latency p50/p95), on an espeak-ng speech clip.
     BenchLive(BenchLiveArgs),
@@ -254,6 +256,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Render(a) => render_cli::render(&a),
         Cmd::Portrait(c) => render_cli::portrait(&c),
         Cmd::BenchRender(a) => render_cli::bench_render(&a),
+        Cmd::BenchPrepare(a) => prepare_cli::bench_prepare(&a),
         Cmd::BenchLive(a) => bench_live(&a),
         Cmd::Corpus(c) => corpus_cmd(c),
     }
@@ -938,6 +941,9 @@ fn bench_build(
 
 // ---------------------------------------------------------------------------------------------------------------
 // Renderer commands (issue 4): render, portrait check, bench-render.
+#[path = "jamflow/prepare_cli.rs"]
+mod prepare_cli;
+
 mod render_cli {
     use std::path::PathBuf;
     use std::time::Instant;
@@ -1006,6 +1012,8 @@ mod render_cli {
 
     #[derive(Subcommand)]
     pub enum PortraitCmd {
+        /// Find the face (the largest, or --face N) with the face detector and write its landmark file.
+        Prepare(super::prepare_cli::PrepareArgs),
         /// Draw the landmarks over a zoom of the face to a PNG so a person can verify them.
         Check {
             image: PathBuf,
@@ -1066,8 +1074,7 @@ mod render_cli {
                     bail!("--idle, --full and --size apply to the mesh-warp renderer (LivePortrait pastes its 512x512 face back into the portrait)");
                 }
                 let img = load_portrait(&a.portrait)?;
-                let lp = a.landmarks.clone().unwrap_or_else(|| default_path(&a.portrait));
-                let lm = Landmarks::load(&lp, img.dimensions())?;
+                let lm = jamflow::render::face::load_or_prepare(&a.portrait, &img, a.landmarks.as_deref())?;
                 let m = LivePortraitModels::open(models, &a.rt.options(models))?;
                 Box::new(LivePortraitRenderer::new(m, &layout, &img, &lm)?)
             }
@@ -1117,6 +1124,7 @@ mod render_cli {
 
     pub fn portrait(c: &PortraitCmd) -> Result<()> {
         match c {
+            PortraitCmd::Prepare(a) => super::prepare_cli::prepare(a),
             PortraitCmd::Check { image, landmarks, out, size } => {
                 let img = load_portrait(image)?;
                 let lp = landmarks.clone().unwrap_or_else(|| default_path(image));

@@ -4,7 +4,7 @@
 //!
 //! ```json
 //! {
-//!   "format": "jamflow-landmarks/1",
+//!   "format": "jamflow-landmarks/2",
 //!   "image_size": [512, 512],
 //!   "face_box": [180, 68, 268, 180],
 //!   "eyes": { "left": [204, 100], "right": [246.5, 102.5] },
@@ -21,6 +21,11 @@
 //!   "eyelids": {
 //!     "left": { "outer": [192.5, 99.5], "inner": [211, 101], "upper": [204, 96.5], "lower": [204, 103.5] },
 //!     "right": { "inner": [236, 101.5], "outer": [259.5, 103.5], "upper": [246.5, 98.5], "lower": [246.5, 106] }
+//!   },
+//!   "contours": {
+//!     "lips_outer_upper": [[204, 141], "...", [242, 142]],
+//!     "lips_outer_lower": ["..."], "lips_inner_upper": ["..."], "lips_inner_lower": ["..."],
+//!     "jaw": [[181, 120], "...", [224, 176.5], "...", [267, 121]]
 //!   }
 //! }
 //! ```
@@ -35,6 +40,12 @@
 //!   point on the face outline; the jaw moves with the lower lip.
 //! - `eyelids` (optional; needed for blinks): per eye the two corners and the centres of the upper and lower lid
 //!   edges.
+//! - `contours` (optional, format 2; `jamflow portrait prepare` writes them): dense lines, each ordered from
+//!   image-left to image-right: the outer and inner lip lines (upper and lower, from corner to corner, at least
+//!   3 points each) and the jaw (ear to ear over the chin). The renderer shapes the lips and the mouth opening
+//!   from them instead of from the 4 mouth points.
+//!
+//! Format 1 (`jamflow-landmarks/1`, no `contours`) files still load.
 
 use std::path::{Path, PathBuf};
 
@@ -45,7 +56,11 @@ use super::warp::{sample_bilinear, Pt};
 use super::RenderError;
 
 /// The `format` string of the current landmark file version.
-pub const FORMAT: &str = "jamflow-landmarks/1";
+pub const FORMAT: &str = "jamflow-landmarks/2";
+/// The first version (no `contours`), still read.
+pub const FORMAT_V1: &str = "jamflow-landmarks/1";
+/// Fewest points of a lip contour line.
+pub const MIN_CONTOUR_POINTS: usize = 3;
 /// Smallest inter-ocular distance (pixels) the mesh-warp renderer works with.
 pub const MIN_IOD: f32 = 8.0;
 
@@ -89,6 +104,40 @@ pub struct Mouth {
     pub lower_outer: Option<Pt>,
 }
 
+/// Dense contours (format 2), each line ordered image-left to image-right.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contours {
+    pub lips_outer_upper: Vec<Pt>,
+    pub lips_outer_lower: Vec<Pt>,
+    pub lips_inner_upper: Vec<Pt>,
+    pub lips_inner_lower: Vec<Pt>,
+    pub jaw: Vec<Pt>,
+}
+
+impl Contours {
+    fn lines(&self) -> [(&'static str, &Vec<Pt>); 5] {
+        [
+            ("lips_outer_upper", &self.lips_outer_upper),
+            ("lips_outer_lower", &self.lips_outer_lower),
+            ("lips_inner_upper", &self.lips_inner_upper),
+            ("lips_inner_lower", &self.lips_inner_lower),
+            ("jaw", &self.jaw),
+        ]
+    }
+
+    fn map(&self, f: impl Fn(Pt) -> Pt) -> Self {
+        let m = |v: &Vec<Pt>| v.iter().map(|&p| f(p)).collect();
+        Self {
+            lips_outer_upper: m(&self.lips_outer_upper),
+            lips_outer_lower: m(&self.lips_outer_lower),
+            lips_inner_upper: m(&self.lips_inner_upper),
+            lips_inner_lower: m(&self.lips_inner_lower),
+            jaw: m(&self.jaw),
+        }
+    }
+}
+
 /// A portrait's landmarks (see the module documentation for the file format).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +152,8 @@ pub struct Landmarks {
     pub chin: Pt,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eyelids: Option<EyelidPair>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contours: Option<Contours>,
 }
 
 /// The landmark file that belongs to an image: `NAME.landmarks.json` beside `NAME.EXT`.
@@ -144,8 +195,11 @@ impl Landmarks {
 
     /// Check every point against the image and the face's geometry; the message names the field.
     pub fn validate(&self, size: (u32, u32)) -> Result<(), String> {
-        if self.format != FORMAT {
-            return Err(format!("`format` is {:?}; expected {FORMAT:?}", self.format));
+        if self.format != FORMAT && self.format != FORMAT_V1 {
+            return Err(format!("`format` is {:?}; expected {FORMAT:?} or {FORMAT_V1:?}", self.format));
+        }
+        if self.format == FORMAT_V1 && self.contours.is_some() {
+            return Err(format!("`contours` need `format` {FORMAT:?}"));
         }
         if self.image_size != [size.0, size.1] {
             return Err(format!(
@@ -185,6 +239,17 @@ impl Landmarks {
                 for (n, p) in [("outer", e.outer), ("inner", e.inner), ("upper", e.upper), ("lower", e.lower)] {
                     pts.push((format!("eyelids.{side}.{n}"), p));
                 }
+            }
+        }
+        if let Some(c) = &self.contours {
+            for (name, line) in c.lines() {
+                if line.len() < MIN_CONTOUR_POINTS {
+                    return Err(format!(
+                        "`contours.{name}` has {} points; expected at least {MIN_CONTOUR_POINTS}",
+                        line.len()
+                    ));
+                }
+                pts.extend(line.iter().enumerate().map(|(i, &p)| (format!("contours.{name}[{i}]"), p)));
             }
         }
         for (name, p) in &pts {
@@ -259,6 +324,7 @@ impl Landmarks {
             nose: f(self.nose),
             chin: f(self.chin),
             eyelids: self.eyelids.map(|l| EyelidPair { left: fl(l.left), right: fl(l.right) }),
+            contours: self.contours.as_ref().map(|c| c.map(f)),
         }
     }
 }

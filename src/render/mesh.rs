@@ -27,7 +27,7 @@ use std::path::Path;
 use image::RgbImage;
 
 use super::idle::{Idle, IdleOptions, IdleState};
-use super::landmarks::{default_path, Landmarks};
+use super::landmarks::Landmarks;
 use super::warp::{bary, raster_triangle, sample_bilinear, sample_bilinear_f, smoothstep, to_u8, Pt};
 use super::{load_portrait, RenderError, Renderer};
 use crate::model::config::{MotionLayout, MOUTH_POINTS, POINT_DIMS};
@@ -116,6 +116,43 @@ fn lens(a: Pt, b: Pt, up: Pt, lo: Pt) -> Vec<Pt> {
     for k in (1..ARC).rev() {
         r.push(point(k as f32 / ARC as f32, xl, vl));
     }
+    r
+}
+
+/// A lip line (image-left corner to image-right corner) at the lens parameters `s = k / ARC`, k = 0..=ARC: the
+/// point whose position along the corner axis is `(1 - cos(pi s)) / 2` of the way (first crossing; clamped).
+fn resample_line(line: &[Pt]) -> Vec<Pt> {
+    let (a, b) = (line[0], line[line.len() - 1]);
+    let len = a.dist(b).max(1e-3);
+    let e = (b - a).normalized();
+    let u: Vec<f32> = line.iter().map(|&p| (p - a).dot(e) / len).collect();
+    (0..=ARC)
+        .map(|k| {
+            let t = 0.5 * (1.0 - (std::f32::consts::PI * k as f32 / ARC as f32).cos());
+            if k == 0 {
+                return a;
+            }
+            if k == ARC {
+                return b;
+            }
+            for i in 0..line.len() - 1 {
+                let (u0, u1) = (u[i], u[i + 1]);
+                if (u0 <= t && t <= u1) || (u1 <= t && t <= u0) {
+                    let f = if (u1 - u0).abs() > 1e-6 { (t - u0) / (u1 - u0) } else { 0.0 };
+                    return line[i].lerp(line[i + 1], f);
+                }
+            }
+            a.lerp(b, t)
+        })
+        .collect()
+}
+
+/// A ring with the lens parametrisation from an upper and a lower line (both image-left to image-right corner).
+fn contour_ring(upper: &[Pt], lower: &[Pt]) -> Vec<Pt> {
+    let up = resample_line(upper);
+    let lo = resample_line(lower);
+    let mut r = up;
+    r.extend((1..ARC).rev().map(|k| lo[k]));
     r
 }
 
@@ -221,6 +258,9 @@ impl RingMesh {
 /// The mouth: ring mesh plus what the interior needs.
 struct MouthMesh {
     mesh: RingMesh,
+    /// The lens through the 4 source mouth points: a frame's ring 0 is the source ring 0 plus the change of this
+    /// lens (equal to ring 0 without `contours`).
+    lens0: Vec<Pt>,
     /// Source ring-1 offsets from ring 0 (outer lip edges).
     lip_offset: Vec<Pt>,
     /// Ring-2 displacement weights (fraction of the ring-0 point's displacement).
@@ -230,10 +270,27 @@ struct MouthMesh {
 }
 
 impl MouthMesh {
+    /// From the dense lip contours where the file has them (falling back to the 4-point lens when they would
+    /// fold the mesh), else from the 4 mouth points.
     fn new(lm: &Landmarks) -> Result<Self, RenderError> {
+        if lm.contours.is_some() {
+            match Self::build(lm, true) {
+                Ok(m) => return Ok(m),
+                Err(e) => tracing::warn!("lip contours not used ({e}); shaping the mouth from its 4 points"),
+            }
+        }
+        Self::build(lm, false)
+    }
+
+    fn build(lm: &Landmarks, use_contours: bool) -> Result<Self, RenderError> {
         let iod = lm.iod();
         let m = &lm.mouth;
-        let ring0 = lens(m.left, m.right, m.upper, m.lower);
+        let lens0 = lens(m.left, m.right, m.upper, m.lower);
+        let contours = lm.contours.as_ref().filter(|_| use_contours);
+        let ring0 = match contours {
+            Some(c) => contour_ring(&c.lips_inner_upper, &c.lips_inner_lower),
+            None => lens0.clone(),
+        };
         let c = (m.left + m.right) * 0.5;
         let e = (m.right - m.left).normalized();
         let n = lm.mouth_normal();
@@ -264,6 +321,13 @@ impl MouthMesh {
                 }
             })
             .collect();
+        let lip_offset = match contours {
+            Some(c) => {
+                let outer = contour_ring(&c.lips_outer_upper, &c.lips_outer_lower);
+                outer.iter().zip(&ring0).map(|(&o, &i)| o - i).collect()
+            }
+            None => lip_offset,
+        };
         let ring1: Vec<Pt> = ring0.iter().zip(&lip_offset).map(|(&p, &o)| p + o).collect();
         // Rings 2 and 3: ring 1 plus an ellipse-shaped margin (horizontal at the corners, vertical at the centre).
         let top1 = -v(ring1[ARC / 2]);
@@ -296,7 +360,7 @@ impl MouthMesh {
             })
             .collect();
         let mesh = RingMesh::new(vec![ring0, ring1, ring2, ring3], "mouth")?;
-        Ok(Self { mesh, lip_offset, w2, iod, lm: lm.clone() })
+        Ok(Self { mesh, lens0, lip_offset, w2, iod, lm: lm.clone() })
     }
 
     /// Destination rings for one clamped motion frame scaled by `k` (0..1).
@@ -311,7 +375,9 @@ impl MouthMesh {
         let rc = m.right + d(3) + pucker(m.right, mo[3][2]);
         let up = m.upper + d(0);
         let lo = m.lower + d(1);
-        let ring0 = lens(lc, rc, up, lo);
+        let src0 = &self.mesh.src[0];
+        let ring0: Vec<Pt> =
+            lens(lc, rc, up, lo).iter().zip(&self.lens0).zip(src0).map(|((&n, &o), &s)| s + (n - o)).collect();
         let (zu, zl) = (1.0 + 0.4 * mo[0][2] * k, 1.0 + 0.4 * mo[1][2] * k);
         let ring1: Vec<Pt> = (0..2 * ARC)
             .map(|i| {
@@ -503,11 +569,11 @@ pub struct MeshWarpRenderer {
 }
 
 impl MeshWarpRenderer {
-    /// Open a portrait and its landmark file (default: `NAME.landmarks.json` beside the image).
+    /// Open a portrait and its landmark file (default: `NAME.landmarks.json` beside the image; prepared with the
+    /// face detector when missing).
     pub fn open(image: &Path, landmarks: Option<&Path>, opts: &MeshWarpOptions) -> Result<Self, RenderError> {
         let img = load_portrait(image)?;
-        let lm_path = landmarks.map(Path::to_path_buf).unwrap_or_else(|| default_path(image));
-        let lm = Landmarks::load(&lm_path, img.dimensions())?;
+        let lm = super::face::load_or_prepare(image, &img, landmarks)?;
         Self::new(&img, &lm, opts)
     }
 
