@@ -274,3 +274,13 @@ fn a_missing_landmark_file_is_prepared_and_the_render_changes_only_mouth_and_eye
     }
     assert!(changed > 100, "the open mouth changed only {changed} pixels");
 }
+
+#[test]
+fn jamflowd_prepares_a_portrait_without_a_landmark_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = jamflow::daemon::config::Config::default();
+    cfg.portrait.image = Some(copy_astronaut(dir.path()));
+    let r = jamflow::daemon::renderer(&cfg).unwrap();
+    assert_eq!(r.frame_size(), (cfg.portrait.width, cfg.portrait.width));
+    Landmarks::load(&dir.path().join("receptionist.landmarks.json"), (512, 512)).expect("written beside the image");
+}

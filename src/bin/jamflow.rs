@@ -1033,6 +1033,9 @@ mod render_cli {
         /// Portrait (with its landmark file beside it).
         #[arg(long, default_value = "assets/portraits/astronaut.png")]
         portrait: PathBuf,
+        /// Landmark file (default: NAME.landmarks.json beside the portrait; e.g. one from `portrait prepare`).
+        #[arg(long)]
+        landmarks: Option<PathBuf>,
         #[arg(long, default_value_t = 250)]
         frames: usize,
         #[arg(long, default_value_t = 512)]
@@ -1150,7 +1153,7 @@ mod render_cli {
         let motion = test_motion(a.frames as f64 / 25.0, 0);
         for (label, idle) in [("mouth only", None), ("mouth + idle life", Some(IdleOptions::default()))] {
             let opts = MeshWarpOptions { output: OutputMode::Crop { size: a.size }, idle };
-            let mut r = MeshWarpRenderer::open(&a.portrait, None, &opts)
+            let mut r = MeshWarpRenderer::open(&a.portrait, a.landmarks.as_deref(), &opts)
                 .with_context(|| format!("bench portrait {}", a.portrait.display()))?;
             // Warm up, then time (the renderer is single-threaded: one core).
             for i in 0..10 {

@@ -408,3 +408,44 @@ fn cross(img: &mut RgbImage, p: Pt, c: Rgb<u8>) {
         put(img, x, y + d, c);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = include_str!("../../assets/portraits/astronaut.landmarks.json");
+
+    fn line(y: f32) -> Vec<Pt> {
+        (0..5).map(|i| Pt::new(205.0 + 9.0 * i as f32, y)).collect()
+    }
+
+    #[test]
+    fn format_1_loads_and_format_2_contours_validate_and_map() {
+        let v1: Landmarks = serde_json::from_str(V1).unwrap();
+        assert_eq!(v1.format, FORMAT_V1);
+        v1.validate((512, 512)).unwrap();
+        let mut v2 = v1.clone();
+        v2.format = FORMAT.into();
+        v2.contours = Some(Contours {
+            lips_outer_upper: line(139.0),
+            lips_outer_lower: line(156.0),
+            lips_inner_upper: line(144.0),
+            lips_inner_lower: line(149.0),
+            jaw: line(176.0),
+        });
+        v2.validate((512, 512)).unwrap();
+        let m = v2.mapped(Pt::new(100.0, 50.0), 2.0, (1024, 1024));
+        assert_eq!(m.contours.as_ref().unwrap().jaw[0], Pt::new(210.0, 252.0));
+        let back: Landmarks = serde_json::from_str(&serde_json::to_string(&v2).unwrap()).unwrap();
+        assert_eq!(back, v2);
+        let mut short = v2.clone();
+        short.contours.as_mut().unwrap().jaw.truncate(2);
+        assert!(short.validate((512, 512)).unwrap_err().contains("contours.jaw"));
+        let mut outside = v2.clone();
+        outside.contours.as_mut().unwrap().lips_inner_lower[1] = Pt::new(600.0, 1.0);
+        assert!(outside.validate((512, 512)).unwrap_err().contains("contours.lips_inner_lower[1]"));
+        let mut old = v2;
+        old.format = FORMAT_V1.into();
+        assert!(old.validate((512, 512)).unwrap_err().contains("contours"));
+    }
+}

@@ -8,10 +8,9 @@
 //! size, then 6 keypoints, all divided by 128 and relative to the anchor centre; score = sigmoid of the logit
 //! clipped to +-100, kept at >= 0.5); `NonMaxSuppressionCalculator` (weighted, IoU 0.3).
 
-use super::sample::{sample_affine, Affine};
+use super::sample::{sample_affine, Affine, Pyramid};
 use super::{FaceError, Net};
 use crate::render::warp::Pt;
-use image::RgbImage;
 
 /// Detector input side (pixels).
 pub const INPUT: usize = 128;
@@ -169,8 +168,8 @@ pub fn tiles(w: u32, h: u32) -> Vec<(Pt, f32)> {
 
 /// Detect faces in `img` (photo pixels), best score first. Detections cut by a tile's inner edge are dropped
 /// (another tile sees the whole face).
-pub fn detect(net: &mut Net, img: &RgbImage) -> Result<Vec<Detection>, FaceError> {
-    let (w, h) = img.dimensions();
+pub fn detect(net: &mut Net, img: &Pyramid) -> Result<Vec<Detection>, FaceError> {
+    let (w, h) = img.photo().dimensions();
     let anchors = anchors();
     let mut all = Vec::new();
     for (origin, side) in tiles(w, h) {

@@ -22,6 +22,7 @@ use crate::render::RenderError;
 use crate::runtime::{Backend, HostTensor, NamedTensors, OrtBackend, OrtOptions, RuntimeError};
 use detect::{Detection, KP_EYE_IMAGE_LEFT, KP_EYE_IMAGE_RIGHT};
 use facemesh::{MeshFit, Roi};
+use sample::Pyramid;
 
 /// Environment variable naming the directory of the converted face models.
 pub const MODELS_ENV: &str = "JAMFLOW_FACE_MODELS";
@@ -153,7 +154,7 @@ impl FaceModels {
     }
 
     /// Every detection, largest first (unverified: may include false positives).
-    pub fn detect(&mut self, img: &RgbImage) -> Result<Vec<Detection>, FaceError> {
+    pub fn detect(&mut self, img: &Pyramid) -> Result<Vec<Detection>, FaceError> {
         let mut d = detect::detect(&mut self.detector, img)?;
         d.sort_by(|a, b| b.area().total_cmp(&a.area()));
         Ok(d)
@@ -161,7 +162,7 @@ impl FaceModels {
 
     /// The faces: detections big enough whose mesh fit says "face" (presence >= [`MIN_PRESENCE`]), largest
     /// first, with their fits. `Err(TooSmall)` when the only detections are too small to fit.
-    pub fn faces(&mut self, img: &RgbImage) -> Result<Vec<(Detection, MeshFit)>, FaceError> {
+    pub fn faces(&mut self, img: &Pyramid) -> Result<Vec<(Detection, MeshFit)>, FaceError> {
         let mut out = Vec::new();
         let mut smallest_rejected = None;
         for det in self.detect(img)?.into_iter().take(MAX_FACES) {
@@ -190,15 +191,16 @@ impl FaceModels {
     }
 
     /// The landmarks of one fitted face (`index`: its 1-based number, for messages), checked.
-    pub fn finish(&mut self, img: &RgbImage, det: Detection, mesh: MeshFit, index: usize) -> Result<Face, FaceError> {
+    pub fn finish(&mut self, img: &Pyramid, det: Detection, mesh: MeshFit, index: usize) -> Result<Face, FaceError> {
         let pupils = facemesh::iris_centres(&mut self.iris, img, &mesh)?;
-        let lm = topology::to_landmarks(&|i| mesh.pt(i), Some(pupils), img.dimensions());
+        let lm = topology::to_landmarks(&|i| mesh.pt(i), Some(pupils), img.photo().dimensions());
         check_fit(&lm, &mesh, pupils).map_err(|reason| FaceError::BadFit { index, reason })?;
         Ok(Face { index, detection: det, mesh, pupils, landmarks: lm })
     }
 
     /// Detect, verify, choose (`face`: 1-based; default the largest) and fit.
     pub fn prepare(&mut self, img: &RgbImage, face: Option<usize>) -> Result<Prepared, FaceError> {
+        let img = &Pyramid::new(img);
         let mut faces = self.faces(img)?;
         if faces.is_empty() {
             return Err(FaceError::NoFace);

@@ -1,5 +1,5 @@
-//! Network input crops: an affine map from tensor pixels to photo pixels, sampled bilinearly with box-averaged
-//! supersampling when it shrinks (a 1080p photo into 128 x 128 must not alias).
+//! Network input crops: an affine map from tensor pixels to photo pixels, sampled bilinearly from a 2x box
+//! pyramid of the photo with 2 x 2 supersampling (a 1080p photo into 128 x 128 must not alias, and must be fast).
 
 use image::RgbImage;
 
@@ -41,21 +41,60 @@ impl Affine {
     }
 }
 
-/// An `h` x `w` x 3 (HWC, f32) tensor of `img` through `map`, each channel value `v` (0..255) as `norm(v)`;
+/// The photo and its 2x box-filtered reductions (level k: 2^k photo pixels per pixel).
+pub struct Pyramid {
+    levels: Vec<RgbImage>,
+}
+
+impl Pyramid {
+    pub fn new(img: &RgbImage) -> Self {
+        let mut levels = vec![img.clone()];
+        while let Some(last) = levels.last().filter(|l| l.width() >= 32 && l.height() >= 32) {
+            levels.push(half(last));
+        }
+        Self { levels }
+    }
+
+    /// The photo itself.
+    pub fn photo(&self) -> &RgbImage {
+        &self.levels[0]
+    }
+}
+
+fn half(img: &RgbImage) -> RgbImage {
+    let (w, h) = (img.width() / 2, img.height() / 2);
+    let src = img.as_raw();
+    let row = img.width() as usize * 3;
+    RgbImage::from_fn(w, h, |x, y| {
+        let i = y as usize * 2 * row + x as usize * 6;
+        let px = |c: usize| {
+            let s = src[i + c] as u32 + src[i + 3 + c] as u32 + src[i + row + c] as u32 + src[i + row + 3 + c] as u32;
+            ((s + 2) / 4) as u8
+        };
+        image::Rgb([px(0), px(1), px(2)])
+    })
+}
+
+/// An `h` x `w` x 3 (HWC, f32) tensor of the photo through `map`, each channel value `v` (0..255) as `norm(v)`;
 /// outside the photo the value is `border` (already normalised).
 pub fn sample_affine(
-    img: &RgbImage,
+    pyr: &Pyramid,
     w: usize,
     h: usize,
     map: &Affine,
     norm: impl Fn(f32) -> f32,
     border: [f32; 3],
 ) -> Vec<f32> {
+    let photo = pyr.photo();
+    let (lo, hi) = (Pt::new(-0.5, -0.5), Pt::new(photo.width() as f32 - 0.5, photo.height() as f32 - 0.5));
+    // The coarsest level where a tensor pixel still spans 1-2 level pixels; 2 x 2 bilinear samples there.
+    let level = (map.scale().max(1.0).log2().floor() as usize).min(pyr.levels.len() - 1);
+    let img = &pyr.levels[level];
+    let k = 1.0 / (1u32 << level) as f32;
     let (iw, ih) = img.dimensions();
     let buf = img.as_raw();
-    let n = map.scale().ceil().clamp(1.0, 16.0) as usize;
+    let n = if map.scale() * k > 1.0 { 2 } else { 1 };
     let inv = 1.0 / (n * n) as f32;
-    let (lo, hi) = (Pt::new(-0.5, -0.5), Pt::new(iw as f32 - 0.5, ih as f32 - 0.5));
     let mut out = Vec::with_capacity(w * h * 3);
     for j in 0..h {
         for i in 0..w {
@@ -69,7 +108,8 @@ pub fn sample_affine(
                         continue;
                     }
                     inside += 1;
-                    let v = sample_bilinear_f(buf, iw, ih, p.x, p.y);
+                    let q = (p + Pt::new(0.5, 0.5)) * k - Pt::new(0.5, 0.5);
+                    let v = sample_bilinear_f(buf, iw, ih, q.x, q.y);
                     for c in 0..3 {
                         acc[c] += v[c];
                     }
@@ -99,14 +139,34 @@ mod tests {
     }
 
     #[test]
+    fn pyramid_levels_average_and_large_shrinks_match_a_box_filter() {
+        let img = RgbImage::from_fn(64, 64, |x, y| image::Rgb([((x * 4) ^ (y * 4)) as u8, 100, 0]));
+        let pyr = Pyramid::new(&img);
+        assert_eq!(pyr.levels.len(), 3);
+        assert_eq!(pyr.levels[1].dimensions(), (32, 32));
+        // 64 -> 4: each output pixel is the mean of a 16 x 16 block.
+        let t = sample_affine(&pyr, 4, 4, &Affine::scale_offset(16.0, Pt::new(0.0, 0.0)), |v| v, [0.0; 3]);
+        for (k, v) in t.chunks(3).enumerate() {
+            let (bx, by) = ((k % 4) as u32 * 16, (k / 4) as u32 * 16);
+            let mean = (0..16)
+                .flat_map(|y| (0..16).map(move |x| (x, y)))
+                .map(|(x, y)| img.get_pixel(bx + x, by + y)[0] as f32)
+                .sum::<f32>()
+                / 256.0;
+            assert!((v[0] - mean).abs() < 12.0 && (v[1] - 100.0).abs() < 0.5, "block {k}: {} vs {mean}", v[0]);
+        }
+    }
+
+    #[test]
     fn shrinking_averages_and_outside_is_border() {
         let mut img = RgbImage::new(4, 2);
         for (x, _, p) in img.enumerate_pixels_mut() {
             *p = image::Rgb([if x % 2 == 0 { 0 } else { 200 }; 3]);
         }
-        let t = sample_affine(&img, 2, 1, &Affine::scale_offset(2.0, Pt::new(0.0, 0.0)), |v| v, [7.0; 3]);
+        let pyr = Pyramid::new(&img);
+        let t = sample_affine(&pyr, 2, 1, &Affine::scale_offset(2.0, Pt::new(0.0, 0.0)), |v| v, [7.0; 3]);
         assert!((t[0] - 100.0).abs() < 1.0 && (t[3] - 100.0).abs() < 1.0, "{t:?}");
-        let t = sample_affine(&img, 1, 1, &Affine::scale_offset(1.0, Pt::new(-10.0, 0.0)), |v| v, [7.0; 3]);
+        let t = sample_affine(&pyr, 1, 1, &Affine::scale_offset(1.0, Pt::new(-10.0, 0.0)), |v| v, [7.0; 3]);
         assert_eq!(t, vec![7.0; 3]);
     }
 }

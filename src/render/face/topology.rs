@@ -111,3 +111,23 @@ pub fn to_landmarks(pt: &dyn Fn(usize) -> Pt, pupils: Option<[Pt; 2]>, size: (u3
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chin_is_the_jaw_vertex_along_the_face_vertical() {
+        let eyes = Eyes { left: Pt::new(0.0, 0.0), right: Pt::new(10.0, 0.0) };
+        // A jaw v = 20 - (u - 3.3)^2 / 10, sampled every 2 px: the vertex lies between samples.
+        let jaw: Vec<Pt> =
+            (-5..=5).map(|i| 2.0 * i as f32).map(|u| Pt::new(u, 20.0 - (u - 3.3).powi(2) / 10.0)).collect();
+        let c = chin(&jaw, eyes);
+        assert!((c.x - 3.3).abs() < 1e-3 && (c.y - 20.0).abs() < 1e-3, "{c:?}");
+        // Rotated face: the frame turns with the eyes.
+        let (s, co) = 0.3f32.sin_cos();
+        let r = |p: Pt| Pt::new(co * p.x - s * p.y, s * p.x + co * p.y);
+        let c = chin(&jaw.iter().map(|&p| r(p)).collect::<Vec<_>>(), Eyes { left: r(eyes.left), right: r(eyes.right) });
+        assert!(c.dist(r(Pt::new(3.3, 20.0))) < 1e-3, "{c:?}");
+    }
+}
