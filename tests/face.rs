@@ -284,3 +284,55 @@ fn jamflowd_prepares_a_portrait_without_a_landmark_file() {
     assert_eq!(r.frame_size(), (cfg.portrait.width, cfg.portrait.width));
     Landmarks::load(&dir.path().join("receptionist.landmarks.json"), (512, 512)).expect("written beside the image");
 }
+
+/// A low-resolution "group photo": four copies of the astronaut at different sizes (face boxes ~50-90 px) and
+/// rotations in a 1280x720 frame, JPEG quality 60. Ground truth: the hand-made landmarks moved along.
+#[test]
+fn a_low_resolution_group_photo_meets_the_accuracy_target_for_every_face() {
+    let img = load_portrait(&astronaut()).unwrap();
+    let hand = Landmarks::load(&common::root().join("assets/portraits/astronaut.landmarks.json"), (512, 512)).unwrap();
+    let c0 = (hand.eyes.left + hand.eyes.right) * 0.5;
+    // (centre in the frame, scale, roll degrees)
+    let faces = [
+        (Pt::new(220.0, 300.0), 1.0f32, 0.0f32),
+        (Pt::new(560.0, 260.0), 0.8, 12.0),
+        (Pt::new(860.0, 330.0), 0.6, -15.0),
+        (Pt::new(1100.0, 280.0), 0.7, 5.0),
+    ];
+    let place = |p: Pt, (c, s, deg): (Pt, f32, f32), inverse: bool| {
+        let (sn, co) = deg.to_radians().sin_cos();
+        if inverse {
+            let d = (p - c) * (1.0 / s);
+            c0 + Pt::new(co * d.x + sn * d.y, -sn * d.x + co * d.y)
+        } else {
+            let d = p - c0;
+            c + Pt::new(co * d.x - sn * d.y, sn * d.x + co * d.y) * s
+        }
+    };
+    let frame = warp(&img, 1280, 720, |p| {
+        for f in faces {
+            if (p - f.0).norm() < 150.0 * f.1 {
+                return place(p, f, true);
+            }
+        }
+        Pt::new(-10.0, -10.0)
+    });
+    let mut jpg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpg, 60).encode_image(&frame).unwrap();
+    let frame = image::load_from_memory(&jpg).unwrap().to_rgb8();
+    let mut m = models();
+    let found = m.prepare(&frame, None).unwrap().faces;
+    assert_eq!(found.len(), 4, "faces found: {:?}", found.iter().map(|d| (d.score, d.bbox)).collect::<Vec<_>>());
+    let mut all = Vec::new();
+    for k in 1..=4 {
+        let lm = m.prepare(&frame, Some(k)).unwrap().face.landmarks;
+        let f = *faces.iter().min_by(|a, b| a.0.dist(lm.eyes.left).total_cmp(&b.0.dist(lm.eyes.left))).unwrap();
+        let want = moved(&hand, |p| place(p, f, false), false);
+        let e = errors(&lm, &want);
+        println!("face {k} (scale {}, roll {} deg, IOD {:.0} px): {e:?}", f.1, f.2, want.iod());
+        all.extend(e.into_iter().map(|x| x.1));
+    }
+    let mean = all.iter().sum::<f32>() / all.len() as f32;
+    println!("group photo: mean error {mean:.3} IOD over {} points", all.len());
+    assert!(mean <= 0.08, "mean error {mean:.3} IOD > 0.08");
+}

@@ -160,12 +160,15 @@ impl FaceModels {
         Ok(d)
     }
 
-    /// The faces: detections big enough whose mesh fit says "face" (presence >= [`MIN_PRESENCE`]), largest
-    /// first, with their fits. `Err(TooSmall)` when the only detections are too small to fit.
+    /// The faces: detections big enough whose mesh fit says "face" (presence >= [`MIN_PRESENCE`]), one per face
+    /// (two detections whose meshes put the eyes at the same place are one face: the better-scored is kept),
+    /// largest first, with their fits. `Err(TooSmall)` when the only detections are too small to fit.
     pub fn faces(&mut self, img: &Pyramid) -> Result<Vec<(Detection, MeshFit)>, FaceError> {
-        let mut out = Vec::new();
+        let mut out: Vec<(Detection, MeshFit)> = Vec::new();
         let mut smallest_rejected = None;
-        for det in self.detect(img)?.into_iter().take(MAX_FACES) {
+        let mut dets = detect::detect(&mut self.detector, img)?;
+        dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+        for det in dets.into_iter().take(MAX_FACES) {
             let px = det.width().max(det.height());
             if px < MIN_FACE_PX {
                 smallest_rejected.get_or_insert(px);
@@ -175,15 +178,20 @@ impl FaceModels {
             let mesh = facemesh::fit_refined(&mut self.mesh, img, roi)?;
             if mesh.presence < MIN_PRESENCE {
                 tracing::debug!(
-                    "detection {:?} (score {:.2}): mesh presence {:.2}: not a face",
+                    "detection {:?} (score {:.2}): presence {:.2}: not a face",
                     det.bbox,
                     det.score,
                     mesh.presence
                 );
                 continue;
             }
+            let (c, iod) = eye_centre(&mesh);
+            if out.iter().any(|(_, m)| eye_centre(m).0.dist(c) < 0.5 * iod) {
+                continue;
+            }
             out.push((det, mesh));
         }
+        out.sort_by(|a, b| b.0.area().total_cmp(&a.0.area()));
         match smallest_rejected {
             Some(px) if out.is_empty() => Err(FaceError::TooSmall { index: 1, px }),
             _ => Ok(out),
@@ -216,6 +224,12 @@ impl FaceModels {
     }
 }
 
+/// The midpoint of a fit's outer eye corners and their distance.
+fn eye_centre(m: &MeshFit) -> (crate::render::warp::Pt, f32) {
+    let (a, b) = (m.pt(topology::EYE_IMAGE_LEFT_CORNERS[0]), m.pt(topology::EYE_IMAGE_RIGHT_CORNERS[0]));
+    ((a + b) * 0.5, a.dist(b))
+}
+
 /// Sanity checks of a fit beyond the landmark file's own validation: pupils inside their eyes, a plausible
 /// face shape.
 fn check_fit(lm: &Landmarks, mesh: &MeshFit, pupils: [crate::render::warp::Pt; 2]) -> Result<(), String> {
@@ -231,7 +245,11 @@ fn check_fit(lm: &Landmarks, mesh: &MeshFit, pupils: [crate::render::warp::Pt; 2
     }
     let width = lm.face_box[2] - lm.face_box[0];
     if !(1.2..=3.5).contains(&(width / iod)) {
-        return Err(format!("face width is {:.2} IOD (expected 1.2-3.5)", width / iod));
+        return Err(format!(
+            "the face is {:.2} inter-ocular distances wide (expected 1.2-3.5): it is turned too far from the camera \
+             for a talking portrait, or the fit is wrong",
+            width / iod
+        ));
     }
     if mesh.roi.side < 2.0 * iod {
         return Err("the mesh collapsed".into());
