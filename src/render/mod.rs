@@ -17,6 +17,7 @@ pub mod landmarks;
 pub mod liveportrait;
 pub mod mesh;
 pub mod output;
+mod rings;
 pub mod warp;
 
 use std::path::{Path, PathBuf};
