@@ -141,6 +141,13 @@ fn landmarks_follow_rotation_scale_crop_flip_and_grayscale() {
         let g = |p: Pt| (p + Pt::new(0.5, 0.5)) * k - Pt::new(0.5, 0.5);
         assert_follows(&format!("scaled {k}"), &prepare(&mut m, &out), &moved(&base, g, false));
     }
+    // Full frame: a tight crop around the face, enlarged to 900 x 900 (the face fills the photo).
+    let (x0, y0, side) = (160u32, 50u32, 130u32);
+    let tight = image::imageops::crop_imm(&img, x0, y0, side, side).to_image();
+    let out = image::imageops::resize(&tight, 900, 900, image::imageops::FilterType::Triangle);
+    let k = 900.0 / side as f32;
+    let g = |p: Pt| (p - Pt::new(x0 as f32, y0 as f32) + Pt::new(0.5, 0.5)) * k - Pt::new(0.5, 0.5);
+    assert_follows("full frame", &prepare(&mut m, &out), &moved(&base, g, false));
     // Off-centre crop: the face near the crop's left edge.
     let out = image::imageops::crop_imm(&img, 150, 40, 300, 260).to_image();
     let g = |p: Pt| p - Pt::new(150.0, 40.0);

@@ -332,7 +332,7 @@ impl Landmarks {
 /// Colours of `portrait check` markers (documented in `jamflow portrait check --help`).
 pub const CHECK_COLOURS: &str =
     "face box white, eyes cyan, mouth inner points red (upper/lower) and yellow (corners), \
-outer lip edges magenta, nose blue, chin green, eyelids orange";
+outer lip edges magenta, nose blue, chin green, eyelids orange, contours (format 2) pink lips and pale green jaw";
 
 /// Draw the landmarks over a zoomed copy of the face region (`side` x `side` pixels) for a person to verify.
 pub fn draw_check(img: &RgbImage, lm: &Landmarks, side: u32) -> RgbImage {
@@ -350,6 +350,20 @@ pub fn draw_check(img: &RgbImage, lm: &Landmarks, side: u32) -> RgbImage {
         }
     }
     let m = lm.mapped(origin, scale, (side, side));
+    if let Some(c) = &m.contours {
+        let (pink, pale) = (Rgb([255, 150, 200]), Rgb([150, 230, 150]));
+        for (line_pts, col) in [
+            (&c.lips_outer_upper, pink),
+            (&c.lips_outer_lower, pink),
+            (&c.lips_inner_upper, pink),
+            (&c.lips_inner_lower, pink),
+            (&c.jaw, pale),
+        ] {
+            for w in line_pts.windows(2) {
+                line(&mut out, w[0], w[1], col);
+            }
+        }
+    }
     let white = Rgb([255, 255, 255]);
     let [a, b, cc, d] = m.face_box;
     line(&mut out, Pt::new(a, b), Pt::new(cc, b), white);

@@ -33,7 +33,7 @@ pub const MIN_SCORE: f32 = 0.5;
 pub const NMS_IOU: f32 = 0.3;
 /// Logits are clipped to +-this before the sigmoid.
 const SCORE_CLIP: f32 = 100.0;
-/// The smallest tile side (pixels of the photo) of the tiling; a face of ~80 px is ~30 % of it.
+/// The smallest tile side (photo pixels) of the tiling: a face of ~80 px is ~30 % of it.
 const MIN_TILE: f32 = 280.0;
 
 /// One detected face in photo pixels.
@@ -96,7 +96,7 @@ pub fn decode(boxes: &[f32], scores: &[f32], anchors: &[Pt]) -> Vec<Detection> {
     let mut out = Vec::new();
     for (i, a) in anchors.iter().enumerate() {
         let score = sigmoid(scores[i]);
-        if score < MIN_SCORE {
+        if score.is_nan() || score < MIN_SCORE {
             continue;
         }
         let r = &boxes[i * COORDS..(i + 1) * COORDS];
@@ -139,13 +139,15 @@ pub fn weighted_nms(mut dets: Vec<Detection>) -> Vec<Detection> {
 }
 
 /// Square tiles (origin, side) over a `w` x `h` photo: the whole photo letterboxed, then halving sides with
-/// 50 % overlap down to [`MIN_TILE`].
+/// 50 % overlap down to [`MIN_TILE`] or 1/4 of the long side, whichever is larger (so the tile count stays
+/// bounded: in big photos the smallest face searched for is ~1/25 of the long side, 80 px at 1080p).
 pub fn tiles(w: u32, h: u32) -> Vec<(Pt, f32)> {
     let (wf, hf) = (w as f32, h as f32);
     let long = wf.max(hf);
     let mut out = vec![(Pt::new((wf - long) * 0.5, (hf - long) * 0.5), long)];
+    let min_tile = MIN_TILE.max(long / 4.0);
     let mut side = long * 0.5;
-    while side >= MIN_TILE.min(long * 0.5) && side >= 64.0 {
+    while side >= min_tile.min(long * 0.5) && side >= 64.0 {
         let starts = |len: f32| -> Vec<f32> {
             if len <= side {
                 return vec![(len - side) * 0.5];
@@ -158,7 +160,7 @@ pub fn tiles(w: u32, h: u32) -> Vec<(Pt, f32)> {
                 out.push((Pt::new(x, y), side));
             }
         }
-        if side < MIN_TILE * 1.5 {
+        if side < min_tile * 1.5 {
             break;
         }
         side *= 0.5;
@@ -243,6 +245,7 @@ mod tests {
 
     #[test]
     fn tiles_cover_the_photo_at_every_level() {
+        assert!(tiles(8192, 8192).len() < 100, "huge photos: bounded tile count");
         for (w, h) in [(1920, 1080), (512, 512), (300, 900)] {
             let t = tiles(w, h);
             assert_eq!(t[0].1, w.max(h) as f32);
