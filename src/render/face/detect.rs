@@ -170,7 +170,7 @@ pub fn tiles(w: u32, h: u32) -> Vec<(Pt, f32)> {
 
 /// Detect faces in `img` (photo pixels), best score first. Detections cut by a tile's inner edge are dropped
 /// (another tile sees the whole face).
-pub fn detect(net: &mut Net, img: &Pyramid) -> Result<Vec<Detection>, FaceError> {
+pub fn detect(net: &mut Net, img: &Pyramid<'_>) -> Result<Vec<Detection>, FaceError> {
     let (w, h) = img.photo().dimensions();
     let anchors = anchors();
     let mut all = Vec::new();

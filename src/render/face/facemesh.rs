@@ -86,7 +86,7 @@ impl MeshFit {
 }
 
 /// Run the face mesh on one region.
-pub fn fit(net: &mut Net, img: &Pyramid, roi: Roi) -> Result<MeshFit, FaceError> {
+pub fn fit(net: &mut Net, img: &Pyramid<'_>, roi: Roi) -> Result<MeshFit, FaceError> {
     let map = roi.affine(INPUT);
     let input = sample_affine(img, INPUT, INPUT, &map, |v| v / 255.0, [0.0; 3]);
     let outs = net.run(INPUT_NAME, vec![1, INPUT, INPUT, 3], input)?;
@@ -104,7 +104,7 @@ pub fn fit(net: &mut Net, img: &Pyramid, roi: Roi) -> Result<MeshFit, FaceError>
 }
 
 /// Detection ROI, then one refinement from the mesh's own extent.
-pub fn fit_refined(net: &mut Net, img: &Pyramid, first: Roi) -> Result<MeshFit, FaceError> {
+pub fn fit_refined(net: &mut Net, img: &Pyramid<'_>, first: Roi) -> Result<MeshFit, FaceError> {
     let m = fit(net, img, first)?;
     let pts: Vec<Pt> = (0..MESH_POINTS).map(|i| m.pt(i)).collect();
     let roi = Roi::from_points(&pts, m.pt(EYE_IMAGE_LEFT_CORNERS[0]), m.pt(EYE_IMAGE_RIGHT_CORNERS[0]));
@@ -112,7 +112,7 @@ pub fn fit_refined(net: &mut Net, img: &Pyramid, first: Roi) -> Result<MeshFit, 
 }
 
 /// Iris centres (image-left eye, image-right eye) in photo pixels from the iris model on each eye.
-pub fn iris_centres(net: &mut Net, img: &Pyramid, mesh: &MeshFit) -> Result<[Pt; 2], FaceError> {
+pub fn iris_centres(net: &mut Net, img: &Pyramid<'_>, mesh: &MeshFit) -> Result<[Pt; 2], FaceError> {
     let mut out = [Pt::default(); 2];
     for (k, corners) in [EYE_IMAGE_LEFT_CORNERS, EYE_IMAGE_RIGHT_CORNERS].into_iter().enumerate() {
         // Corners ordered image-left to image-right so the crop is upright; the image-right eye is mirrored.

@@ -154,7 +154,7 @@ impl FaceModels {
     }
 
     /// Every detection, largest first (unverified: may include false positives).
-    pub fn detect(&mut self, img: &Pyramid) -> Result<Vec<Detection>, FaceError> {
+    pub fn detect(&mut self, img: &Pyramid<'_>) -> Result<Vec<Detection>, FaceError> {
         let mut d = detect::detect(&mut self.detector, img)?;
         d.sort_by(|a, b| b.area().total_cmp(&a.area()));
         Ok(d)
@@ -163,7 +163,7 @@ impl FaceModels {
     /// The faces: detections big enough whose mesh fit says "face" (presence >= [`MIN_PRESENCE`]), one per face
     /// (two detections whose meshes put the eyes at the same place are one face: the better-scored is kept),
     /// largest first, with their fits. `Err(TooSmall)` when the only detections are too small to fit.
-    pub fn faces(&mut self, img: &Pyramid) -> Result<Vec<(Detection, MeshFit)>, FaceError> {
+    pub fn faces(&mut self, img: &Pyramid<'_>) -> Result<Vec<(Detection, MeshFit)>, FaceError> {
         let mut out: Vec<(Detection, MeshFit)> = Vec::new();
         let mut smallest_rejected = None;
         let mut dets = detect::detect(&mut self.detector, img)?;
@@ -199,7 +199,13 @@ impl FaceModels {
     }
 
     /// The landmarks of one fitted face (`index`: its 1-based number, for messages), checked.
-    pub fn finish(&mut self, img: &Pyramid, det: Detection, mesh: MeshFit, index: usize) -> Result<Face, FaceError> {
+    pub fn finish(
+        &mut self,
+        img: &Pyramid<'_>,
+        det: Detection,
+        mesh: MeshFit,
+        index: usize,
+    ) -> Result<Face, FaceError> {
         let pupils = facemesh::iris_centres(&mut self.iris, img, &mesh)?;
         let lm = topology::to_landmarks(&|i| mesh.pt(i), Some(pupils), img.photo().dimensions());
         check_fit(&lm, &mesh, pupils).map_err(|reason| FaceError::BadFit { index, reason })?;

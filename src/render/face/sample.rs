@@ -41,23 +41,41 @@ impl Affine {
     }
 }
 
-/// The photo and its 2x box-filtered reductions (level k: 2^k photo pixels per pixel).
-pub struct Pyramid {
-    levels: Vec<RgbImage>,
+/// The photo (borrowed) and its 2x box-filtered reductions (level k: 2^k photo pixels per pixel).
+pub struct Pyramid<'a> {
+    photo: &'a RgbImage,
+    /// Levels 1.. (level 0 is the photo).
+    reduced: Vec<RgbImage>,
 }
 
-impl Pyramid {
-    pub fn new(img: &RgbImage) -> Self {
-        let mut levels = vec![img.clone()];
-        while let Some(last) = levels.last().filter(|l| l.width() >= 32 && l.height() >= 32) {
-            levels.push(half(last));
+impl<'a> Pyramid<'a> {
+    pub fn new(photo: &'a RgbImage) -> Self {
+        let mut reduced: Vec<RgbImage> = Vec::new();
+        loop {
+            let last = reduced.last().unwrap_or(photo);
+            if last.width() < 32 || last.height() < 32 {
+                break;
+            }
+            reduced.push(half(last));
         }
-        Self { levels }
+        Self { photo, reduced }
     }
 
     /// The photo itself.
     pub fn photo(&self) -> &RgbImage {
-        &self.levels[0]
+        self.photo
+    }
+
+    fn levels(&self) -> usize {
+        1 + self.reduced.len()
+    }
+
+    fn level(&self, k: usize) -> &RgbImage {
+        if k == 0 {
+            self.photo
+        } else {
+            &self.reduced[k - 1]
+        }
     }
 }
 
@@ -78,7 +96,7 @@ fn half(img: &RgbImage) -> RgbImage {
 /// An `h` x `w` x 3 (HWC, f32) tensor of the photo through `map`, each channel value `v` (0..255) as `norm(v)`;
 /// outside the photo the value is `border` (already normalised).
 pub fn sample_affine(
-    pyr: &Pyramid,
+    pyr: &Pyramid<'_>,
     w: usize,
     h: usize,
     map: &Affine,
@@ -88,8 +106,8 @@ pub fn sample_affine(
     let photo = pyr.photo();
     let (lo, hi) = (Pt::new(-0.5, -0.5), Pt::new(photo.width() as f32 - 0.5, photo.height() as f32 - 0.5));
     // The coarsest level where a tensor pixel still spans 1-2 level pixels; 2 x 2 bilinear samples there.
-    let level = (map.scale().max(1.0).log2().floor() as usize).min(pyr.levels.len() - 1);
-    let img = &pyr.levels[level];
+    let level = (map.scale().max(1.0).log2().floor() as usize).min(pyr.levels() - 1);
+    let img = pyr.level(level);
     let k = 1.0 / (1u32 << level) as f32;
     let (iw, ih) = img.dimensions();
     let buf = img.as_raw();
@@ -142,8 +160,8 @@ mod tests {
     fn pyramid_levels_average_and_large_shrinks_match_a_box_filter() {
         let img = RgbImage::from_fn(64, 64, |x, y| image::Rgb([((x * 4) ^ (y * 4)) as u8, 100, 0]));
         let pyr = Pyramid::new(&img);
-        assert_eq!(pyr.levels.len(), 3);
-        assert_eq!(pyr.levels[1].dimensions(), (32, 32));
+        assert_eq!(pyr.levels(), 3);
+        assert_eq!(pyr.level(1).dimensions(), (32, 32));
         // 64 -> 4: each output pixel is the mean of a 16 x 16 block.
         let t = sample_affine(&pyr, 4, 4, &Affine::scale_offset(16.0, Pt::new(0.0, 0.0)), |v| v, [0.0; 3]);
         for (k, v) in t.chunks(3).enumerate() {
