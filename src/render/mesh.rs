@@ -8,10 +8,13 @@
 //!
 //! The mouth mesh is a set of nested closed rings of `2M` points, all parametrised alike (upper arc from the
 //! left corner to the right one, then the lower arc back):
-//! - ring 0: the inner lip line (a lens through the corners and the upper/lower inner points),
-//! - ring 1: the outer lip edges; it moves rigidly with ring 0 (the lips keep their shape),
+//! - ring 0: the inner lip line (a lens through the corners and the upper/lower inner points, or the dense inner lip
+//!   contour of a format-2 file, moved by the change of that lens),
+//! - ring 1: the outer lip edges (or the outer lip contour); it moves rigidly with ring 0 (the lips keep their
+//!   shape),
 //! - ring 2: cheeks, the skin above the upper lip, and the jaw through the chin: moves with a fraction of the lips'
-//!   motion (jaw 0.85 of the lower lip's, upper skin 0.25, cheeks 0.3),
+//!   motion (jaw 0.85 of the lower lip's, upper skin 0.25, cheeks 0.3); with format-2 contours its lower arc lies
+//!   on the real jaw line,
 //! - ring 3: fixed (the base of the nose, the cheeks, under the chin).
 //!
 //! Inside ring 0 (the mouth opening) the content of the portrait's own opening (teeth) stays attached: its top half
@@ -183,8 +186,24 @@ impl MouthMesh {
                 })
                 .collect()
         };
-        let ring2 = grow(0.25 * iod, 0.5 * (top3 - top1), (chin - bot1).max(0.1 * iod));
-        let ring3 = grow(0.7 * iod, top3 - top1, (chin - bot1).max(0.1 * iod) + 0.45 * iod);
+        let mut ring2 = grow(0.25 * iod, 0.5 * (top3 - top1), (chin - bot1).max(0.1 * iod));
+        let mut ring3 = grow(0.7 * iod, top3 - top1, (chin - bot1).max(0.1 * iod) + 0.45 * iod);
+        if let Some(ct) = contours {
+            // The jaw moves with the lower lip along the real jaw line: ring 2's lower arc down onto it, ring 3
+            // at least 0.45 IOD below.
+            for k in ARC + 1..2 * ARC {
+                if let Some(jv) = jaw_depth(&ct.jaw, c, e, n, (ring2[k] - c).dot(e)) {
+                    let lift = jv - v(ring2[k]);
+                    if jv > v(ring1[k]) + 0.1 * iod && lift > 0.0 {
+                        ring2[k] = ring2[k] + n * lift;
+                    }
+                }
+                let need = v(ring2[k]) + 0.45 * iod - v(ring3[k]);
+                if need > 0.0 {
+                    ring3[k] = ring3[k] + n * need;
+                }
+            }
+        }
         let w2 = (0..2 * ARC)
             .map(|k| {
                 let (s, upper) = arc_param(k);
@@ -323,6 +342,16 @@ impl MouthMesh {
             });
         }
     }
+}
+
+/// How far down (along `n` from `c`) the jaw line lies at `x` along `e` (first crossing), if it spans `x`.
+fn jaw_depth(jaw: &[Pt], c: Pt, e: Pt, n: Pt, x: f32) -> Option<f32> {
+    let uv: Vec<(f32, f32)> = jaw.iter().map(|&p| ((p - c).dot(e), (p - c).dot(n))).collect();
+    uv.windows(2).find_map(|w| {
+        let ((u0, v0), (u1, v1)) = (w[0], w[1]);
+        let inside = (u0 <= x && x <= u1) || (u1 <= x && x <= u0);
+        (inside && (u1 - u0).abs() > 1e-6).then(|| v0 + (v1 - v0) * (x - u0) / (u1 - u0))
+    })
 }
 
 /// One eye's blink mesh.
