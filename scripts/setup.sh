@@ -43,7 +43,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # ---- base: what the main job needs (build, demo, jamflowd) ----
 # python3 + python3-pip only to download the ONNX Runtime wheel (pip download installs nothing).
-APT_PACKAGES=(ca-certificates curl pkg-config build-essential python3 python3-pip)
+APT_PACKAGES=(ca-certificates curl pkg-config build-essential python3 python3-pip python3-venv)
 APT_PACKAGES+=(libasound2-dev) # crate `alsa` (src/audio/capture.rs); its tests use ALSA's `file` plugin, no sound card
 # ffmpeg: `jamflow render --out OUT.mp4` pipes raw frames into it.
 APT_PACKAGES+=(ffmpeg)
@@ -153,6 +153,34 @@ for h in ("cuda_runtime_api.h", "crt/host_defines.h"):
 PYEOF
   rm -rf .cuda/wheel
   touch ".cuda/VERSION-$CUDA_RT_WHEEL-$CUDA_NVCC_WHEEL"
+fi
+# Face detector, 468-point face mesh and iris landmarks for `jamflow portrait prepare` (src/render/face/):
+# MediaPipe's .tflite files (Apache-2.0) out of the PyPI mediapipe wheel, checked by SHA-256, converted to ONNX by scripts/tflite_to_onnx.py
+# (PyPI `tflite` parses the flatbuffer) into .face/ (JAMFLOW_FACE_MODELS overrides the directory at run time).
+MEDIAPIPE_VERSION=0.10.21
+FACE_TFLITE=(
+  "mediapipe/modules/face_detection/face_detection_short_range.tflite bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
+  "mediapipe/modules/face_landmark/face_landmark.tflite 1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814"
+  "mediapipe/modules/iris_landmark/iris_landmark.tflite d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f"
+)
+if [ ! -f ".face/VERSION-$MEDIAPIPE_VERSION-3" ]; then
+  log "face models: MediaPipe $MEDIAPIPE_VERSION .tflite -> .face/*.onnx"
+  # The main job needs them too (a portrait without landmarks is prepared at start): a small venv, no PyTorch.
+  if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+  VPY=.venv/bin/python
+  retry 3 $VPY -m pip install -q "tflite==2.18.0" flatbuffers onnx numpy
+  rm -rf .face && mkdir -p .face/wheel
+  retry 3 $VPY -m pip download -q --no-deps --only-binary=:all: -d .face/wheel "mediapipe==$MEDIAPIPE_VERSION"
+  for entry in "${FACE_TFLITE[@]}"; do
+    read -r member sha <<<"$entry"
+    name=$(basename "$member" .tflite)
+    $VPY -c 'import glob, sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(glob.glob(".face/wheel/*.whl")[0]).read(sys.argv[1]))' \
+      "$member" >".face/$name.tflite"
+    echo "$sha  .face/$name.tflite" | sha256sum -c --quiet
+    $VPY scripts/tflite_to_onnx.py ".face/$name.tflite" ".face/$name.onnx"
+  done
+  rm -rf .face/wheel
+  touch ".face/VERSION-$MEDIAPIPE_VERSION-3"
 fi
 if [ "$DEV" = 1 ]; then
   log "ready (--dev): ORT library $ROOT/.ort/libonnxruntime.so, Python $ROOT/.venv/bin/python"

@@ -103,6 +103,7 @@ fn synthetic_face(size: u32) -> (RgbImage, Landmarks) {
                 lower: p(156.0, 106.0),
             },
         }),
+        contours: None,
     };
     (img, lm)
 }

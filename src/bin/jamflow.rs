@@ -195,11 +195,13 @@ enum Cmd {
     },
     /// Render `mouth4-2d` motion on a portrait with the CPU mesh-warp renderer -> PNGs / MP4 / contact sheet.
     Render(render_cli::RenderArgs),
-    /// Portrait tools (landmark check).
+    /// Portrait tools (automatic landmarks, landmark check).
     #[command(subcommand)]
     Portrait(render_cli::PortraitCmd),
     /// Frames per second of the mesh-warp renderer on one core, as a ratio to the 50 fps target.
     BenchRender(render_cli::BenchRenderArgs),
+    /// Seconds per 1080p photo of `portrait prepare` on one core, as a ratio to the 1 s target.
+    BenchPrepare(prepare_cli::BenchPrepareArgs),
     /// The live path: throughput (model windows + renderer + H.264/AAC encoding, unpaced: real-time factor) and a
     /// real-time run through the daemon's pipeline (mic-to-frame latency p50/p95), on an espeak-ng speech clip.
     BenchLive(BenchLiveArgs),
@@ -289,6 +291,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Render(a) => render_cli::render(&a),
         Cmd::Portrait(c) => render_cli::portrait(&c),
         Cmd::BenchRender(a) => render_cli::bench_render(&a),
+        Cmd::BenchPrepare(a) => prepare_cli::bench_prepare(&a),
         Cmd::BenchLive(a) => bench_live(&a),
         Cmd::Corpus(c) => corpus_cmd(c),
         Cmd::Animate(a) => animate::run(&a),
@@ -984,6 +987,9 @@ fn bench_build(
 
 // ---------------------------------------------------------------------------------------------------------------
 // Renderer commands (issue 4): render, portrait check, bench-render.
+#[path = "jamflow/prepare_cli.rs"]
+mod prepare_cli;
+
 mod render_cli {
     use std::path::PathBuf;
     use std::time::Instant;
@@ -1052,6 +1058,8 @@ mod render_cli {
 
     #[derive(Subcommand)]
     pub enum PortraitCmd {
+        /// Find the face (the largest, or --face N) with the face detector and write its landmark file.
+        Prepare(super::prepare_cli::PrepareArgs),
         /// Draw the landmarks over a zoom of the face to a PNG so a person can verify them.
         Check {
             image: PathBuf,
@@ -1071,6 +1079,9 @@ mod render_cli {
         /// Portrait (with its landmark file beside it).
         #[arg(long, default_value = "assets/portraits/astronaut.png")]
         portrait: PathBuf,
+        /// Landmark file (default: NAME.landmarks.json beside the portrait; e.g. one from `portrait prepare`).
+        #[arg(long)]
+        landmarks: Option<PathBuf>,
         #[arg(long, default_value_t = 250)]
         frames: usize,
         #[arg(long, default_value_t = 512)]
@@ -1112,8 +1123,7 @@ mod render_cli {
                     bail!("--idle, --full and --size apply to the mesh-warp renderer (LivePortrait pastes its 512x512 face back into the portrait)");
                 }
                 let img = load_portrait(&a.portrait)?;
-                let lp = a.landmarks.clone().unwrap_or_else(|| default_path(&a.portrait));
-                let lm = Landmarks::load(&lp, img.dimensions())?;
+                let lm = jamflow::render::face::load_or_prepare(&a.portrait, &img, a.landmarks.as_deref())?;
                 let m = LivePortraitModels::open(models, &a.rt.options(models)?)?;
                 Box::new(LivePortraitRenderer::new(m, &layout, &img, &lm)?)
             }
@@ -1163,6 +1173,7 @@ mod render_cli {
 
     pub fn portrait(c: &PortraitCmd) -> Result<()> {
         match c {
+            PortraitCmd::Prepare(a) => super::prepare_cli::prepare(a),
             PortraitCmd::Check { image, landmarks, out, size } => {
                 let img = load_portrait(image)?;
                 let lp = landmarks.clone().unwrap_or_else(|| default_path(image));
@@ -1188,7 +1199,7 @@ mod render_cli {
         let motion = test_motion(a.frames as f64 / 25.0, 0);
         for (label, idle) in [("mouth only", None), ("mouth + idle life", Some(IdleOptions::default()))] {
             let opts = MeshWarpOptions { output: OutputMode::Crop { size: a.size }, idle };
-            let mut r = MeshWarpRenderer::open(&a.portrait, None, &opts)
+            let mut r = MeshWarpRenderer::open(&a.portrait, a.landmarks.as_deref(), &opts)
                 .with_context(|| format!("bench portrait {}", a.portrait.display()))?;
             // Warm up, then time (the renderer is single-threaded: one core).
             for i in 0..10 {

@@ -4,7 +4,7 @@
 //!
 //! ```json
 //! {
-//!   "format": "jamflow-landmarks/1",
+//!   "format": "jamflow-landmarks/2",
 //!   "image_size": [512, 512],
 //!   "face_box": [180, 68, 268, 180],
 //!   "eyes": { "left": [204, 100], "right": [246.5, 102.5] },
@@ -21,6 +21,11 @@
 //!   "eyelids": {
 //!     "left": { "outer": [192.5, 99.5], "inner": [211, 101], "upper": [204, 96.5], "lower": [204, 103.5] },
 //!     "right": { "inner": [236, 101.5], "outer": [259.5, 103.5], "upper": [246.5, 98.5], "lower": [246.5, 106] }
+//!   },
+//!   "contours": {
+//!     "lips_outer_upper": [[204, 141], "...", [242, 142]],
+//!     "lips_outer_lower": ["..."], "lips_inner_upper": ["..."], "lips_inner_lower": ["..."],
+//!     "jaw": [[181, 120], "...", [224, 176.5], "...", [267, 121]]
 //!   }
 //! }
 //! ```
@@ -35,6 +40,12 @@
 //!   point on the face outline; the jaw moves with the lower lip.
 //! - `eyelids` (optional; needed for blinks): per eye the two corners and the centres of the upper and lower lid
 //!   edges.
+//! - `contours` (optional, format 2; `jamflow portrait prepare` writes them): dense lines, each ordered from
+//!   image-left to image-right: the outer and inner lip lines (upper and lower, from corner to corner, at least
+//!   3 points each) and the jaw (ear to ear over the chin). The renderer shapes the lips and the mouth opening
+//!   from them instead of from the 4 mouth points.
+//!
+//! Format 1 (`jamflow-landmarks/1`, no `contours`) files still load.
 
 use std::path::{Path, PathBuf};
 
@@ -45,7 +56,11 @@ use super::warp::{sample_bilinear, Pt};
 use super::RenderError;
 
 /// The `format` string of the current landmark file version.
-pub const FORMAT: &str = "jamflow-landmarks/1";
+pub const FORMAT: &str = "jamflow-landmarks/2";
+/// The first version (no `contours`), still read.
+pub const FORMAT_V1: &str = "jamflow-landmarks/1";
+/// Fewest points of a lip contour line.
+pub const MIN_CONTOUR_POINTS: usize = 3;
 /// Smallest inter-ocular distance (pixels) the mesh-warp renderer works with.
 pub const MIN_IOD: f32 = 8.0;
 
@@ -89,6 +104,40 @@ pub struct Mouth {
     pub lower_outer: Option<Pt>,
 }
 
+/// Dense contours (format 2), each line ordered image-left to image-right.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contours {
+    pub lips_outer_upper: Vec<Pt>,
+    pub lips_outer_lower: Vec<Pt>,
+    pub lips_inner_upper: Vec<Pt>,
+    pub lips_inner_lower: Vec<Pt>,
+    pub jaw: Vec<Pt>,
+}
+
+impl Contours {
+    fn lines(&self) -> [(&'static str, &Vec<Pt>); 5] {
+        [
+            ("lips_outer_upper", &self.lips_outer_upper),
+            ("lips_outer_lower", &self.lips_outer_lower),
+            ("lips_inner_upper", &self.lips_inner_upper),
+            ("lips_inner_lower", &self.lips_inner_lower),
+            ("jaw", &self.jaw),
+        ]
+    }
+
+    fn map(&self, f: impl Fn(Pt) -> Pt) -> Self {
+        let m = |v: &Vec<Pt>| v.iter().map(|&p| f(p)).collect();
+        Self {
+            lips_outer_upper: m(&self.lips_outer_upper),
+            lips_outer_lower: m(&self.lips_outer_lower),
+            lips_inner_upper: m(&self.lips_inner_upper),
+            lips_inner_lower: m(&self.lips_inner_lower),
+            jaw: m(&self.jaw),
+        }
+    }
+}
+
 /// A portrait's landmarks (see the module documentation for the file format).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +152,8 @@ pub struct Landmarks {
     pub chin: Pt,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eyelids: Option<EyelidPair>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contours: Option<Contours>,
 }
 
 /// The landmark file that belongs to an image: `NAME.landmarks.json` beside `NAME.EXT`.
@@ -144,8 +195,11 @@ impl Landmarks {
 
     /// Check every point against the image and the face's geometry; the message names the field.
     pub fn validate(&self, size: (u32, u32)) -> Result<(), String> {
-        if self.format != FORMAT {
-            return Err(format!("`format` is {:?}; expected {FORMAT:?}", self.format));
+        if self.format != FORMAT && self.format != FORMAT_V1 {
+            return Err(format!("`format` is {:?}; expected {FORMAT:?} or {FORMAT_V1:?}", self.format));
+        }
+        if self.format == FORMAT_V1 && self.contours.is_some() {
+            return Err(format!("`contours` need `format` {FORMAT:?}"));
         }
         if self.image_size != [size.0, size.1] {
             return Err(format!(
@@ -185,6 +239,17 @@ impl Landmarks {
                 for (n, p) in [("outer", e.outer), ("inner", e.inner), ("upper", e.upper), ("lower", e.lower)] {
                     pts.push((format!("eyelids.{side}.{n}"), p));
                 }
+            }
+        }
+        if let Some(c) = &self.contours {
+            for (name, line) in c.lines() {
+                if line.len() < MIN_CONTOUR_POINTS {
+                    return Err(format!(
+                        "`contours.{name}` has {} points; expected at least {MIN_CONTOUR_POINTS}",
+                        line.len()
+                    ));
+                }
+                pts.extend(line.iter().enumerate().map(|(i, &p)| (format!("contours.{name}[{i}]"), p)));
             }
         }
         for (name, p) in &pts {
@@ -259,6 +324,7 @@ impl Landmarks {
             nose: f(self.nose),
             chin: f(self.chin),
             eyelids: self.eyelids.map(|l| EyelidPair { left: fl(l.left), right: fl(l.right) }),
+            contours: self.contours.as_ref().map(|c| c.map(f)),
         }
     }
 }
@@ -266,7 +332,7 @@ impl Landmarks {
 /// Colours of `portrait check` markers (documented in `jamflow portrait check --help`).
 pub const CHECK_COLOURS: &str =
     "face box white, eyes cyan, mouth inner points red (upper/lower) and yellow (corners), \
-outer lip edges magenta, nose blue, chin green, eyelids orange";
+outer lip edges magenta, nose blue, chin green, eyelids orange, contours (format 2) pink lips and pale green jaw";
 
 /// Draw the landmarks over a zoomed copy of the face region (`side` x `side` pixels) for a person to verify.
 pub fn draw_check(img: &RgbImage, lm: &Landmarks, side: u32) -> RgbImage {
@@ -284,6 +350,20 @@ pub fn draw_check(img: &RgbImage, lm: &Landmarks, side: u32) -> RgbImage {
         }
     }
     let m = lm.mapped(origin, scale, (side, side));
+    if let Some(c) = &m.contours {
+        let (pink, pale) = (Rgb([255, 150, 200]), Rgb([150, 230, 150]));
+        for (line_pts, col) in [
+            (&c.lips_outer_upper, pink),
+            (&c.lips_outer_lower, pink),
+            (&c.lips_inner_upper, pink),
+            (&c.lips_inner_lower, pink),
+            (&c.jaw, pale),
+        ] {
+            for w in line_pts.windows(2) {
+                line(&mut out, w[0], w[1], col);
+            }
+        }
+    }
     let white = Rgb([255, 255, 255]);
     let [a, b, cc, d] = m.face_box;
     line(&mut out, Pt::new(a, b), Pt::new(cc, b), white);
@@ -340,5 +420,46 @@ fn cross(img: &mut RgbImage, p: Pt, c: Rgb<u8>) {
     for d in -4..=4 {
         put(img, x + d, y, c);
         put(img, x, y + d, c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = include_str!("../../assets/portraits/astronaut.landmarks.json");
+
+    fn line(y: f32) -> Vec<Pt> {
+        (0..5).map(|i| Pt::new(205.0 + 9.0 * i as f32, y)).collect()
+    }
+
+    #[test]
+    fn format_1_loads_and_format_2_contours_validate_and_map() {
+        let v1: Landmarks = serde_json::from_str(V1).unwrap();
+        assert_eq!(v1.format, FORMAT_V1);
+        v1.validate((512, 512)).unwrap();
+        let mut v2 = v1.clone();
+        v2.format = FORMAT.into();
+        v2.contours = Some(Contours {
+            lips_outer_upper: line(139.0),
+            lips_outer_lower: line(156.0),
+            lips_inner_upper: line(144.0),
+            lips_inner_lower: line(149.0),
+            jaw: line(176.0),
+        });
+        v2.validate((512, 512)).unwrap();
+        let m = v2.mapped(Pt::new(100.0, 50.0), 2.0, (1024, 1024));
+        assert_eq!(m.contours.as_ref().unwrap().jaw[0], Pt::new(210.0, 252.0));
+        let back: Landmarks = serde_json::from_str(&serde_json::to_string(&v2).unwrap()).unwrap();
+        assert_eq!(back, v2);
+        let mut short = v2.clone();
+        short.contours.as_mut().unwrap().jaw.truncate(2);
+        assert!(short.validate((512, 512)).unwrap_err().contains("contours.jaw"));
+        let mut outside = v2.clone();
+        outside.contours.as_mut().unwrap().lips_inner_lower[1] = Pt::new(600.0, 1.0);
+        assert!(outside.validate((512, 512)).unwrap_err().contains("contours.lips_inner_lower[1]"));
+        let mut old = v2;
+        old.format = FORMAT_V1.into();
+        assert!(old.validate((512, 512)).unwrap_err().contains("contours"));
     }
 }

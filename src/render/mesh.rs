@@ -8,10 +8,13 @@
 //!
 //! The mouth mesh is a set of nested closed rings of `2M` points, all parametrised alike (upper arc from the
 //! left corner to the right one, then the lower arc back):
-//! - ring 0: the inner lip line (a lens through the corners and the upper/lower inner points),
-//! - ring 1: the outer lip edges; it moves rigidly with ring 0 (the lips keep their shape),
+//! - ring 0: the inner lip line (a lens through the corners and the upper/lower inner points, or the dense inner lip
+//!   contour of a format-2 file, moved by the change of that lens),
+//! - ring 1: the outer lip edges (or the outer lip contour); it moves rigidly with ring 0 (the lips keep their
+//!   shape),
 //! - ring 2: cheeks, the skin above the upper lip, and the jaw through the chin: moves with a fraction of the lips'
-//!   motion (jaw 0.85 of the lower lip's, upper skin 0.25, cheeks 0.3),
+//!   motion (jaw 0.85 of the lower lip's, upper skin 0.25, cheeks 0.3); with format-2 contours its lower arc lies
+//!   on the real jaw line,
 //! - ring 3: fixed (the base of the nose, the cheeks, under the chin).
 //!
 //! Inside ring 0 (the mouth opening) the content of the portrait's own opening (teeth) stays attached: its top half
@@ -27,13 +30,12 @@ use std::path::Path;
 use image::RgbImage;
 
 use super::idle::{Idle, IdleOptions, IdleState};
-use super::landmarks::{default_path, Landmarks};
+use super::landmarks::Landmarks;
+use super::rings::{arc_param, contour_ring, ellipse, interior_triangles, lens, RingMesh, ARC};
 use super::warp::{bary, raster_triangle, sample_bilinear, sample_bilinear_f, smoothstep, to_u8, Pt};
 use super::{load_portrait, RenderError, Renderer};
 use crate::model::config::{MotionLayout, MOUTH_POINTS, POINT_DIMS};
 
-/// Points per lens arc.
-const ARC: usize = 12;
 /// Share of the portrait's own mouth opening (upper teeth) that stays attached to the upper lip.
 const UPPER_SHARE: f32 = 0.7;
 /// A portrait whose own mouth opening is smaller than this (inter-ocular units) shows no teeth: opening it draws
@@ -90,137 +92,12 @@ pub fn clamp_motion(m: &[f32]) -> [[f32; POINT_DIMS]; MOUTH_POINTS] {
     out
 }
 
-/// A lens (two arcs between corners `a` and `b` through `up` and `lo`) as a ring of `2 ARC` points:
-/// index 0 = `a`, `ARC` = `b`, upper arc in between, lower arc after.
-fn lens(a: Pt, b: Pt, up: Pt, lo: Pt) -> Vec<Pt> {
-    let c = (a + b) * 0.5;
-    let e = (b - a).normalized();
-    let n = Pt::new(-e.y, e.x);
-    let half = a.dist(b) * 0.5;
-    let apex = |p: Pt| {
-        let d = p - c;
-        (d.dot(e).clamp(-0.4 * half, 0.4 * half), d.dot(n))
-    };
-    let (xu, vu) = apex(up);
-    let (xl, vl) = apex(lo);
-    let vl = vl.max(vu);
-    let point = |s: f32, x0: f32, v0: f32| {
-        let t = std::f32::consts::PI * s;
-        let (sn, cs) = t.sin_cos();
-        c + e * (-half * cs + x0 * sn * sn) + n * (v0 * sn * sn)
-    };
-    let mut r = Vec::with_capacity(2 * ARC);
-    for k in 0..=ARC {
-        r.push(point(k as f32 / ARC as f32, xu, vu));
-    }
-    for k in (1..ARC).rev() {
-        r.push(point(k as f32 / ARC as f32, xl, vl));
-    }
-    r
-}
-
-/// Arc parameter s in [0, 1] (left corner to right corner) and whether a ring index is on the upper arc.
-fn arc_param(k: usize) -> (f32, bool) {
-    if k <= ARC {
-        (k as f32 / ARC as f32, true)
-    } else {
-        ((2 * ARC - k) as f32 / ARC as f32, false)
-    }
-}
-
-/// An ellipse-like ring around `c` in the frame (e, n) with the ring-0 parametrisation.
-fn ellipse(c: Pt, e: Pt, n: Pt, rx: f32, ry_top: f32, ry_bot: f32) -> Vec<Pt> {
-    (0..2 * ARC)
-        .map(|k| {
-            let (s, upper) = arc_param(k);
-            let (sn, cs) = (std::f32::consts::PI * s).sin_cos();
-            let v = if upper { -ry_top * sn } else { ry_bot * sn };
-            c + e * (-rx * cs) + n * v
-        })
-        .collect()
-}
-
-/// Triangles between consecutive rings as index triples ((ring, k) pairs).
-fn ring_triangles(rings: usize) -> Vec<[(usize, usize); 3]> {
-    let n = 2 * ARC;
-    let mut t = Vec::new();
-    for j in 0..rings - 1 {
-        for k in 0..n {
-            let k1 = (k + 1) % n;
-            t.push([(j, k), (j, k1), (j + 1, k1)]);
-            t.push([(j, k), (j + 1, k1), (j + 1, k)]);
-        }
-    }
-    t
-}
-
-/// Interior (inside ring 0) triangles as ring-0 index triples, column by column: (U_k, U_k+1, D_k+1), (U_k, D_k+1, D_k).
-fn interior_triangles() -> Vec<[usize; 3]> {
-    let d = |k: usize| (2 * ARC - k) % (2 * ARC);
-    let mut t = Vec::new();
-    for k in 0..ARC {
-        t.push([k, k + 1, d(k + 1)]);
-        t.push([k, d(k + 1), d(k)]);
-    }
-    t
-}
-
-fn area(t: [Pt; 3]) -> f32 {
-    (t[1] - t[0]).cross(t[2] - t[0])
-}
-
-/// A ring mesh: source rings and the triangles between them, with their source orientation.
-struct RingMesh {
-    src: Vec<Vec<Pt>>,
-    tris: Vec<[(usize, usize); 3]>,
-    sign: f32,
-}
-
-impl RingMesh {
-    fn new(src: Vec<Vec<Pt>>, what: &str) -> Result<Self, RenderError> {
-        let tris = ring_triangles(src.len());
-        let areas: Vec<f32> = tris.iter().map(|t| area(t.map(|(j, k)| src[j][k]))).collect();
-        let sign = if areas.iter().sum::<f32>() >= 0.0 { 1.0 } else { -1.0 };
-        if let Some(i) = areas.iter().position(|a| a * sign <= 1e-3) {
-            tracing::debug!("folded {what} triangle {:?}", tris[i].map(|(j, k)| src[j][k]));
-            return Err(RenderError::Portrait(format!(
-                "the {what} landmarks give a folded mesh (ring {} point {}): check them with `jamflow portrait check`",
-                tris[i][0].0, tris[i][0].1
-            )));
-        }
-        Ok(Self { src, tris, sign })
-    }
-
-    /// Whether moving to `dst` would fold a triangle (or make it nearly degenerate).
-    fn folds(&self, dst: &[Vec<Pt>]) -> bool {
-        self.tris.iter().any(|t| {
-            let a = area(t.map(|(j, k)| dst[j][k])) * self.sign;
-            let min = 0.05 * area(t.map(|(j, k)| self.src[j][k])).abs().min(1.0);
-            a.is_nan() || a <= min
-        })
-    }
-
-    /// Warp the ring triangles: `frame` gets `base` sampled through the piecewise-affine map dst -> src.
-    fn draw(&self, dst: &[Vec<Pt>], base: &RgbImage, frame: &mut RgbImage) {
-        let (w, h) = base.dimensions();
-        let src_buf = base.as_raw();
-        let out = frame.as_mut();
-        for t in &self.tris {
-            let d = t.map(|(j, k)| dst[j][k]);
-            let s = t.map(|(j, k)| self.src[j][k]);
-            raster_triangle(d, w, h, |x, y, l| {
-                let p = bary(s, l);
-                let c = sample_bilinear(src_buf, w, h, p.x, p.y);
-                let i = (y * w as usize + x) * 3;
-                out[i..i + 3].copy_from_slice(&c);
-            });
-        }
-    }
-}
-
 /// The mouth: ring mesh plus what the interior needs.
 struct MouthMesh {
     mesh: RingMesh,
+    /// The lens through the 4 source mouth points: a frame's ring 0 is the source ring 0 plus the change of this
+    /// lens (equal to ring 0 without `contours`).
+    lens0: Vec<Pt>,
     /// Source ring-1 offsets from ring 0 (outer lip edges).
     lip_offset: Vec<Pt>,
     /// Ring-2 displacement weights (fraction of the ring-0 point's displacement).
@@ -230,10 +107,27 @@ struct MouthMesh {
 }
 
 impl MouthMesh {
+    /// From the dense lip contours where the file has them (falling back to the 4-point lens when they would
+    /// fold the mesh), else from the 4 mouth points.
     fn new(lm: &Landmarks) -> Result<Self, RenderError> {
+        if lm.contours.is_some() {
+            match Self::build(lm, true) {
+                Ok(m) => return Ok(m),
+                Err(e) => tracing::warn!("lip contours not used ({e}); shaping the mouth from its 4 points"),
+            }
+        }
+        Self::build(lm, false)
+    }
+
+    fn build(lm: &Landmarks, use_contours: bool) -> Result<Self, RenderError> {
         let iod = lm.iod();
         let m = &lm.mouth;
-        let ring0 = lens(m.left, m.right, m.upper, m.lower);
+        let lens0 = lens(m.left, m.right, m.upper, m.lower);
+        let contours = lm.contours.as_ref().filter(|_| use_contours);
+        let ring0 = match contours {
+            Some(c) => contour_ring(&c.lips_inner_upper, &c.lips_inner_lower),
+            None => lens0.clone(),
+        };
         let c = (m.left + m.right) * 0.5;
         let e = (m.right - m.left).normalized();
         let n = lm.mouth_normal();
@@ -264,6 +158,13 @@ impl MouthMesh {
                 }
             })
             .collect();
+        let lip_offset = match contours {
+            Some(c) => {
+                let outer = contour_ring(&c.lips_outer_upper, &c.lips_outer_lower);
+                outer.iter().zip(&ring0).map(|(&o, &i)| o - i).collect()
+            }
+            None => lip_offset,
+        };
         let ring1: Vec<Pt> = ring0.iter().zip(&lip_offset).map(|(&p, &o)| p + o).collect();
         // Rings 2 and 3: ring 1 plus an ellipse-shaped margin (horizontal at the corners, vertical at the centre).
         let top1 = -v(ring1[ARC / 2]);
@@ -285,8 +186,24 @@ impl MouthMesh {
                 })
                 .collect()
         };
-        let ring2 = grow(0.25 * iod, 0.5 * (top3 - top1), (chin - bot1).max(0.1 * iod));
-        let ring3 = grow(0.7 * iod, top3 - top1, (chin - bot1).max(0.1 * iod) + 0.45 * iod);
+        let mut ring2 = grow(0.25 * iod, 0.5 * (top3 - top1), (chin - bot1).max(0.1 * iod));
+        let mut ring3 = grow(0.7 * iod, top3 - top1, (chin - bot1).max(0.1 * iod) + 0.45 * iod);
+        if let Some(ct) = contours {
+            // The jaw moves with the lower lip along the real jaw line: ring 2's lower arc down onto it, ring 3
+            // at least 0.45 IOD below.
+            for k in ARC + 1..2 * ARC {
+                if let Some(jv) = jaw_depth(&ct.jaw, c, e, n, (ring2[k] - c).dot(e)) {
+                    let lift = jv - v(ring2[k]);
+                    if jv > v(ring1[k]) + 0.1 * iod && lift > 0.0 {
+                        ring2[k] = ring2[k] + n * lift;
+                    }
+                }
+                let need = v(ring2[k]) + 0.45 * iod - v(ring3[k]);
+                if need > 0.0 {
+                    ring3[k] = ring3[k] + n * need;
+                }
+            }
+        }
         let w2 = (0..2 * ARC)
             .map(|k| {
                 let (s, upper) = arc_param(k);
@@ -296,7 +213,7 @@ impl MouthMesh {
             })
             .collect();
         let mesh = RingMesh::new(vec![ring0, ring1, ring2, ring3], "mouth")?;
-        Ok(Self { mesh, lip_offset, w2, iod, lm: lm.clone() })
+        Ok(Self { mesh, lens0, lip_offset, w2, iod, lm: lm.clone() })
     }
 
     /// Destination rings for one clamped motion frame scaled by `k` (0..1).
@@ -311,7 +228,9 @@ impl MouthMesh {
         let rc = m.right + d(3) + pucker(m.right, mo[3][2]);
         let up = m.upper + d(0);
         let lo = m.lower + d(1);
-        let ring0 = lens(lc, rc, up, lo);
+        let src0 = &self.mesh.src[0];
+        let ring0: Vec<Pt> =
+            lens(lc, rc, up, lo).iter().zip(&self.lens0).zip(src0).map(|((&n, &o), &s)| s + (n - o)).collect();
         let (zu, zl) = (1.0 + 0.4 * mo[0][2] * k, 1.0 + 0.4 * mo[1][2] * k);
         let ring1: Vec<Pt> = (0..2 * ARC)
             .map(|i| {
@@ -425,6 +344,16 @@ impl MouthMesh {
     }
 }
 
+/// How far down (along `n` from `c`) the jaw line lies at `x` along `e` (first crossing), if it spans `x`.
+fn jaw_depth(jaw: &[Pt], c: Pt, e: Pt, n: Pt, x: f32) -> Option<f32> {
+    let uv: Vec<(f32, f32)> = jaw.iter().map(|&p| ((p - c).dot(e), (p - c).dot(n))).collect();
+    uv.windows(2).find_map(|w| {
+        let ((u0, v0), (u1, v1)) = (w[0], w[1]);
+        let inside = (u0 <= x && x <= u1) || (u1 <= x && x <= u0);
+        (inside && (u1 - u0).abs() > 1e-6).then(|| v0 + (v1 - v0) * (x - u0) / (u1 - u0))
+    })
+}
+
 /// One eye's blink mesh.
 struct EyeMesh {
     mesh: RingMesh,
@@ -503,11 +432,11 @@ pub struct MeshWarpRenderer {
 }
 
 impl MeshWarpRenderer {
-    /// Open a portrait and its landmark file (default: `NAME.landmarks.json` beside the image).
+    /// Open a portrait and its landmark file (default: `NAME.landmarks.json` beside the image; prepared with the
+    /// face detector when missing).
     pub fn open(image: &Path, landmarks: Option<&Path>, opts: &MeshWarpOptions) -> Result<Self, RenderError> {
         let img = load_portrait(image)?;
-        let lm_path = landmarks.map(Path::to_path_buf).unwrap_or_else(|| default_path(image));
-        let lm = Landmarks::load(&lm_path, img.dimensions())?;
+        let lm = super::face::load_or_prepare(image, &img, landmarks)?;
         Self::new(&img, &lm, opts)
     }
 

@@ -7,14 +7,17 @@
 //!
 //! - [`mesh::MeshWarpRenderer`]: the CPU mesh-warp renderer for `mouth4-2d` (no weights; portrait + landmark file).
 //! - [`liveportrait::LivePortraitRenderer`]: `liveportrait-mouth4` through the runtime backend (user-supplied ONNX).
+//! - [`face`]: automatic landmarks (face detector + face mesh through the runtime backend).
 //! - [`idle`]: blinks and small head/breathing motion so a silent avatar is never frozen.
 //! - [`output`]: frames to a PNG directory, an MP4 (ffmpeg) or a contact sheet.
 
+pub mod face;
 pub mod idle;
 pub mod landmarks;
 pub mod liveportrait;
 pub mod mesh;
 pub mod output;
+mod rings;
 pub mod warp;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +41,8 @@ pub enum RenderError {
     File { path: PathBuf, msg: String },
     #[error("landmarks {path}: {msg}")]
     Landmarks { path: PathBuf, msg: String },
+    #[error("{path}: {source}")]
+    Face { path: PathBuf, source: face::FaceError },
     #[error("portrait: {0}")]
     Portrait(String),
     #[error("motion layout mismatch: the model package generates `{package}`, but the {renderer} renderer accepts {accepted}")]
@@ -123,27 +128,26 @@ impl MotionFrames {
     }
 }
 
-/// Load a portrait image as RGB (grayscale / alpha / 16-bit are converted), refusing non-images and images
-/// larger than [`MAX_PORTRAIT_SIDE`] with a clear error.
+/// Load a portrait image (PNG, JPEG or WebP) as RGB, upright as its EXIF orientation says (grayscale / alpha /
+/// 16-bit are converted), refusing non-images and images larger than [`MAX_PORTRAIT_SIDE`] with a clear error.
 pub fn load_portrait(path: &Path) -> Result<RgbImage, RenderError> {
+    use image::ImageDecoder;
     let err = |msg: String| RenderError::File { path: path.to_path_buf(), msg };
     let reader = image::ImageReader::open(path)
         .map_err(|e| err(e.to_string()))?
         .with_guessed_format()
         .map_err(|e| err(e.to_string()))?;
     if reader.format().is_none() {
-        return Err(err("not an image this build can read (expected a PNG portrait)".into()));
+        return Err(err("not an image this build can read (expected a PNG, JPEG or WebP portrait)".into()));
     }
-    let (w, h) = reader.into_dimensions().map_err(|e| err(format!("not a readable image: {e}")))?;
+    let mut decoder = reader.into_decoder().map_err(|e| err(format!("not a readable image: {e}")))?;
+    let (w, h) = decoder.dimensions();
     if w > MAX_PORTRAIT_SIDE || h > MAX_PORTRAIT_SIDE {
         return Err(err(format!("{w}x{h} pixels is too large (at most {MAX_PORTRAIT_SIDE} per side)")));
     }
-    let img = image::ImageReader::open(path)
-        .map_err(|e| err(e.to_string()))?
-        .with_guessed_format()
-        .map_err(|e| err(e.to_string()))?
-        .decode()
-        .map_err(|e| err(format!("not a readable image: {e}")))?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| err(format!("not a readable image: {e}")))?;
+    img.apply_orientation(orientation);
     Ok(img.to_rgb8())
 }
 
