@@ -42,9 +42,9 @@ fn make(out: &Path, text: &Path, seed: &str) -> Manifest {
         "--seed",
         seed,
         "--hours",
-        "0.006",
+        "0.01",
         "--eval-fraction",
-        "0.1",
+        "0.25",
         "--text",
         s(text),
         "--python",
@@ -104,7 +104,7 @@ fn corpus_is_deterministic_split_by_sentence_and_counted() {
         }
         seen.push(texts);
     }
-    assert!(a.splits["train"].seconds >= 0.006 * 3600.0 * 0.6, "train reaches its hours");
+    assert!(a.splits["train"].seconds >= 0.01 * 3600.0 * 0.5 * 0.6, "train reaches its hours");
 
     // Voices: every engine speaks; held-out families only in the test split, which also has noisy and
     // reverberant copies of them; phone sets as each engine reports.
@@ -158,7 +158,7 @@ fn corpus_is_deterministic_split_by_sentence_and_counted() {
             closed += rms_over(&wav.samples, &st, &en, &names, |n| ["p", "b"].contains(&n));
             open += rms_over(&wav.samples, &st, &en, &names, |n| ["A:", "a", "aI", "aU", "V", "O:"].contains(&n));
         }
-        assert!(open > 2.0 * closed, "{engine}: RMS on open vowels {open:.4} vs on /p b/ {closed:.4}");
+        assert!(open > 1.5 * closed, "{engine}: RMS on open vowels {open:.4} vs on /p b/ {closed:.4}");
     }
 }
 
@@ -208,11 +208,13 @@ fn bad_arguments_are_clear_errors() {
     let e = jamflow_err(&["corpus", "make", "--out", s(&d.path().join("x")), "--text", s(&d.path().join("none.txt"))]);
     assert!(e.contains("none.txt"), "{e}");
     // A missing engine is an error naming what to install, never a silently smaller corpus.
-    let out = s(&d.path().join("x"));
+    let x = d.path().join("x");
+    let out = s(&x);
     let e = jamflow_err(&["corpus", "make", "--out", out, "--text", s(&text), "--python", "/nonexistent/python"]);
     assert!(e.contains("/nonexistent/python") && e.contains("setup.sh --dev"), "{e}");
-    let e = jamflow_err(&["corpus", "make", "--out", out, "--text", s(&text), "--engines", "espeak,klingon"]);
-    assert!(e.contains("klingon"), "{e}");
+    let o = jamflow(&["corpus", "make", "--out", out, "--text", s(&text), "--engines", "espeak,klingon"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.code() == Some(2) && e.contains("klingon") && e.contains("festival"), "{e}");
     let bogus =
         jamflow::corpus::festival::FestivalVoice { name: "zz", select: "voice_zz_diphone", package: "festvox-zz" };
     let e = jamflow::corpus::festival::check(&bogus).unwrap_err().to_string();

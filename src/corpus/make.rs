@@ -96,6 +96,7 @@ fn plan(opts: &CorpusOptions, pools: &[Vec<String>; 3], rng: &mut Rng) -> Result
         }
         let ids: Vec<String> = plans[first..].iter().map(|p| format!("{RAW}/{}.wav", p.id)).collect();
         let clean_count = plans.len() - first;
+        let mut copies = 0usize;
         for k in 0..clean_count {
             let idx = first + k;
             if test {
@@ -103,7 +104,8 @@ fn plan(opts: &CorpusOptions, pools: &[Vec<String>; 3], rng: &mut Rng) -> Result
                 if !plans[idx].held_out {
                     continue;
                 }
-                let cond = if k % 2 == 0 { TestCondition::Noisy } else { TestCondition::Reverberant };
+                let cond = if copies % 2 == 0 { TestCondition::Noisy } else { TestCondition::Reverberant };
+                copies += 1;
                 let others: Vec<String> = ids.iter().filter(|p| **p != ids[k]).cloned().collect();
                 let a = Augment::test_copy(rng, 24_000, cond, &others);
                 let p = &plans[idx];
@@ -436,7 +438,7 @@ pub fn make_corpus(opts: &CorpusOptions) -> Result<Manifest, CorpusError> {
     bar.set_message("mouth truth");
     let art = Articulator::default();
     let mut utterances = Vec::with_capacity(plans.len());
-    let mut stats: HashMap<String, SplitStats> = HashMap::new();
+    let mut stats: std::collections::BTreeMap<String, SplitStats> = Default::default();
     let mut used: HashMap<&str, BTreeSet<&str>> = HashMap::new();
     for (i, p) in plans.iter().enumerate() {
         let c =

@@ -127,7 +127,7 @@ pub struct Manifest {
     #[serde(default)]
     pub held_out_families: Vec<String>,
     pub unknown_phonemes: Vec<String>,
-    pub splits: HashMap<String, SplitStats>,
+    pub splits: std::collections::BTreeMap<String, SplitStats>,
     pub utterances: Vec<Utterance>,
 }
 
