@@ -104,7 +104,8 @@ pub fn run(a: &AnimateArgs) -> Result<()> {
         }
         Ok(())
     };
-    let n = animate_wav(&mut wav, backend.as_mut(), &cfg, &windows, a.seed, emit, |done, _| bar.set_position(done as u64))?;
+    let n =
+        animate_wav(&mut wav, backend.as_mut(), &cfg, &windows, a.seed, emit, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     match out {
         Out::Motion { frames } => {
