@@ -155,8 +155,8 @@ fn corpus_is_deterministic_split_by_sentence_and_counted() {
             let names = safetensors_phonemes(&dir.join(&u.motion));
             let names: Vec<&str> = names.split(' ').collect();
             let (st, en) = (t["ph_start"].as_f32().unwrap(), t["ph_end"].as_f32().unwrap());
-            closed += rms_over(&wav.samples, &st, &en, &names, |n| ["p", "b"].contains(&n));
-            open += rms_over(&wav.samples, &st, &en, &names, |n| ["A:", "a", "aI", "aU", "V", "O:"].contains(&n));
+            closed += rms_over(&wav.samples, st, en, &names, |n| ["p", "b"].contains(&n));
+            open += rms_over(&wav.samples, st, en, &names, |n| ["A:", "a", "aI", "aU", "V", "O:"].contains(&n));
         }
         assert!(open > 1.5 * closed, "{engine}: RMS on open vowels {open:.4} vs on /p b/ {closed:.4}");
     }

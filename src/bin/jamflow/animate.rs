@@ -46,7 +46,7 @@ pub struct AnimateArgs {
 }
 
 enum Out {
-    Video { sink: FrameSink, renderer: MeshWarpRenderer, next: u64 },
+    Video { sink: FrameSink, renderer: Box<MeshWarpRenderer>, next: u64 },
     Motion { frames: Vec<f32> },
 }
 
@@ -80,7 +80,7 @@ pub fn run(a: &AnimateArgs) -> Result<()> {
             let renderer = MeshWarpRenderer::open(&a.portrait, None, &opts)?;
             jamflow::render::check_layout(&renderer, &layout)?;
             let sink = FrameSink::create_with_audio(&a.out, renderer.frame_size(), Some(&a.audio))?;
-            Out::Video { sink, renderer, next: 0 }
+            Out::Video { sink, renderer: Box::new(renderer), next: 0 }
         }
         _ => unreachable!("extension checked above"),
     };
