@@ -208,7 +208,7 @@ impl WavStream {
                     format!("truncated: the header declares {} frames, the file ends early", self.frames),
                 ))
             }
-            Err(e) => return Err(hound_err(&self.path, e)),
+            Err(e) => return Err(err(&self.path, format!("truncated or corrupt data after frame {}: {e}", self.read))),
         };
         if got.len() < n {
             return Err(err(
