@@ -564,7 +564,7 @@ fn demo(out: &Path, package: Option<&Path>, (backend, precision): (Target, Preci
     println!(
         "watch live over RTSP (the same clip, looped; or add --device default for the microphone):\n  \
          target/release/jamflowd --config configs/demo.toml\n  ffplay -rtsp_transport tcp rtsp://127.0.0.1:8554/jamflow\n  \
-         curl -X POST -d '{{\"text\": \"Hello there.\"}}' http://127.0.0.1:8620/say"
+         curl -X POST -H 'Content-Type: application/json' -d '{{\"text\": \"Hello there.\"}}' http://127.0.0.1:8620/say"
     );
     Ok(())
 }
