@@ -75,7 +75,6 @@ from train import Corpus, read_wav  # noqa: E402
 
 LEAD_S = 0.030  # src/corpus/articulation.rs Articulator::default().lead
 BILABIALS = {"p", "b", "m"}
-UPPER_Y, LOWER_Y = 1, 4  # mouth4-2d: [upper xyz, lower xyz, left xyz, right xyz]
 MCD_K = 13  # mel-cepstral coefficients 1..13
 MCD_CONST = 10.0 * math.sqrt(2.0) / math.log(10.0)
 
@@ -98,14 +97,7 @@ def request(mel: torch.Tensor, mel_known: torch.Tensor, text: torch.Tensor, f: i
     }
 
 
-def opening(m: np.ndarray) -> np.ndarray:
-    return m[:, LOWER_Y] - m[:, UPPER_Y]
-
-
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    d = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / d) if d > 0 else 0.0
+opening, pearson = lipsync.opening, lipsync.pearson
 
 
 def closures(path: Path, open_pred: np.ndarray, thr: float, fps: float) -> list[bool]:
