@@ -343,3 +343,23 @@ fn a_low_resolution_group_photo_meets_the_accuracy_target_for_every_face() {
     println!("group photo: mean error {mean:.3} IOD over {} points", all.len());
     assert!(mean <= 0.08, "mean error {mean:.3} IOD > 0.08");
 }
+
+#[test]
+fn a_huge_photo_is_downscaled_to_work_on_and_its_landmark_file_stays_in_the_photos_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    // The astronaut 4x (2048 px) far off-centre in a 9000 px wide photo (over the 8192 working side).
+    let face = image::imageops::resize(&load_portrait(&astronaut()).unwrap(), 2048, 2048, image::imageops::Triangle);
+    let (ox, oy) = (6500.0, 100.0);
+    let mut canvas = RgbImage::from_pixel(9000, 2300, Rgb([120, 120, 120]));
+    image::imageops::overlay(&mut canvas, &face, ox as i64, oy as i64);
+    let path = dir.path().join("wide.png");
+    canvas.save(&path).unwrap();
+    common::jamflow_ok(&["portrait", "prepare", common::s(&path)]);
+    let stored = Landmarks::load(&dir.path().join("wide.landmarks.json"), (9000, 2300)).expect("photo pixels");
+    let base = prepare(&mut models(), &face);
+    assert_follows("9000x2300 photo", &stored, &moved(&base, |p| p + Pt::new(ox, oy), false));
+    // The renderer reads the same file against the downscaled working image.
+    let opts = MeshWarpOptions { output: OutputMode::Crop { size: 256 }, idle: None };
+    let mut r = MeshWarpRenderer::open(&path, None, &opts).unwrap();
+    assert_eq!(r.render(&[0.0; 12], 0).unwrap().dimensions(), (256, 256));
+}

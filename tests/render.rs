@@ -259,10 +259,14 @@ fn grayscale_tiny_huge_and_non_image_portraits_give_a_result_or_a_clear_error() 
     let slm = lm.mapped(Pt::new(0.0, 0.0), 0.25, (128, 128));
     let mut r = MeshWarpRenderer::new(&small, &slm, &crop()).unwrap();
     assert_eq!(r.render(&[0.0; 12], 0).unwrap().dimensions(), (512, 512));
-    // Huge: refused before decoding, with the size in the message.
-    let huge = write_png(dir.path(), "huge.png", &RgbImage::new(9000, 8));
+    // Huge: downscaled to the working side, the photo's own size kept for its landmark file.
+    let big = write_png(dir.path(), "big.png", &RgbImage::new(9000, 900));
+    let p = jamflow::render::open_portrait(&big).unwrap();
+    assert_eq!((p.image.dimensions(), p.original), ((8192, 819), (9000, 900)));
+    // Beyond what is decoded at all: refused before decoding, with the size in the message.
+    let huge = write_png(dir.path(), "huge.png", &RgbImage::new(40000, 2));
     let e = load_portrait(&huge).unwrap_err().to_string();
-    assert!(e.contains("too large") && e.contains("9000x8"), "{e}");
+    assert!(e.contains("too large") && e.contains("40000x2"), "{e}");
     // Not an image.
     let txt = dir.path().join("notes.png");
     std::fs::write(&txt, "this is not a picture").unwrap();

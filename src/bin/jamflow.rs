@@ -1004,7 +1004,7 @@ mod render_cli {
     use jamflow::render::liveportrait::{LivePortraitModels, LivePortraitRenderer};
     use jamflow::render::mesh::{MeshWarpOptions, MeshWarpRenderer, OutputMode};
     use jamflow::render::output::{contact_sheet, FrameSink};
-    use jamflow::render::{load_portrait, save_png, test_motion, MotionFrames, Renderer};
+    use jamflow::render::{save_png, test_motion, MotionFrames, Renderer};
 
     #[derive(Args)]
     pub struct RenderArgs {
@@ -1122,8 +1122,9 @@ mod render_cli {
                 if a.idle || a.full || a.size != 512 {
                     bail!("--idle, --full and --size apply to the mesh-warp renderer (LivePortrait pastes its 512x512 face back into the portrait)");
                 }
-                let img = load_portrait(&a.portrait)?;
-                let lm = jamflow::render::face::load_or_prepare(&a.portrait, &img, a.landmarks.as_deref())?;
+                let portrait = jamflow::render::open_portrait(&a.portrait)?;
+                let lm = jamflow::render::face::load_or_prepare(&a.portrait, &portrait, a.landmarks.as_deref())?;
+                let img = portrait.image;
                 let m = LivePortraitModels::open(models, &a.rt.options(models)?)?;
                 Box::new(LivePortraitRenderer::new(m, &layout, &img, &lm)?)
             }
@@ -1175,9 +1176,10 @@ mod render_cli {
         match c {
             PortraitCmd::Prepare(a) => super::prepare_cli::prepare(a),
             PortraitCmd::Check { image, landmarks, out, size } => {
-                let img = load_portrait(image)?;
+                let portrait = jamflow::render::open_portrait(image)?;
                 let lp = landmarks.clone().unwrap_or_else(|| default_path(image));
-                let lm = Landmarks::load(&lp, img.dimensions())?;
+                let lm = portrait.to_working(&Landmarks::load(&lp, portrait.original)?);
+                let img = portrait.image;
                 let out = out.clone().unwrap_or_else(|| {
                     let stem = image.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                     PathBuf::from(format!("{stem}.landmarks-check.png"))

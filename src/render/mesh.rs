@@ -33,7 +33,7 @@ use super::idle::{Idle, IdleOptions, IdleState};
 use super::landmarks::Landmarks;
 use super::rings::{arc_param, contour_ring, ellipse, interior_triangles, lens, RingMesh, ARC};
 use super::warp::{bary, raster_triangle, sample_bilinear, sample_bilinear_f, smoothstep, to_u8, Pt};
-use super::{load_portrait, RenderError, Renderer};
+use super::{open_portrait, RenderError, Renderer};
 use crate::model::config::{MotionLayout, MOUTH_POINTS, POINT_DIMS};
 
 /// Share of the portrait's own mouth opening (upper teeth) that stays attached to the upper lip.
@@ -435,9 +435,9 @@ impl MeshWarpRenderer {
     /// Open a portrait and its landmark file (default: `NAME.landmarks.json` beside the image; prepared with the
     /// face detector when missing).
     pub fn open(image: &Path, landmarks: Option<&Path>, opts: &MeshWarpOptions) -> Result<Self, RenderError> {
-        let img = load_portrait(image)?;
-        let lm = super::face::load_or_prepare(image, &img, landmarks)?;
-        Self::new(&img, &lm, opts)
+        let portrait = open_portrait(image)?;
+        let lm = super::face::load_or_prepare(image, &portrait, landmarks)?;
+        Self::new(&portrait.image, &lm, opts)
     }
 
     /// Prepare a portrait (all per-portrait work happens here).

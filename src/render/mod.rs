@@ -28,11 +28,17 @@ use crate::model::config::MotionLayout;
 use crate::runtime::tensors::read_safetensors;
 use crate::runtime::RuntimeError;
 use crate::sampler::names;
+use landmarks::Landmarks;
+use warp::Pt;
 
 /// Motion frames per second every renderer consumes (the Motion-DiT's rate; `MotionConfig::fps` default).
 pub const FPS: f64 = 25.0;
-/// Largest portrait side accepted (a larger image is refused with a clear error rather than exhausting memory).
+/// Largest portrait side worked on: a larger photo is downscaled to it on load (landmark files stay in the file's
+/// own pixels; see [`Portrait`]).
 pub const MAX_PORTRAIT_SIDE: u32 = 8192;
+/// Largest photo decoded at all (per side, and in pixels: about 750 MB of RGB), refused with a clear error beyond.
+pub const MAX_DECODE_SIDE: u32 = 32768;
+pub const MAX_DECODE_PIXELS: u64 = 250_000_000;
 
 /// Renderer failures.
 #[derive(Debug, thiserror::Error)]
@@ -128,27 +134,87 @@ impl MotionFrames {
     }
 }
 
+/// A portrait as loaded: the working image and the size of the file's upright picture. Landmark files are in the
+/// file's pixels (`original`); the image is downscaled when a side exceeds [`MAX_PORTRAIT_SIDE`].
+#[derive(Debug, Clone)]
+pub struct Portrait {
+    pub image: RgbImage,
+    /// Width and height of the upright picture in the file.
+    pub original: (u32, u32),
+}
+
+impl Portrait {
+    /// Working pixels per file pixel (1 unless the photo was downscaled).
+    pub fn scale(&self) -> f32 {
+        self.image.width() as f32 / self.original.0 as f32
+    }
+
+    /// Landmarks of the file's pixels in the working image's pixels.
+    pub fn to_working(&self, lm: &Landmarks) -> Landmarks {
+        if self.image.dimensions() == self.original {
+            return lm.clone();
+        }
+        lm.mapped(Pt::new(0.0, 0.0), self.scale(), self.image.dimensions())
+    }
+
+    /// Landmarks of the working image in the file's pixels (what a landmark file stores).
+    pub fn to_original(&self, lm: &Landmarks) -> Landmarks {
+        if self.image.dimensions() == self.original {
+            return lm.clone();
+        }
+        lm.mapped(Pt::new(0.0, 0.0), 1.0 / self.scale(), self.original)
+    }
+}
+
 /// Load a portrait image (PNG, JPEG or WebP) as RGB, upright as its EXIF orientation says (grayscale / alpha /
-/// 16-bit are converted), refusing non-images and images larger than [`MAX_PORTRAIT_SIDE`] with a clear error.
-pub fn load_portrait(path: &Path) -> Result<RgbImage, RenderError> {
+/// 16-bit are converted), downscaled to at most [`MAX_PORTRAIT_SIDE`] per side; non-images and photos beyond
+/// [`MAX_DECODE_SIDE`] / [`MAX_DECODE_PIXELS`] are refused with a clear error before decoding.
+pub fn open_portrait(path: &Path) -> Result<Portrait, RenderError> {
     use image::ImageDecoder;
     let err = |msg: String| RenderError::File { path: path.to_path_buf(), msg };
-    let reader = image::ImageReader::open(path)
+    let mut reader = image::ImageReader::open(path)
         .map_err(|e| err(e.to_string()))?
         .with_guessed_format()
         .map_err(|e| err(e.to_string()))?;
     if reader.format().is_none() {
         return Err(err("not an image this build can read (expected a PNG, JPEG or WebP portrait)".into()));
     }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(4 * MAX_DECODE_PIXELS); // RGBA8 of the largest photo decoded
+    reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|e| err(format!("not a readable image: {e}")))?;
     let (w, h) = decoder.dimensions();
-    if w > MAX_PORTRAIT_SIDE || h > MAX_PORTRAIT_SIDE {
-        return Err(err(format!("{w}x{h} pixels is too large (at most {MAX_PORTRAIT_SIDE} per side)")));
+    if w > MAX_DECODE_SIDE || h > MAX_DECODE_SIDE || w as u64 * h as u64 > MAX_DECODE_PIXELS {
+        return Err(err(format!(
+            "{w}x{h} pixels is too large (at most {MAX_DECODE_SIDE} per side and {} megapixels)",
+            MAX_DECODE_PIXELS / 1_000_000
+        )));
     }
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| err(format!("not a readable image: {e}")))?;
     img.apply_orientation(orientation);
-    Ok(img.to_rgb8())
+    let original = (img.width(), img.height());
+    let mut image = img.to_rgb8();
+    drop(img);
+    let side = original.0.max(original.1);
+    if side > MAX_PORTRAIT_SIDE {
+        let k = MAX_PORTRAIT_SIDE as f64 / side as f64;
+        let (nw, nh) =
+            (((original.0 as f64 * k).round() as u32).max(1), ((original.1 as f64 * k).round() as u32).max(1));
+        tracing::info!(
+            "{}: {}x{} downscaled to {nw}x{nh} to work on (landmark files stay in the photo's own pixels)",
+            path.display(),
+            original.0,
+            original.1
+        );
+        image = image::imageops::thumbnail(&image, nw, nh);
+    }
+    Ok(Portrait { image, original })
+}
+
+/// [`open_portrait`]'s working image, for callers that need no landmarks.
+pub fn load_portrait(path: &Path) -> Result<RgbImage, RenderError> {
+    Ok(open_portrait(path)?.image)
 }
 
 /// Save an RGB image as PNG.

@@ -9,7 +9,7 @@ use clap::Args;
 use jamflow::render::face::{to_json, FaceModels};
 use jamflow::render::landmarks::{default_path, draw_check, CHECK_COLOURS};
 use jamflow::render::warp::Pt;
-use jamflow::render::{load_portrait, save_png};
+use jamflow::render::{load_portrait, open_portrait, save_png};
 
 #[derive(Args)]
 pub struct PrepareArgs {
@@ -50,10 +50,11 @@ pub fn prepare(a: &PrepareArgs) -> Result<()> {
     if out.exists() && !a.force {
         bail!("{} exists (a hand-made file?): pass --force to replace it, or --landmarks OTHER.json", out.display());
     }
-    let img = load_portrait(&a.image)?;
+    let portrait = open_portrait(&a.image)?;
+    let img = &portrait.image;
     let mut models = FaceModels::open(a.models.as_deref())?;
     let t0 = Instant::now();
-    let p = models.prepare(&img, a.face).with_context(|| a.image.display().to_string())?;
+    let p = models.prepare(img, a.face).with_context(|| a.image.display().to_string())?;
     let secs = t0.elapsed().as_secs_f64();
     if p.faces.len() > 1 {
         println!("{} faces, numbered by size (choose one with --face N):", p.faces.len());
@@ -72,20 +73,21 @@ pub fn prepare(a: &PrepareArgs) -> Result<()> {
         }
     }
     let lm = &p.face.landmarks;
-    std::fs::write(&out, to_json(lm)).with_context(|| format!("writing {}", out.display()))?;
-    let [l, r] = [lm.eyes.left, lm.eyes.right];
+    let stored = portrait.to_original(lm); // the file is in the photo's own pixels
+    std::fs::write(&out, to_json(&stored)).with_context(|| format!("writing {}", out.display()))?;
+    let [l, r] = [stored.eyes.left, stored.eyes.right];
     println!(
         "face {} of {}: inter-ocular distance {:.1} px, roll {:.1} deg, presence {:.2} ({:.2} s) -> {}",
         p.face.index,
         p.faces.len(),
-        lm.iod(),
+        stored.iod(),
         (r.y - l.y).atan2(r.x - l.x).to_degrees(),
         p.face.mesh.presence,
         secs,
         out.display()
     );
     if let Some(c) = &a.check {
-        save_png(&draw_check(&img, lm, 768), c)?;
+        save_png(&draw_check(img, lm, 768), c)?;
         println!("check image -> {} ({CHECK_COLOURS})", c.display());
     }
     Ok(())

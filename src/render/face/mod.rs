@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 
 use crate::render::landmarks::{default_path, Landmarks};
-use crate::render::RenderError;
+use crate::render::{Portrait, RenderError};
 use crate::runtime::{Backend, HostTensor, NamedTensors, OrtBackend, OrtOptions, RuntimeError};
 use detect::{Detection, KP_EYE_IMAGE_LEFT, KP_EYE_IMAGE_RIGHT};
 use facemesh::{MeshFit, Roi};
@@ -265,15 +265,16 @@ fn check_fit(lm: &Landmarks, mesh: &MeshFit, pupils: [crate::render::warp::Pt; 2
 
 /// The landmarks of a portrait: read from `landmarks` (default `NAME.landmarks.json` beside the image); when that
 /// file does not exist they are prepared with the face models (logged) and written there for next time (a
-/// read-only directory only logs a warning).
-pub fn load_or_prepare(image: &Path, img: &RgbImage, landmarks: Option<&Path>) -> Result<Landmarks, RenderError> {
+/// read-only directory only logs a warning). The file is in the photo's pixels; the landmarks returned are in
+/// `portrait.image`'s (they differ when a huge photo was downscaled).
+pub fn load_or_prepare(image: &Path, portrait: &Portrait, landmarks: Option<&Path>) -> Result<Landmarks, RenderError> {
     let path = landmarks.map(Path::to_path_buf).unwrap_or_else(|| default_path(image));
     if path.exists() {
-        return Landmarks::load(&path, img.dimensions());
+        return Ok(portrait.to_working(&Landmarks::load(&path, portrait.original)?));
     }
     tracing::info!("{}: no landmark file {}: preparing it with the face detector", image.display(), path.display());
     let face_err = |source| RenderError::Face { path: image.to_path_buf(), source };
-    let p = FaceModels::open(None).map_err(face_err)?.prepare(img, None).map_err(face_err)?;
+    let p = FaceModels::open(None).map_err(face_err)?.prepare(&portrait.image, None).map_err(face_err)?;
     if p.faces.len() > 1 {
         tracing::warn!(
             "{}: {} faces; using the largest (run `jamflow portrait prepare --face N` to choose another)",
@@ -281,7 +282,7 @@ pub fn load_or_prepare(image: &Path, img: &RgbImage, landmarks: Option<&Path>) -
             p.faces.len()
         );
     }
-    match std::fs::write(&path, to_json(&p.face.landmarks)) {
+    match std::fs::write(&path, to_json(&portrait.to_original(&p.face.landmarks))) {
         Ok(()) => tracing::info!("wrote {}", path.display()),
         Err(e) => tracing::warn!("cannot write {}: {e} (the landmarks are used without saving them)", path.display()),
     }
