@@ -182,6 +182,17 @@ if [ ! -f ".face/VERSION-$MEDIAPIPE_VERSION-3" ]; then
   rm -rf .face/wheel
   touch ".face/VERSION-$MEDIAPIPE_VERSION-3"
 fi
+# Test photos of real people from a PyPI package (never committed): insightface's sdist ships a six-person group
+# photo (t1.jpg, 1280x886) and a 112x112 face; tests/face.rs fits them. Checked by SHA-256.
+if [ "$DEV" = 1 ] && [ ! -f .face/photos/t1.jpg ]; then
+  log "test photos: the images of the PyPI insightface 2.1 sdist -> .face/photos/"
+  mkdir -p .face/photos/sdist
+  retry 3 .venv/bin/python -m pip download -q --no-deps --no-binary :all: -d .face/photos/sdist "insightface==2.1"
+  echo "776cbd36b70f5f2ae1a026101cfb80387f0b2280a0dbaf073f8d3ed69f554e01  .face/photos/sdist/insightface-2.1.tar.gz" | sha256sum -c --quiet
+  tar --no-same-owner -xzf .face/photos/sdist/insightface-2.1.tar.gz -C .face/photos --strip-components=4 \
+    insightface-2.1/insightface/data/images/t1.jpg insightface-2.1/insightface/data/images/Tom_Hanks_54745.png
+  rm -rf .face/photos/sdist
+fi
 if [ "$DEV" = 1 ]; then
   log "ready (--dev): ORT library $ROOT/.ort/libonnxruntime.so, Python $ROOT/.venv/bin/python"
 else

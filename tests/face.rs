@@ -1,6 +1,7 @@
 //! Automatic landmarks (`jamflow portrait prepare`, src/render/face): the astronaut's automatic landmarks agree
 //! with the hand-made file; landmarks follow synthetic transforms of the photo (rotation, scale, crop, flip,
-//! grayscale, JPEG/WebP, EXIF orientation, a small face in a 1080p frame); no face / tiny face / several faces /
+//! grayscale, JPEG/WebP, EXIF orientation, a small face in a 1080p frame, a photo over the working size); a real
+//! six-person photo from the PyPI insightface sdist (.face/photos/) finds every face; no face / tiny face / several faces /
 //! unreadable files give clear messages; the command writes a loadable file; the renderer prepares a missing
 //! file itself, and a render of a prepared portrait changes only around the mouth and eyes.
 //!
@@ -362,4 +363,39 @@ fn a_huge_photo_is_downscaled_to_work_on_and_its_landmark_file_stays_in_the_phot
     let opts = MeshWarpOptions { output: OutputMode::Crop { size: 256 }, idle: None };
     let mut r = MeshWarpRenderer::open(&path, None, &opts).unwrap();
     assert_eq!(r.render(&[0.0; 12], 0).unwrap().dimensions(), (256, 256));
+}
+
+/// A photo of real people from the PyPI insightface sdist (scripts/setup.sh --dev puts it in .face/photos/).
+fn real_photo(name: &str) -> PathBuf {
+    let p = common::root().join(".face/photos").join(name);
+    assert!(p.exists(), "{}: run scripts/setup.sh --dev", p.display());
+    p
+}
+
+#[test]
+fn a_real_group_photo_finds_every_face_and_skips_a_turned_head_by_default() {
+    let mut m = models();
+    let img = load_portrait(&real_photo("t1.jpg")).unwrap();
+    let p = m.prepare(&img, None).unwrap();
+    assert_eq!(p.faces.len(), 6, "six people: {:?}", p.faces);
+    // The largest face is turned away (its fit fails the width check, and says how to pick another); the default
+    // falls back to the next largest that passes.
+    let e = m.prepare(&img, Some(1)).unwrap_err().to_string();
+    assert!(e.contains("face 1") && e.contains("--face N"), "{e}");
+    assert_eq!(p.face.index, 2);
+    for i in 2..=6 {
+        let f = m.prepare(&img, Some(i)).unwrap().face;
+        let lm = &f.landmarks;
+        // Eyes above the mouth, the nose between, the chin below, in each face's own rotated frame.
+        let (eyes, mouth) = ((lm.eyes.left + lm.eyes.right) * 0.5, (lm.mouth.left + lm.mouth.right) * 0.5);
+        let down = lm.mouth_normal();
+        let along = |q: Pt| (q - eyes).x * down.x + (q - eyes).y * down.y;
+        let iod = lm.iod();
+        assert!(iod > 25.0, "face {i}: {iod} px between the eyes");
+        assert!(along(lm.nose) > 0.3 * iod && along(lm.nose) < along(mouth), "face {i}: nose");
+        assert!(along(lm.chin) > along(mouth) + 0.3 * iod, "face {i}: chin");
+    }
+    // A 112x112 crop of one face works too.
+    let small = load_portrait(&real_photo("Tom_Hanks_54745.png")).unwrap();
+    assert!(m.prepare(&small, None).unwrap().face.landmarks.iod() > 25.0);
 }

@@ -51,8 +51,8 @@ pub enum FaceError {
     TooSmall { index: usize, px: f32 },
     #[error("--face {index}: the photo has {count} face(s) (numbered 1.. by size)")]
     NoSuchFace { index: usize, count: usize },
-    #[error("face {index}: the landmark fit failed its sanity check: {reason}")]
-    BadFit { index: usize, reason: String },
+    #[error("face {index}: the landmark fit failed its sanity check: {reason}{}", choose_hint(*.count))]
+    BadFit { index: usize, count: usize, reason: String },
 }
 
 /// One ONNX graph through [`OrtBackend`].
@@ -198,35 +198,65 @@ impl FaceModels {
         }
     }
 
-    /// The landmarks of one fitted face (`index`: its 1-based number, for messages), checked.
+    /// The landmarks of one fitted face (`index` of `count`: its 1-based number, for messages), checked.
     pub fn finish(
         &mut self,
         img: &Pyramid<'_>,
         det: Detection,
         mesh: MeshFit,
         index: usize,
+        count: usize,
     ) -> Result<Face, FaceError> {
         let pupils = facemesh::iris_centres(&mut self.iris, img, &mesh)?;
         let lm = topology::to_landmarks(&|i| mesh.pt(i), Some(pupils), img.photo().dimensions());
-        check_fit(&lm, &mesh, pupils).map_err(|reason| FaceError::BadFit { index, reason })?;
+        check_fit(&lm, &mesh, pupils).map_err(|reason| FaceError::BadFit { index, count, reason })?;
         Ok(Face { index, detection: det, mesh, pupils, landmarks: lm })
     }
 
-    /// Detect, verify, choose (`face`: 1-based; default the largest) and fit.
+    /// Detect, verify, choose (`face`: 1-based; default the largest whose fit passes its checks) and fit.
     pub fn prepare(&mut self, img: &RgbImage, face: Option<usize>) -> Result<Prepared, FaceError> {
         let img = &Pyramid::new(img);
         let mut faces = self.faces(img)?;
         if faces.is_empty() {
             return Err(FaceError::NoFace);
         }
-        let index = face.unwrap_or(1);
-        if index == 0 || index > faces.len() {
-            return Err(FaceError::NoSuchFace { index, count: faces.len() });
-        }
+        let count = faces.len();
         let list = faces.iter().map(|f| f.0.clone()).collect();
-        let (det, mesh) = faces.swap_remove(index - 1);
-        let face = self.finish(img, det, mesh, index)?;
-        Ok(Prepared { faces: list, face })
+        if let Some(index) = face {
+            if index == 0 || index > count {
+                return Err(FaceError::NoSuchFace { index, count });
+            }
+            let (det, mesh) = faces.swap_remove(index - 1);
+            let face = self.finish(img, det, mesh, index, count)?;
+            return Ok(Prepared { faces: list, face });
+        }
+        // No choice given: the largest face whose fit passes its checks (a turned head in a group photo is
+        // skipped with a warning, not the end of the set-up).
+        let mut first_err = None;
+        for (i, (det, mesh)) in faces.into_iter().enumerate() {
+            match self.finish(img, det, mesh, i + 1, count) {
+                Ok(face) => {
+                    if let Some(e) = &first_err {
+                        tracing::warn!("{e}; using face {} instead", i + 1);
+                    }
+                    return Ok(Prepared { faces: list, face });
+                }
+                Err(e @ FaceError::BadFit { .. }) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(first_err.expect("at least one face was tried"))
+    }
+}
+
+/// How to pick another face, for messages about one face of several.
+fn choose_hint(count: usize) -> String {
+    if count > 1 {
+        format!(" (the photo has {count} faces: choose another with --face N, 1..{count})")
+    } else {
+        String::new()
     }
 }
 
