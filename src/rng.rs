@@ -1,4 +1,34 @@
-//! Seeded noise shared by the sampler and by random-weight packages.
+//! Seeded randomness, one implementation for the whole crate: normal noise for the sampler and random-weight
+//! packages ([`Noise`]), uniform draws for the corpus plan and the renderer's idle life ([`SplitMix64`]).
+
+/// SplitMix64: small, seedable, stable across platforms and versions.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1) (53 bits).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u32, hi: u32) -> u32 {
+        lo + self.below((hi - lo + 1) as usize) as u32
+    }
+}
 
 /// Deterministic standard normal noise (xoshiro256++ seeded by splitmix64, Box-Muller): the same seed
 /// gives the same noise on every machine.
@@ -9,15 +39,8 @@ pub struct Noise {
 
 impl Noise {
     pub fn new(seed: u64) -> Self {
-        let mut z = seed;
-        let mut next = || {
-            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut x = z;
-            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            x ^ (x >> 31)
-        };
-        Self { s: [next(), next(), next(), next()], spare: None }
+        let mut z = SplitMix64(seed);
+        Self { s: [z.next_u64(), z.next_u64(), z.next_u64(), z.next_u64()], spare: None }
     }
 
     fn next_u64(&mut self) -> u64 {

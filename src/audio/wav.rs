@@ -77,11 +77,41 @@ fn hound_err(path: &Path, e: hound::Error) -> AudioError {
 
 /// Read a WAV file.
 pub fn read(path: &Path) -> Result<Wav, AudioError> {
+    read_from(open_file(path)?, path)
+}
+
+/// Open a WAV file for reading, refusing an empty one.
+fn open_file(path: &Path) -> Result<std::io::BufReader<std::fs::File>, AudioError> {
     let file = std::fs::File::open(path).map_err(|e| AudioError::Io { path: path.to_path_buf(), source: e })?;
     if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
         return Err(err(path, "empty file (0 bytes); expected a WAV file"));
     }
-    read_from(std::io::BufReader::new(file), path)
+    Ok(std::io::BufReader::new(file))
+}
+
+/// How a WAV's samples become f32: read as floats, or as integers times `scale`.
+#[derive(Debug, Clone, Copy)]
+enum Encoding {
+    Float,
+    Int { scale: f32 },
+}
+
+/// The header checks of every WAV reader: a channel count, a rate, and an encoding this reader decodes.
+fn check_spec(path: &Path, spec: &hound::WavSpec) -> Result<Encoding, AudioError> {
+    if spec.channels == 0 || spec.sample_rate == 0 {
+        return Err(err(path, format!("invalid header: {} channel(s) at {} Hz", spec.channels, spec.sample_rate)));
+    }
+    match (spec.sample_format, spec.bits_per_sample) {
+        (SampleFormat::Float, 32) => Ok(Encoding::Float),
+        (SampleFormat::Int, bits @ 1..=32) => Ok(Encoding::Int { scale: 1.0 / (1u64 << (bits - 1)) as f32 }),
+        (fmt, bits) => Err(err(
+            path,
+            format!(
+                "unsupported WAV encoding: {bits}-bit {fmt:?}; expected PCM integer (8/16/24/32-bit) or 32-bit \
+                 float samples"
+            ),
+        )),
+    }
 }
 
 /// Read a WAV held in memory (e.g. an upload); `origin` names it in errors.
@@ -95,25 +125,11 @@ pub fn read_bytes(bytes: &[u8], origin: &Path) -> Result<Wav, AudioError> {
 fn read_from<R: std::io::Read>(input: R, path: &Path) -> Result<Wav, AudioError> {
     let reader = WavReader::new(input).map_err(|e| hound_err(path, e))?;
     let spec = reader.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 {
-        return Err(err(path, format!("invalid header: {} channel(s) at {} Hz", spec.channels, spec.sample_rate)));
-    }
+    let encoding = check_spec(path, &spec)?;
     let declared = reader.len() as usize;
-    let samples: Result<Vec<f32>, hound::Error> = match (spec.sample_format, spec.bits_per_sample) {
-        (SampleFormat::Float, 32) => reader.into_samples::<f32>().collect(),
-        (SampleFormat::Int, bits @ 1..=32) => {
-            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            reader.into_samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect()
-        }
-        (fmt, bits) => {
-            return Err(err(
-                path,
-                format!(
-                    "unsupported WAV encoding: {bits}-bit {fmt:?}; expected PCM integer (8/16/24/32-bit) or \
-                     32-bit float samples"
-                ),
-            ))
-        }
+    let samples: Result<Vec<f32>, hound::Error> = match encoding {
+        Encoding::Float => reader.into_samples::<f32>().collect(),
+        Encoding::Int { scale } => reader.into_samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect(),
     };
     let samples = match samples {
         Ok(s) => s,
@@ -146,31 +162,14 @@ pub struct WavStream {
     /// Frames the header declares.
     pub frames: u64,
     read: u64,
+    encoding: Encoding,
 }
 
 impl WavStream {
     pub fn open(path: &Path) -> Result<Self, AudioError> {
-        let file = std::fs::File::open(path).map_err(|e| AudioError::Io { path: path.to_path_buf(), source: e })?;
-        if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
-            return Err(err(path, "empty file (0 bytes); expected a WAV file"));
-        }
-        let reader = WavReader::new(std::io::BufReader::new(file)).map_err(|e| hound_err(path, e))?;
+        let reader = WavReader::new(open_file(path)?).map_err(|e| hound_err(path, e))?;
         let spec = reader.spec();
-        if spec.channels == 0 || spec.sample_rate == 0 {
-            return Err(err(path, format!("invalid header: {} channel(s) at {} Hz", spec.channels, spec.sample_rate)));
-        }
-        match (spec.sample_format, spec.bits_per_sample) {
-            (SampleFormat::Float, 32) | (SampleFormat::Int, 1..=32) => {}
-            (fmt, bits) => {
-                return Err(err(
-                    path,
-                    format!(
-                        "unsupported WAV encoding: {bits}-bit {fmt:?}; expected PCM integer (8/16/24/32-bit) or \
-                         32-bit float samples"
-                    ),
-                ))
-            }
-        }
+        let encoding = check_spec(path, &spec)?;
         let frames = reader.duration() as u64;
         if frames == 0 {
             return Err(err(path, "contains no audio samples"));
@@ -182,6 +181,7 @@ impl WavStream {
             frames,
             read: 0,
             reader,
+            encoding,
         })
     }
 
@@ -192,11 +192,9 @@ impl WavStream {
             return Ok(None);
         }
         let n = (frames as u64).min(left) as usize * self.channels as usize;
-        let spec = self.reader.spec();
-        let got: Result<Vec<f32>, hound::Error> = match spec.sample_format {
-            SampleFormat::Float => self.reader.samples::<f32>().take(n).collect(),
-            SampleFormat::Int => {
-                let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+        let got: Result<Vec<f32>, hound::Error> = match self.encoding {
+            Encoding::Float => self.reader.samples::<f32>().take(n).collect(),
+            Encoding::Int { scale } => {
                 self.reader.samples::<i32>().take(n).map(|s| s.map(|v| v as f32 * scale)).collect()
             }
         };

@@ -15,6 +15,7 @@ pub mod voices;
 
 pub use make::{make_corpus, CorpusOptions};
 
+pub(crate) use crate::rng::SplitMix64 as Rng;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -149,26 +150,6 @@ impl Manifest {
 
 fn clean() -> String {
     "clean".into()
-}
-
-/// SplitMix64: small, seedable, stable across platforms and versions.
-#[derive(Debug, Clone)]
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn range(&mut self, lo: u32, hi: u32) -> u32 {
-        lo + self.below((hi - lo + 1) as usize) as u32
-    }
 }
 
 /// Assign sentences to splits: shuffled by the seed, the first `eval_fraction` to test, the next to val.

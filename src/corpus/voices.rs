@@ -111,7 +111,7 @@ impl Voice {
 }
 
 fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
-    lo + (hi - lo) * (rng.next() >> 11) as f64 / (1u64 << 53) as f64
+    lo + (hi - lo) * rng.uniform()
 }
 
 fn chance(rng: &mut Rng, p: f64) -> bool {
@@ -172,7 +172,7 @@ pub(crate) fn draw(rng: &mut Rng, families: &[(Engine, &'static str)]) -> Voice 
             length_scale: uniform(rng, 0.8, 1.25),
             noise_scale: uniform(rng, 0.5, 0.8),
             noise_w: uniform(rng, 0.6, 0.9),
-            seed: rng.next() >> 33,
+            seed: rng.next_u64() >> 33,
         },
     }
 }
@@ -227,7 +227,7 @@ impl TestCondition {
 impl Augment {
     fn clean(rng: &mut Rng, rate: u32) -> Self {
         Augment {
-            seed: rng.next() >> 33,
+            seed: rng.next_u64() >> 33,
             tempo: 1.0,
             pitch: 0.0,
             formant: 1.0,

@@ -6,6 +6,7 @@
 
 use super::warp::{smoothstep, Pt};
 use super::FPS;
+use crate::rng::SplitMix64;
 
 /// What idle life to add.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,18 +55,8 @@ pub struct Idle {
     opts: IdleOptions,
     /// Blink start times (s), extended as frames ask for later times.
     blinks: Vec<f64>,
-    rng: u64,
+    rng: SplitMix64,
     phases: [f64; 6],
-}
-
-/// splitmix64 step -> uniform [0, 1).
-fn next(state: &mut u64) -> f64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 const BLINK_CLOSE: f64 = 0.08;
@@ -74,13 +65,13 @@ const BLINK_OPEN: f64 = 0.14;
 
 impl Idle {
     pub fn new(opts: IdleOptions) -> Self {
-        let mut rng = opts.seed ^ 0x5EED_1D1E;
+        let mut rng = SplitMix64(opts.seed ^ 0x5EED_1D1E);
         let mut phases = [0.0; 6];
         for p in &mut phases {
-            *p = next(&mut rng) * std::f64::consts::TAU;
+            *p = rng.uniform() * std::f64::consts::TAU;
         }
         // The first blink comes 1-3 s in.
-        let first = 1.0 + 2.0 * next(&mut rng);
+        let first = 1.0 + 2.0 * rng.uniform();
         Self { opts, blinks: vec![first], rng, phases }
     }
 
@@ -91,7 +82,7 @@ impl Idle {
         if self.opts.blink {
             while *self.blinks.last().unwrap() <= t {
                 let last = *self.blinks.last().unwrap();
-                let gap = 2.5 + 3.0 * next(&mut self.rng);
+                let gap = 2.5 + 3.0 * self.rng.uniform();
                 self.blinks.push(last + gap);
             }
             // The latest blink that started at or before t.
