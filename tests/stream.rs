@@ -73,6 +73,7 @@ fn bus_error_rebuilds_the_pipeline_and_both_files_are_playable() {
     let mut source = TestSource::new(TestSourceConfig {
         width: 160,
         height: 120,
+        rates: jamflow::live::rates(None).unwrap(),
         video: VideoKind::Pattern,
         audio: AudioKind::Tone { hz: 440.0 },
         sync_probe: None,

@@ -176,7 +176,7 @@ fn real_main() -> Result<i32> {
     }
     let max_frames = match cli.duration_s {
         Some(d) if !(d.is_finite() && d > 0.0) => bail!("--duration-s must be a positive number of seconds, found {d}"),
-        Some(d) => Some((d * jamflow::stream::OUTPUT_FPS as f64).round() as u64),
+        Some(d) => Some((d * jamflow::live::OUTPUT_FPS as f64).round() as u64),
         None => None,
     };
     let stop = Arc::new(AtomicBool::new(false));

@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn description_has_only_enabled_branches() {
-        let f = StreamFormat::new(64, 64);
+        let f = StreamFormat::new(64, 64, crate::stream::tests::RATES);
         let enc = EncoderSettings { encoder: VideoEncoder::X264, bitrate_kbps: 800, latency_ms: 100 };
         let only_mp4 = Outputs { mp4: Some(Mp4Output { path: "x.mp4".into() }), ..Default::default() };
         let d = describe(&f, &only_mp4, &enc, false);
