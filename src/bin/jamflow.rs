@@ -549,7 +549,7 @@ fn demo(out: &Path, package: Option<&Path>, (backend, precision): (Target, Preci
     cfg.model.package = Some(pkg_dir.clone());
     (cfg.model.backend, cfg.model.precision) = (backend, precision);
     cfg.portrait.image = Some(root.join(DEMO_PORTRAIT));
-    cfg.outputs.mp4 = Some(Mp4Output { path: mp4.clone() });
+    cfg.outputs.mp4 = Some(Mp4Output::new(mp4.clone()));
     cfg.control.enabled = false;
     cfg.check()?;
     // Long enough for the clip after the output delay (at most 2 s with the default streaming settings).
@@ -581,9 +581,19 @@ struct BenchLiveArgs {
     /// Seconds of speech for the throughput run.
     #[arg(long, default_value_t = 20.0)]
     seconds: f64,
-    /// Seconds of the real-time latency run (0: skip).
+    /// Seconds of each real-time latency run (0: skip them).
     #[arg(long, default_value_t = 20.0)]
     realtime_s: f64,
+    /// Chunk sizes (ms, multiples of 40) of the real-time latency runs, one run each; `[streaming]` defaults for
+    /// history, look-ahead and margin unless given below.
+    #[arg(long, value_delimiter = ',', default_values_t = [80, 160, 240, 320, 400])]
+    chunks_ms: Vec<u32>,
+    /// Look-ahead (ms) of the latency runs (default: `[streaming] lookahead_ms`).
+    #[arg(long)]
+    lookahead_ms: Option<u32>,
+    /// Margin (ms) of the latency runs (default: `[streaming] margin_ms`).
+    #[arg(long)]
+    margin_ms: Option<u32>,
     /// ONNX Runtime intra-op threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -681,25 +691,45 @@ fn bench_live(a: &BenchLiveArgs) -> Result<()> {
         cfg.input.kind = InputKind::Wav;
         cfg.input.wav = Some(wav);
         cfg.model.package = Some(main.clone());
-        cfg.outputs.mp4 = Some(Mp4Output { path: a.out.join("realtime.mp4") });
         cfg.control.enabled = false;
+        if let Some(l) = a.lookahead_ms {
+            cfg.streaming.lookahead_ms = l;
+        }
+        if let Some(m) = a.margin_ms {
+            cfg.streaming.margin_ms = m;
+        }
         let frames = (a.realtime_s * OUTPUT_FPS as f64).ceil() as u64;
-        println!("real time: {:.0} s through the daemon pipeline ...", a.realtime_s);
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let out = daemon::run(&cfg, Some(frames), stop)?;
-        let s = out.live.context("live stats")?;
-        let q = |p: f64| s.latency_sample_quantile(p).map_or("-".into(), |v| format!("{:.0} ms", v * 1e3));
-        let get = |x: &std::sync::atomic::AtomicU64| x.load(std::sync::atomic::Ordering::Relaxed);
         println!(
-            "mic-to-frame latency p50 {} p95 {} (output delay {} ms); model RTF {:.3}; late frames {}, late chunks {}, underruns {}",
-            q(0.5),
-            q(0.95),
-            get(&s.delay_frames) * 1000 / OUTPUT_FPS as u64,
-            s.rtf(),
-            get(&s.late_frames),
-            get(&s.stream.late_chunks),
-            get(&s.input_underruns)
+            "real time: {:.0} s per chunk size through the daemon pipeline (WAV input; latency from the capture time \
+             of a frame's last sample to the frame's slot on the pipeline clock), look-ahead {} ms, margin {} ms",
+            a.realtime_s, cfg.streaming.lookahead_ms, cfg.streaming.margin_ms
         );
+        println!(
+            "{:>8} {:>8} {:>7} {:>7} {:>7} {:>9} {:>6} {:>7} {:>8}",
+            "chunk_ms", "delay_ms", "p50_ms", "p95_ms", "p99_ms", "model_rtf", "late", "late_ch", "underrun"
+        );
+        for &chunk in &a.chunks_ms {
+            cfg.streaming.chunk_ms = chunk;
+            cfg.outputs.mp4 = Some(Mp4Output::new(a.out.join(format!("realtime-{chunk}ms.mp4"))));
+            cfg.check()?;
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let out = daemon::run(&cfg, Some(frames), stop)?;
+            let s = out.live.context("live stats")?;
+            let q = |p: f64| s.latency_sample_quantile(p).map_or("-".into(), |v| format!("{:.0}", v * 1e3));
+            let get = |x: &std::sync::atomic::AtomicU64| x.load(std::sync::atomic::Ordering::Relaxed);
+            println!(
+                "{:>8} {:>8} {:>7} {:>7} {:>7} {:>9.3} {:>6} {:>7} {:>8}",
+                chunk,
+                get(&s.delay_frames) * 1000 / OUTPUT_FPS as u64,
+                q(0.5),
+                q(0.95),
+                q(0.99),
+                s.rtf(),
+                get(&s.late_frames),
+                get(&s.stream.late_chunks),
+                get(&s.input_underruns)
+            );
+        }
     }
     Ok(())
 }

@@ -111,7 +111,7 @@ fn real_main() -> Result<i32> {
         None => Config::default(),
     };
     if let Some(p) = &cli.mp4 {
-        cfg.outputs.mp4 = Some(Mp4Output { path: p.clone() });
+        cfg.outputs.mp4 = Some(Mp4Output::new(p.clone()));
     }
     if cli.no_rtsp {
         cfg.outputs.rtsp = None;

@@ -215,9 +215,10 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
         let k = layout_dim.motion_dim();
         let motion = Box::new(ClickDetector { k });
         let probe = Box::new(ProbeRenderer { size: cfg.portrait.width });
-        return Ok(LiveSource::start(&opts, motion, None, probe, layout_dim.name(), stats)?);
+        return Ok(LiveSource::start(&opts, motion, None, Some(probe), layout_dim.name(), stats)?);
     }
-    let renderer = renderer(cfg)?;
+    // Motion only (a robot face): no A/V output, so no portrait, renderer or encoder.
+    let renderer = if cfg.outputs.is_empty() { None } else { Some(renderer(cfg)?) };
     let (motion, speech, layout, rates): (Box<dyn MotionModel>, _, _, _) = match &cfg.model.package {
         Some(dir) => {
             let mut pkg = Package::load(dir)?;
@@ -226,7 +227,9 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
                 field: "motion".into(),
                 msg: "jamflowd needs a package with a motion stream".into(),
             })?;
-            check_layout(&renderer, &layout)?;
+            if let Some(r) = &renderer {
+                check_layout(r, &layout)?;
+            }
             let graph = onnx::to_bytes(&pkg.graph()?)?;
             let motion = session(cfg, &mut pkg, &graph)?;
             // Text mode: the speech package when one is set (e.g. the teacher of a student distilled for the live
@@ -240,7 +243,9 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
                 None => (session(cfg, &mut pkg, &graph)?, None),
             };
             let speech = if speech_model.has_text() {
-                check_layout(&renderer, speech_layout.as_ref().unwrap_or(&layout))?;
+                if let Some(r) = &renderer {
+                    check_layout(r, speech_layout.as_ref().unwrap_or(&layout))?;
+                }
                 Some(Box::new(speech_model) as Box<dyn SpeechModel>)
             } else {
                 tracing::warn!("the model package has no text input: /say is unavailable");
@@ -252,7 +257,8 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
         None => (Box::new(RestModel { k: layout_dim.motion_dim() }) as _, None, layout_dim.name(), opts.rates),
     };
     let opts = LiveOptions { rates, ..opts };
-    Ok(LiveSource::start(&opts, motion, speech, Box::new(renderer), layout, stats)?)
+    let renderer = renderer.map(|r| Box::new(r) as Box<dyn crate::render::Renderer + Send>);
+    Ok(LiveSource::start(&opts, motion, speech, renderer, layout, stats)?)
 }
 
 /// systemd notify + watchdog, control-state updates and the stop flag, called from the streaming loop.

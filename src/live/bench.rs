@@ -63,7 +63,7 @@ pub fn throughput(
     if frames < plan.chunk {
         return Err(StreamError::Config(format!("bench audio shorter than one chunk ({} frames)", plan.chunk)));
     }
-    let outputs = Outputs { mp4: Some(Mp4Output { path: mp4.to_path_buf() }), ..Outputs::default() };
+    let outputs = Outputs { mp4: Some(Mp4Output::new(mp4)), ..Outputs::default() };
     let built = pipeline::build(&format, &outputs, enc, Some(mp4), false)?;
     built.pipeline.set_state(gst::State::Playing)?;
     let sample = |f: usize, i: usize| audio.get(f * spf + i).copied().unwrap_or(0.0);

@@ -8,8 +8,9 @@ use super::source::Shared;
 use super::timeline::Anchor;
 use crate::audio::capture::{CaptureEvent, MicStream};
 
-fn push_audio(sh: &Shared, at: u64, x: &[f32]) {
-    sh.audio.lock().expect("audio lock").write(at, x, Instant::now());
+/// Write a block onto the input timeline; `captured`: when its last sample was captured (latency starts there).
+fn push_audio(sh: &Shared, at: u64, x: &[f32], captured: Instant) {
+    sh.audio.lock().expect("audio lock").write(at, x, captured);
     sh.stats.input_samples.fetch_add(x.len() as u64, Ordering::Relaxed);
     sh.audio_cv.notify_all();
 }
@@ -67,7 +68,9 @@ pub(super) fn mic_thread(sh: &Shared, device: &str, mut open: MicOpener) {
                     continue;
                 }
                 if let Some(at) = anchor.place(sh, c.frame_index, c.samples.len()) {
-                    push_audio(sh, at, &c.samples);
+                    // The ALSA capture time of the block's end (device buffering included), not when it was read.
+                    let span = Duration::from_secs_f64(c.samples.len() as f64 / sh.format.sample_rate as f64);
+                    push_audio(sh, at, &c.samples, c.timestamp + span);
                 }
             }
             Ok(CaptureEvent::Xrun { total }) => {
@@ -122,7 +125,7 @@ pub(super) fn wav_thread(sh: &Shared, x: &[f32], looped: bool) {
             std::thread::sleep(wait);
         }
         if let Some(at) = anchor.place(sh, index, block) {
-            push_audio(sh, at, &buf);
+            push_audio(sh, at, &buf, due);
         }
         index += block as u64;
     }

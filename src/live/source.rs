@@ -49,7 +49,8 @@ impl Shared {
 /// The live source: implements [`AvSource`] for the [`crate::stream::Streamer`].
 pub struct LiveSource {
     shared: Arc<Shared>,
-    renderer: Box<dyn Renderer + Send>,
+    /// `None`: motion only (no pictures; the stream has no A/V output).
+    renderer: Option<Box<dyn Renderer + Send>>,
     threads: Vec<JoinHandle<()>>,
     udp: Option<(UdpSocket, SocketAddr)>,
     layout: &'static str,
@@ -63,13 +64,14 @@ pub struct LiveSource {
 const WARMUP_RUNS: usize = 3;
 
 impl LiveSource {
-    /// Start the input and model threads. `motion` runs the windows; `speech` (optional) serves `/say`.
+    /// Start the input and model threads. `motion` runs the windows; `speech` (optional) serves `/say`; without a
+    /// `renderer` the source is motion only (frames without pictures, for the UDP motion stream).
     /// The model's processing time is measured here on a silent window and sets the output delay.
     pub fn start(
         opts: &LiveOptions,
         motion: Box<dyn MotionModel>,
         speech: Option<Box<dyn SpeechModel>>,
-        renderer: Box<dyn Renderer + Send>,
+        renderer: Option<Box<dyn Renderer + Send>>,
         layout: &'static str,
         stats: Arc<LiveStats>,
     ) -> Result<Self, StreamError> {
@@ -92,12 +94,17 @@ impl LiveSource {
         mic: Option<(String, MicOpener)>,
         mut motion: Box<dyn MotionModel>,
         speech: Option<Box<dyn SpeechModel>>,
-        renderer: Box<dyn Renderer + Send>,
+        renderer: Option<Box<dyn Renderer + Send>>,
         layout: &'static str,
         stats: Arc<LiveStats>,
     ) -> Result<Self, StreamError> {
-        let (w, h) = renderer.frame_size();
-        let format = StreamFormat::new(w, h, opts.rates);
+        let format = match &renderer {
+            Some(r) => {
+                let (w, h) = r.frame_size();
+                StreamFormat::new(w, h, opts.rates)
+            }
+            None => StreamFormat::without_video(opts.rates),
+        };
         format.check()?;
         let k = motion.motion_dim();
         let plan = opts.plan;
@@ -229,16 +236,19 @@ impl LiveSource {
             return (self.ease_to_rest(), "idle");
         };
         let spf = audio.len() as u64;
-        let (have_audio, arrival) = {
+        let (have_audio, captured) = {
             let line = sh.audio.lock().expect("audio lock");
-            (line.read(m * spf, audio), line.arrival_of((m + 1) * spf))
+            (line.read(m * spf, audio), line.captured_by((m + 1) * spf))
         };
         let live = sh.input_live.load(Ordering::Relaxed);
         if !have_audio && live {
             sh.stats.input_underruns.fetch_add(1, Ordering::Relaxed);
         }
-        if let (true, Some(t)) = (have_audio, arrival) {
-            sh.stats.observe_latency(t.elapsed().as_secs_f64());
+        // Mic-to-frame: from the capture of the frame's last sample to the frame's slot on the pipeline clock
+        // (origin + PTS: when the streamer pushes it).
+        if let (true, Some(t), Some(origin)) = (have_audio, captured, sh.origin.get()) {
+            let shown = *origin + Duration::from_nanos(sh.format.frame_pts_ns(n));
+            sh.stats.observe_latency(shown.saturating_duration_since(t).as_secs_f64());
         }
         let got = sh.motion.lock().expect("motion lock").get(m).cloned();
         match got {
@@ -284,13 +294,18 @@ impl AvSource for LiveSource {
         let (motion, source) = self.next_frame(time.index, &mut out.audio);
         // Render straight into the chunk's buffer (the mesh renderer swaps its frame in: no copy).
         let f = self.shared.format;
-        if out.rgb.len() != f.frame_bytes() {
-            out.rgb = vec![0; f.frame_bytes()];
+        match self.renderer.as_mut() {
+            Some(renderer) => {
+                if out.rgb.len() != f.frame_bytes() {
+                    out.rgb = vec![0; f.frame_bytes()];
+                }
+                let mut img = RgbImage::from_raw(f.width, f.height, std::mem::take(&mut out.rgb)).expect("sized");
+                let rendered = renderer.render_into(&motion, time.index, &mut img);
+                out.rgb = img.into_raw();
+                rendered.map_err(|e| StreamError::Source(e.to_string()))?;
+            }
+            None => out.rgb.clear(),
         }
-        let mut img = RgbImage::from_raw(f.width, f.height, std::mem::take(&mut out.rgb)).expect("sized above");
-        let rendered = self.renderer.render_into(&motion, time.index, &mut img);
-        out.rgb = img.into_raw();
-        rendered.map_err(|e| StreamError::Source(e.to_string()))?;
         self.send_udp(time.index, &motion, source);
         self.last = motion;
         Ok(())
@@ -375,7 +390,7 @@ mod tests {
         };
         let stats = Arc::new(LiveStats::default());
         let mut src =
-            LiveSource::start(&opts, Box::new(Energy { spf: 960 }), None, Box::new(Blank), "test", stats.clone())
+            LiveSource::start(&opts, Box::new(Energy { spf: 960 }), None, Some(Box::new(Blank)), "test", stats.clone())
                 .unwrap();
         let delay = src.delay_frames();
         let fmt = src.format();
@@ -455,7 +470,7 @@ mod tests {
             Some(("scripted".into(), open)),
             model,
             None,
-            Box::new(Blank),
+            Some(Box::new(Blank)),
             "test",
             stats.clone(),
         )

@@ -109,7 +109,7 @@ impl LiveStats {
         let counts: Vec<u64> = self.latency_buckets.iter().map(g).collect();
         p.histogram(
             "jamflow_mic_to_frame_seconds",
-            "Time from capturing a frame's audio to pushing the frame.",
+            "Time from capturing a frame's audio (ALSA timestamp) to the frame's slot on the pipeline clock.",
             &LATENCY_BUCKETS,
             &counts,
             g(&self.latency_sum_us) as f64 / 1e6,

@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use super::source::Shared;
 use super::speech::{SayRequest, Speech};
 
-/// Input audio by media sample index (unwritten gaps read as silence), with arrival times for latency.
+/// Input audio by media sample index (unwritten gaps read as silence), with capture times for latency.
 #[derive(Debug)]
 pub(super) struct AudioLine {
     /// Media sample index of `data[0]`.
     pub(super) start: u64,
     pub(super) data: VecDeque<f32>,
-    /// (media sample index one past a written block, arrival instant), oldest first.
-    arrivals: VecDeque<(u64, Instant)>,
+    /// (media sample index one past a written block, when that block's last sample was captured), oldest first.
+    captures: VecDeque<(u64, Instant)>,
     /// Samples kept behind the newest one.
     keep: usize,
 }
@@ -28,15 +28,15 @@ const KEEP_MOTION_S: usize = 60;
 
 impl AudioLine {
     pub(super) fn new(sample_rate: u32) -> Self {
-        Self { start: 0, data: VecDeque::new(), arrivals: VecDeque::new(), keep: KEEP_AUDIO_S * sample_rate as usize }
+        Self { start: 0, data: VecDeque::new(), captures: VecDeque::new(), keep: KEEP_AUDIO_S * sample_rate as usize }
     }
 
     pub(super) fn end(&self) -> u64 {
         self.start + self.data.len() as u64
     }
 
-    /// Write `x` at media sample `at` (a gap before it becomes silence; samples before `start` are dropped).
-    pub(super) fn write(&mut self, at: u64, x: &[f32], arrival: Instant) {
+    /// Write `x`, captured by `captured`, at media sample `at` (a gap before it becomes silence; samples before `start` are dropped).
+    pub(super) fn write(&mut self, at: u64, x: &[f32], captured: Instant) {
         if self.data.is_empty() && self.start == 0 {
             self.start = at;
         }
@@ -59,13 +59,13 @@ impl AudioLine {
                 self.data.push_back(v);
             }
         }
-        self.arrivals.push_back((at + x.len() as u64, arrival));
+        self.captures.push_back((at + x.len() as u64, captured));
         while self.data.len() > self.keep {
             self.data.pop_front();
             self.start += 1;
         }
-        while self.arrivals.len() > 4096 {
-            self.arrivals.pop_front();
+        while self.captures.len() > 4096 {
+            self.captures.pop_front();
         }
     }
 
@@ -84,9 +84,9 @@ impl AudioLine {
         all
     }
 
-    /// When the sample before `end` arrived.
-    pub(super) fn arrival_of(&self, end: u64) -> Option<Instant> {
-        self.arrivals.iter().find(|(e, _)| *e >= end).map(|&(_, t)| t)
+    /// When the block holding the sample before `end` was captured (its last sample).
+    pub(super) fn captured_by(&self, end: u64) -> Option<Instant> {
+        self.captures.iter().find(|(e, _)| *e >= end).map(|&(_, t)| t)
     }
 }
 
@@ -171,7 +171,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn audio_line_fills_gaps_with_silence_and_tracks_arrivals() {
+    fn audio_line_fills_gaps_with_silence_and_tracks_capture_times() {
         let mut a = AudioLine::new(24_000);
         let t = Instant::now();
         a.write(100, &[1.0; 10], t);
@@ -182,8 +182,8 @@ mod tests {
         assert_eq!(out[15..25], [0.0; 10], "the gap reads as silence");
         assert_eq!(out[25..30], [2.0; 5]);
         assert!(a.read(100, &mut out[..30]));
-        assert_eq!(a.arrival_of(110), Some(t));
-        assert_eq!(a.arrival_of(131), None);
+        assert_eq!(a.captured_by(110), Some(t));
+        assert_eq!(a.captured_by(131), None);
     }
 
     #[test]

@@ -46,6 +46,16 @@ impl StreamFormat {
         Self { width, height, fps: rates.fps, sample_rate: rates.sample_rate }
     }
 
+    /// A source without video (motion only: no renderer, no encoder), `0 x 0` at `rates`.
+    pub fn without_video(rates: Rates) -> Self {
+        Self::new(0, 0, rates)
+    }
+
+    /// Whether frames carry pictures (a motion-only source has none: it feeds no A/V output).
+    pub fn has_video(&self) -> bool {
+        self.width > 0 && self.height > 0
+    }
+
     /// The frame and sample rates.
     pub fn rates(&self) -> Rates {
         Rates { fps: self.fps, sample_rate: self.sample_rate }
@@ -72,7 +82,8 @@ impl StreamFormat {
     }
 
     pub(crate) fn check(&self) -> Result<(), StreamError> {
-        if self.width == 0 || self.height == 0 || self.width % 2 != 0 || self.height % 2 != 0 {
+        let no_video = self.width == 0 && self.height == 0;
+        if !no_video && (self.width == 0 || self.height == 0 || self.width % 2 != 0 || self.height % 2 != 0) {
             return Err(StreamError::Config(format!(
                 "video size must be positive and even (I420), found {}x{}",
                 self.width, self.height
@@ -139,5 +150,8 @@ mod tests {
         assert_eq!(f.frame_bytes(), 64 * 48 * 3);
         assert!(f.check().is_ok());
         assert!(StreamFormat::new(63, 48, RATES).check().is_err());
+        assert!(StreamFormat::new(0, 48, RATES).check().is_err());
+        let motion_only = StreamFormat::without_video(RATES);
+        assert!(motion_only.check().is_ok() && !motion_only.has_video() && motion_only.frame_bytes() == 0);
     }
 }

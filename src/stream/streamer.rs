@@ -130,9 +130,17 @@ impl Streamer {
     /// Pipeline errors are logged and the pipeline rebuilt; only a pipeline that cannot be built at all, or a
     /// failing source, ends the run with an error.
     pub fn run(&self, source: &mut dyn AvSource, hooks: &mut dyn StreamHooks) -> Result<RunSummary, StreamError> {
-        super::init()?;
         let format = source.format();
         format.check()?;
+        if self.cfg.outputs.is_empty() {
+            return self.run_on_system_clock(source, hooks, &format);
+        }
+        if !format.has_video() {
+            return Err(StreamError::Config(
+                "the source renders no video (motion only), but A/V outputs are configured".into(),
+            ));
+        }
+        super::init()?;
         let rtsp = match &self.cfg.outputs.rtsp {
             Some(r) => Some(RtspServer::start(r, self.metrics.clone())?),
             None => None,
@@ -226,6 +234,47 @@ impl Streamer {
         let clean_eos = finish(&run.built, EOS_TIMEOUT);
         tracing::info!(frames = total, clean_eos, "stream finished");
         Ok(RunSummary { frames: total, clean_eos, mp4_files: files })
+    }
+
+    /// No A/V output (a robot face taking only the motion stream): no GStreamer at all. Frame `n` is asked for when
+    /// the monotonic clock reaches `n / fps` after the first frame; its audio is metered and dropped.
+    fn run_on_system_clock(
+        &self,
+        source: &mut dyn AvSource,
+        hooks: &mut dyn StreamHooks,
+        format: &super::StreamFormat,
+    ) -> Result<RunSummary, StreamError> {
+        tracing::info!(fps = format.fps, sample_rate = format.sample_rate, "no A/V output: paced by the system clock");
+        let spf = format.samples_per_frame();
+        let frame = Duration::from_nanos(format.frame_pts_ns(1));
+        let mut chunk = AvChunk::default();
+        let mut total = 0u64;
+        let t0 = Instant::now();
+        hooks.playing(None);
+        while !hooks.should_stop() && self.cfg.max_frames.is_none_or(|m| total < m) {
+            let pts = format.frame_pts_ns(total);
+            let due = t0 + Duration::from_nanos(pts);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            source.fill(ChunkTime { index: total, pts_ns: pts }, &mut chunk)?;
+            if chunk.audio.len() != spf {
+                return Err(StreamError::Source(format!(
+                    "chunk {total} has {} samples; expected {spf}",
+                    chunk.audio.len()
+                )));
+            }
+            if Instant::now() > due + frame {
+                self.metrics.late_frames.fetch_add(1, Ordering::Relaxed);
+            }
+            self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+            self.metrics.audio_samples_out.fetch_add(spf as u64, Ordering::Relaxed);
+            self.metrics.audio_level_mb.store(level_mb(&chunk.audio), Ordering::Relaxed);
+            hooks.frame(total);
+            total += 1;
+        }
+        tracing::info!(frames = total, "stream finished");
+        Ok(RunSummary { frames: total, clean_eos: true, mp4_files: Vec::new() })
     }
 
     /// Handle pending bus messages; true when the pipeline failed and must be rebuilt.
