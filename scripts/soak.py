@@ -34,6 +34,7 @@ from pathlib import Path
 
 BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 3.0]
 RATE = 24000
+DEFAULT_PACKAGES = [Path("engines/jamflow-small-student"), Path("engines/jamflow-small")]
 
 
 def free_port() -> int:
@@ -106,7 +107,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
     ap.add_argument("--jamflowd", type=Path, default=Path("target/release/jamflowd"))
-    ap.add_argument("--package", type=Path, help="model package (default: jamflowd's default)")
+    ap.add_argument("--package", type=Path, help="model package (default: the shipped student, else its teacher)")
     ap.add_argument("--portrait", type=Path, default=Path("assets/portraits/astronaut.png"))
     ap.add_argument("--wav", type=Path, help="input played in a loop (default: generated babble)")
     ap.add_argument("--out", type=Path, default=Path("target/soak"))
@@ -124,8 +125,10 @@ def main() -> None:
     ctl, rtsp = free_port(), free_port()
     cmd = [str(a.jamflowd), "--wav", str(wav), "--portrait", str(a.portrait), "--control-port", str(ctl),
            "--rtsp-port", str(rtsp)]
-    if a.package:
-        cmd += ["--package", str(a.package)]
+    package = a.package or next((p for p in DEFAULT_PACKAGES if (p / "model.json").is_file()), None)
+    if package is None:
+        sys.exit("no model package: pass --package")
+    cmd += ["--package", str(package)]
     if not a.no_mp4:
         cmd += ["--mp4", str(a.out / "soak.mp4")]
     log = open(a.out / "jamflowd.log", "w")
