@@ -6,7 +6,9 @@
 //! [`audio`] (WAV, resampling, mel, ALSA capture, vocoders) sits after `runtime`.
 //! [`compile`] (pure precision passes on the graph) sits between model and runtime; [`build`] (calibration,
 //! manifests, accuracy reports: it executes graphs) after the sampler. [`render`] (portrait renderers) after
-//! `runtime`; [`stream`] (GStreamer A/V outputs) and [`daemon`] (jamflowd: config, control API, systemd) last.
+//! `runtime`; [`stream`] (GStreamer A/V outputs behind the model-free `AvSource` trait), [`live`] (the model against
+//! a timeline: mic / WAV input, model windows, text mode; an `AvSource`) and [`daemon`] (jamflowd: config, control
+//! API, systemd) last.
 //! [`corpus`] (the many-voice training corpus: speech engines + mouth motion) uses `model` and `audio`;
 //! [`animate`] (whole recordings -> motion in windows) uses `audio`, `runtime` and the sampler.
 
@@ -16,6 +18,7 @@ pub mod build;
 pub mod compile;
 pub mod corpus;
 pub mod daemon;
+pub mod live;
 pub mod model;
 pub mod render;
 pub mod rng;

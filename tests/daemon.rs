@@ -255,6 +255,32 @@ fn sigterm_finalizes_the_mp4_and_exits_0_while_control_api_answers() {
     decode_clean(&mp4);
 }
 
+/// A recording cut by SIGKILL (a power loss, as far as the file is concerned) keeps everything up to its last
+/// complete fragment: both streams, all but about the last second.
+#[test]
+fn sigkill_leaves_a_playable_mp4_up_to_the_last_fragment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("cut.mp4");
+    let port = free_port();
+    let d = Daemon::spawn(&["--no-rtsp", "--control-port", &port.to_string(), "--mp4", mp4.to_str().unwrap()]);
+    wait_healthy(port, Duration::from_secs(15));
+    const N: f64 = 4.0;
+    std::thread::sleep(Duration::from_secs_f64(N));
+    d.signal("KILL");
+    let (code, _) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, None, "killed by the signal");
+    let streams = probe_streams(&mp4);
+    let video = streams.iter().find(|s| s.0 == "video" && s.1 == "h264").expect("video survives");
+    let audio = streams.iter().find(|s| s.0 == "audio" && s.1 == "aac").expect("audio survives");
+    assert!(video.2 >= N - 1.0 && audio.2 >= N - 1.0, "only {:.2} s / {:.2} s of {N} s kept", video.2, audio.2);
+    // What is kept decodes (the cut fragment's tail may be reported as partial).
+    let out = run_bounded(
+        Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&mp4).args(["-f", "null", "-"]),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn rtsp_client_decodes_h264_at_25_fps_and_opus() {
     let dir = tempfile::tempdir().unwrap();
@@ -902,4 +928,50 @@ fn sync_probe_through_the_live_path_lines_up_in_the_mp4() {
     let (markers, clicks) = probe_marks(&mp4);
     assert!(markers.len() >= 3, "markers at {markers:?}");
     assert_in_sync(&markers, &clicks, 3);
+}
+
+/// Motion only (a robot face): `[motion_out]` and no A/V output. No portrait, renderer, encoder or GStreamer
+/// pipeline; frames are paced by the system clock and the motion arrives over UDP; /health and /metrics work.
+#[test]
+fn motion_only_mode_streams_udp_without_a_pipeline() {
+    let _turn = heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("speech.wav");
+    write_speech_wav(&wav, 4.0);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let target = udp.local_addr().unwrap().to_string();
+    let ctl = free_port();
+    let pkg = default_package();
+    let mut cmd = Command::new(JAMFLOWD);
+    cmd.args(["--package", &pkg, "--wav", wav.to_str().unwrap(), "--no-rtsp", "--motion-udp", &target])
+        .args(["--control-port", &ctl.to_string()])
+        .env("HOME", dir.path())
+        .env_remove("NOTIFY_SOCKET");
+    let d = Daemon::spawn_cmd(&mut cmd);
+    let mut buf = [0u8; 2048];
+    let (mut last, mut mic) = (None, 0);
+    for _ in 0..150 {
+        let n = udp.recv(&mut buf).expect("motion datagram");
+        let v: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        assert_eq!(v["motion"].as_array().unwrap().len(), 12);
+        mic += (v["source"] == "mic") as u32;
+        let f = v["frame"].as_u64().unwrap();
+        if let Some(l) = last {
+            assert_eq!(f, l + 1, "frames in order");
+        }
+        last = Some(f);
+    }
+    assert!(mic > 25, "motion generated from the input: {mic} of 150 frames");
+    wait_healthy(ctl, Duration::from_secs(5));
+    assert!(metric(ctl, "jamflow_model_windows_total") >= 5.0);
+    assert!(metric(ctl, "jamflow_frames_out_total") >= 150.0);
+    eprintln!("motion-only model RTF {}", metric(ctl, "jamflow_model_rtf"));
+    let (code, snap) = http(ctl, "GET", "/snapshot.jpg", "").unwrap();
+    assert_eq!(code, 503, "no pictures in motion-only mode: {snap}");
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("paced by the system clock"), "{log}");
+    assert!(!log.contains("pipeline playing") && !log.contains("x264"), "a pipeline was built:\n{log}");
 }

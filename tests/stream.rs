@@ -61,7 +61,7 @@ fn bus_error_rebuilds_the_pipeline_and_both_files_are_playable() {
     preview.want(); // a viewer: the encoder runs (it idles without one)
     let streamer = Streamer::new(
         StreamConfig {
-            outputs: Outputs { mp4: Some(Mp4Output { path: mp4.clone() }), ..Default::default() },
+            outputs: Outputs { mp4: Some(Mp4Output::new(mp4.clone())), ..Default::default() },
             encoder: VideoEncoder::X264,
             bitrate_kbps: 500,
             latency_ms: 100,
@@ -73,6 +73,7 @@ fn bus_error_rebuilds_the_pipeline_and_both_files_are_playable() {
     let mut source = TestSource::new(TestSourceConfig {
         width: 160,
         height: 120,
+        rates: jamflow::live::rates(None).unwrap(),
         video: VideoKind::Pattern,
         audio: AudioKind::Tone { hz: 440.0 },
         sync_probe: None,

@@ -180,18 +180,9 @@ impl Capture {
         self.neg
     }
 
-    pub fn config(&self) -> &CaptureConfig {
-        &self.cfg
-    }
-
     /// Xruns since creation (a shared counter for metrics).
     pub fn xruns(&self) -> Arc<AtomicU64> {
         self.xruns.clone()
-    }
-
-    /// Whether the device is open (false after [`CaptureEvent::DeviceLost`]).
-    pub fn is_open(&self) -> bool {
-        self.pcm.is_some()
     }
 
     /// Close and open the device again (after it was lost, or to pick up a re-plugged mic). The frame index
@@ -267,39 +258,21 @@ impl Capture {
 
 /// A microphone at the model rate: [`Capture`] followed by a streaming resampler to `rate` (24 kHz for the model).
 /// Chunks' `frame_index` counts output samples; their timestamps are the capture time of the input frame each
-/// first output sample corresponds to (the resampler is delay-compensated).
+/// first output sample corresponds to (the resampler is delay-compensated). After a device loss the live path
+/// opens a new `MicStream` (so the resampler starts afresh at whatever rate the device then offers).
 pub struct MicStream {
     cap: Capture,
     rate: u32,
     resampler: StreamResampler,
     /// Output samples delivered.
     out_frames: u64,
-    /// Input frame index and timestamp of the latest input chunk, at the current device rate.
-    anchor: Option<(u64, Instant)>,
-    /// Input frames captured before the current resampler started (after a reopen at another rate).
-    in_base: u64,
-    out_base: u64,
 }
 
 impl MicStream {
     pub fn open(cfg: &CaptureConfig, rate: u32) -> Result<Self, AudioError> {
         let cap = Capture::open(cfg)?;
         let resampler = StreamResampler::new(cap.negotiated().rate, rate)?;
-        Ok(Self { cap, rate, resampler, out_frames: 0, anchor: None, in_base: 0, out_base: 0 })
-    }
-
-    pub fn capture(&self) -> &Capture {
-        &self.cap
-    }
-
-    /// Reopen the device (after [`CaptureEvent::DeviceLost`]); the resampler restarts at the new device rate.
-    pub fn reopen(&mut self) -> Result<Negotiated, AudioError> {
-        let neg = self.cap.reopen()?;
-        self.resampler = StreamResampler::new(neg.rate, self.rate)?;
-        self.in_base = self.cap.frames;
-        self.out_base = self.out_frames;
-        self.anchor = None;
-        Ok(neg)
+        Ok(Self { cap, rate, resampler, out_frames: 0 })
     }
 
     /// The next event; audio chunks are mono f32 at the stream's rate (possibly empty while the resampler fills).
@@ -307,17 +280,14 @@ impl MicStream {
         match self.cap.read()? {
             CaptureEvent::Audio(c) => {
                 let from = self.cap.negotiated().rate as f64;
-                self.anchor = Some((c.frame_index, c.timestamp));
                 let samples = self.resampler.push(&c.samples)?;
-                // Output sample k (since the resampler started) sits at input frame k * from / to.
-                let k = (self.out_frames - self.out_base) as f64;
-                let in_frame = self.in_base as f64 + k * from / self.rate as f64;
-                let (a_idx, a_ts) = self.anchor.expect("set above");
-                let dt = (in_frame - a_idx as f64) / from;
+                // Output sample k sits at input frame k * from / to; time it from this chunk's first frame.
+                let in_frame = self.out_frames as f64 * from / self.rate as f64;
+                let dt = (in_frame - c.frame_index as f64) / from;
                 let timestamp = if dt >= 0.0 {
-                    a_ts + Duration::from_secs_f64(dt)
+                    c.timestamp + Duration::from_secs_f64(dt)
                 } else {
-                    a_ts.checked_sub(Duration::from_secs_f64(-dt)).unwrap_or(a_ts)
+                    c.timestamp.checked_sub(Duration::from_secs_f64(-dt)).unwrap_or(c.timestamp)
                 };
                 let chunk = Chunk { samples, timestamp, frame_index: self.out_frames };
                 self.out_frames += chunk.samples.len() as u64;

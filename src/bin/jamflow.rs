@@ -523,7 +523,8 @@ const DEMO_TEXT: &str = "Hello, I am a talking portrait. My lips move with the s
 
 fn demo(out: &Path, package: Option<&Path>, (backend, precision): (Target, Precision)) -> Result<()> {
     use jamflow::daemon::{self, config::InputKind, Config};
-    use jamflow::stream::{Mp4Output, OUTPUT_FPS};
+    use jamflow::live::OUTPUT_FPS;
+    use jamflow::stream::Mp4Output;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let root = repo_root();
     let pkg_dir = match package {
@@ -532,9 +533,9 @@ fn demo(out: &Path, package: Option<&Path>, (backend, precision): (Target, Preci
     };
     println!("jamflow demo: {} -> mesh renderer -> MP4 (H.264 + AAC)", pkg_dir.display());
     info(&pkg_dir, 10.0)?;
-    // 1. A speech clip from espeak-ng (the voice the default model was trained on).
-    let audio_cfg = jamflow::model::config::AudioConfig::default();
-    let speech = demo_speech(0.0)?;
+    // 1. A speech clip from espeak-ng (the voice the default model was trained on), at the package's rate.
+    let audio_cfg = load(&pkg_dir)?.config.audio;
+    let speech = demo_speech(0.0, &audio_cfg)?;
     let wav = out.join("speech.wav");
     jamflow::audio::wav::write(&wav, audio_cfg.sample_rate, &speech, jamflow::audio::wav::WavFormat::Pcm16)?;
     let clip_s = speech.len() as f64 / audio_cfg.sample_rate as f64;
@@ -548,7 +549,7 @@ fn demo(out: &Path, package: Option<&Path>, (backend, precision): (Target, Preci
     cfg.model.package = Some(pkg_dir.clone());
     (cfg.model.backend, cfg.model.precision) = (backend, precision);
     cfg.portrait.image = Some(root.join(DEMO_PORTRAIT));
-    cfg.outputs.mp4 = Some(Mp4Output { path: mp4.clone() });
+    cfg.outputs.mp4 = Some(Mp4Output::new(mp4.clone()));
     cfg.control.enabled = false;
     cfg.check()?;
     // Long enough for the clip after the output delay (at most 2 s with the default streaming settings).
@@ -580,9 +581,19 @@ struct BenchLiveArgs {
     /// Seconds of speech for the throughput run.
     #[arg(long, default_value_t = 20.0)]
     seconds: f64,
-    /// Seconds of the real-time latency run (0: skip).
+    /// Seconds of each real-time latency run (0: skip them).
     #[arg(long, default_value_t = 20.0)]
     realtime_s: f64,
+    /// Chunk sizes (ms, multiples of 40) of the real-time latency runs, one run each; `[streaming]` defaults for
+    /// history, look-ahead and margin unless given below.
+    #[arg(long, value_delimiter = ',', default_values_t = [80, 160, 240, 320, 400])]
+    chunks_ms: Vec<u32>,
+    /// Look-ahead (ms) of the latency runs (default: `[streaming] lookahead_ms`).
+    #[arg(long)]
+    lookahead_ms: Option<u32>,
+    /// Margin (ms) of the latency runs (default: `[streaming] margin_ms`).
+    #[arg(long)]
+    margin_ms: Option<u32>,
     /// ONNX Runtime intra-op threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -597,14 +608,13 @@ struct BenchLiveArgs {
     out: PathBuf,
 }
 
-/// Speech for demos and benches: [`DEMO_TEXT`] by espeak-ng at the model rate, repeated to at least `secs`.
-fn demo_speech(secs: f64) -> Result<Vec<f32>> {
+/// Speech for demos and benches: [`DEMO_TEXT`] by espeak-ng at the package's rate, repeated to at least `secs`.
+fn demo_speech(secs: f64, audio_cfg: &jamflow::model::config::AudioConfig) -> Result<Vec<f32>> {
     use jamflow::corpus::{articulation::Articulator, espeak::VoiceSettings};
-    let audio_cfg = jamflow::model::config::AudioConfig::default();
     let voice = VoiceSettings { voice: "en-us".into(), rate: 160, pitch: 50, range: 50 };
     let mut x = Vec::new();
     loop {
-        let s = jamflow::corpus::utterance(DEMO_TEXT, &voice, &audio_cfg, &Articulator::default())
+        let s = jamflow::corpus::utterance(DEMO_TEXT, &voice, audio_cfg, &Articulator::default())
             .context("synthesizing speech with espeak-ng (scripts/setup.sh installs libespeak-ng1)")?;
         x.extend(s.audio);
         if x.len() as f64 >= secs * audio_cfg.sample_rate as f64 {
@@ -615,7 +625,8 @@ fn demo_speech(secs: f64) -> Result<Vec<f32>> {
 
 fn bench_live(a: &BenchLiveArgs) -> Result<()> {
     use jamflow::daemon::{self, config::InputKind, Config};
-    use jamflow::stream::{bench, Mp4Output, OUTPUT_FPS};
+    use jamflow::live::{self, bench, OUTPUT_FPS};
+    use jamflow::stream::{pipeline::EncoderSettings, Mp4Output};
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let root = repo_root();
     let main = match &a.package {
@@ -627,7 +638,9 @@ fn bench_live(a: &BenchLiveArgs) -> Result<()> {
     cfg.model.threads = a.threads;
     cfg.model.backend = a.backend;
     cfg.model.precision = a.precision;
-    let audio = demo_speech(a.seconds)?;
+    let main_cfg = load(&main)?.config;
+    let rates = live::rates(Some(&main_cfg))?;
+    let audio = demo_speech(a.seconds, &main_cfg.audio)?;
     let plan = daemon::chunk_plan(&cfg);
     println!(
         "live path: window {} frames (history {}, chunk {}, look-ahead {}), {:.0} s of speech, {} thread(s)",
@@ -635,7 +648,7 @@ fn bench_live(a: &BenchLiveArgs) -> Result<()> {
         plan.history,
         plan.chunk,
         plan.lookahead,
-        audio.len() as f64 / 24_000.0,
+        audio.len() as f64 / rates.sample_rate as f64,
         a.threads.map_or("all".to_string(), |t| t.to_string())
     );
     let mut per_window = Vec::new();
@@ -648,9 +661,9 @@ fn bench_live(a: &BenchLiveArgs) -> Result<()> {
             &mut model,
             &mut renderer,
             &audio,
+            rates,
             plan,
-            cfg.encoder.video,
-            cfg.encoder.bitrate_kbps,
+            &EncoderSettings { encoder: cfg.encoder.video, bitrate_kbps: cfg.encoder.bitrate_kbps, latency_ms: 0 },
             &mp4,
         )?;
         println!(
@@ -674,29 +687,49 @@ fn bench_live(a: &BenchLiveArgs) -> Result<()> {
     }
     if a.realtime_s > 0.0 {
         let wav = a.out.join("speech.wav");
-        jamflow::audio::wav::write(&wav, 24_000, &audio, jamflow::audio::wav::WavFormat::Pcm16)?;
+        jamflow::audio::wav::write(&wav, rates.sample_rate, &audio, jamflow::audio::wav::WavFormat::Pcm16)?;
         cfg.input.kind = InputKind::Wav;
         cfg.input.wav = Some(wav);
         cfg.model.package = Some(main.clone());
-        cfg.outputs.mp4 = Some(Mp4Output { path: a.out.join("realtime.mp4") });
         cfg.control.enabled = false;
+        if let Some(l) = a.lookahead_ms {
+            cfg.streaming.lookahead_ms = l;
+        }
+        if let Some(m) = a.margin_ms {
+            cfg.streaming.margin_ms = m;
+        }
         let frames = (a.realtime_s * OUTPUT_FPS as f64).ceil() as u64;
-        println!("real time: {:.0} s through the daemon pipeline ...", a.realtime_s);
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let out = daemon::run(&cfg, Some(frames), stop)?;
-        let s = out.live.context("live stats")?;
-        let q = |p: f64| s.latency_sample_quantile(p).map_or("-".into(), |v| format!("{:.0} ms", v * 1e3));
-        let get = |x: &std::sync::atomic::AtomicU64| x.load(std::sync::atomic::Ordering::Relaxed);
         println!(
-            "mic-to-frame latency p50 {} p95 {} (output delay {} ms); model RTF {:.3}; late frames {}, late chunks {}, underruns {}",
-            q(0.5),
-            q(0.95),
-            get(&s.delay_frames) * 1000 / OUTPUT_FPS as u64,
-            s.rtf(OUTPUT_FPS),
-            get(&s.late_frames),
-            get(&s.stream.late_chunks),
-            get(&s.input_underruns)
+            "real time: {:.0} s per chunk size through the daemon pipeline (WAV input; latency from the capture time \
+             of a frame's last sample to the frame's slot on the pipeline clock), look-ahead {} ms, margin {} ms",
+            a.realtime_s, cfg.streaming.lookahead_ms, cfg.streaming.margin_ms
         );
+        println!(
+            "{:>8} {:>8} {:>7} {:>7} {:>7} {:>9} {:>6} {:>7} {:>8}",
+            "chunk_ms", "delay_ms", "p50_ms", "p95_ms", "p99_ms", "model_rtf", "late", "late_ch", "underrun"
+        );
+        for &chunk in &a.chunks_ms {
+            cfg.streaming.chunk_ms = chunk;
+            cfg.outputs.mp4 = Some(Mp4Output::new(a.out.join(format!("realtime-{chunk}ms.mp4"))));
+            cfg.check()?;
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let out = daemon::run(&cfg, Some(frames), stop)?;
+            let s = out.live.context("live stats")?;
+            let q = |p: f64| s.latency_sample_quantile(p).map_or("-".into(), |v| format!("{:.0}", v * 1e3));
+            let get = |x: &std::sync::atomic::AtomicU64| x.load(std::sync::atomic::Ordering::Relaxed);
+            println!(
+                "{:>8} {:>8} {:>7} {:>7} {:>7} {:>9.3} {:>6} {:>7} {:>8}",
+                chunk,
+                get(&s.delay_frames) * 1000 / OUTPUT_FPS as u64,
+                q(0.5),
+                q(0.95),
+                q(0.99),
+                s.rtf(),
+                get(&s.late_frames),
+                get(&s.stream.late_chunks),
+                get(&s.input_underruns)
+            );
+        }
     }
     Ok(())
 }

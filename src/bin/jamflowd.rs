@@ -111,7 +111,7 @@ fn real_main() -> Result<i32> {
         None => Config::default(),
     };
     if let Some(p) = &cli.mp4 {
-        cfg.outputs.mp4 = Some(Mp4Output { path: p.clone() });
+        cfg.outputs.mp4 = Some(Mp4Output::new(p.clone()));
     }
     if cli.no_rtsp {
         cfg.outputs.rtsp = None;
@@ -176,7 +176,7 @@ fn real_main() -> Result<i32> {
     }
     let max_frames = match cli.duration_s {
         Some(d) if !(d.is_finite() && d > 0.0) => bail!("--duration-s must be a positive number of seconds, found {d}"),
-        Some(d) => Some((d * jamflow::stream::OUTPUT_FPS as f64).round() as u64),
+        Some(d) => Some((d * jamflow::live::OUTPUT_FPS as f64).round() as u64),
         None => None,
     };
     let stop = Arc::new(AtomicBool::new(false));

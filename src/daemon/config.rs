@@ -453,7 +453,8 @@ impl Config {
             }
         }
         need_file("portrait.landmarks", &self.portrait.landmarks)?;
-        if self.input.kind != InputKind::Test && !self.input.sync_probe {
+        // (Motion only, without A/V outputs, renders nothing.)
+        if self.input.kind != InputKind::Test && !self.input.sync_probe && !self.outputs.is_empty() {
             let kind = format!("{:?}", self.input.kind).to_lowercase();
             if self.portrait.image.is_none() {
                 return Err(invalid(
@@ -526,11 +527,15 @@ impl Config {
         if self.encoder.bitrate_kbps == 0 {
             return Err(invalid("encoder.bitrate_kbps", "must be positive"));
         }
-        if self.outputs.is_empty() {
+        if self.outputs.is_empty() && (self.motion_out.udp.is_none() || self.input.kind == InputKind::Test) {
             return Err(invalid(
                 "outputs",
-                "no output enabled: add [outputs.rtsp], [outputs.mp4], [outputs.display] or [outputs.v4l2]",
+                "no output enabled: add [outputs.rtsp], [outputs.mp4], [outputs.display] or [outputs.v4l2], or \
+                 [motion_out] udp with a live input (motion only)",
             ));
+        }
+        if self.outputs.is_empty() && self.input.sync_probe {
+            return Err(invalid("input.sync_probe", "the sync probe needs an A/V output to measure"));
         }
         if let Some(m) = &self.outputs.mp4 {
             let dir = m.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));

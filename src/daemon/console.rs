@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
-use crate::stream::live::LiveStats;
-use crate::stream::{Metrics, OUTPUT_FPS};
+use crate::live::LiveStats;
+use crate::stream::Metrics;
 
 /// Static files of the console: (URL path, content type, bytes).
 pub const ASSETS: [(&str, &str, &str); 3] = [
@@ -44,7 +44,7 @@ pub struct Sample {
 #[derive(Debug, Default, Clone, Copy)]
 struct Totals {
     window_us: u64,
-    chunk_frames: u64,
+    chunk_audio_us: u64,
     latency_us: u64,
     latency_n: u64,
     late: u64,
@@ -58,7 +58,7 @@ fn totals(m: &Metrics, live: Option<&LiveStats>) -> Totals {
     let l = |f: fn(&LiveStats) -> &std::sync::atomic::AtomicU64| live.map_or(0, |s| g(f(s)));
     Totals {
         window_us: l(|s| &s.window_us),
-        chunk_frames: l(|s| &s.chunk_frames),
+        chunk_audio_us: l(|s| &s.chunk_audio_us),
         latency_us: l(|s| &s.latency_sum_us),
         latency_n: l(|s| &s.latency_count),
         late: g(&m.late_frames) + l(|s| &s.late_frames),
@@ -81,7 +81,7 @@ impl History {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let prev = g.0.unwrap_or(now);
         let d = |a: u64, b: u64| a.saturating_sub(b);
-        let audio_s = d(now.chunk_frames, prev.chunk_frames) as f64 / OUTPUT_FPS as f64;
+        let audio_s = d(now.chunk_audio_us, prev.chunk_audio_us) as f64 / 1e6;
         let lat_n = d(now.latency_n, prev.latency_n);
         let s = Sample {
             t,
@@ -158,7 +158,7 @@ mod tests {
         let h = History::default();
         h.sample(0.0, &m, Some(&live));
         m.frames_out.store(25, Ordering::Relaxed);
-        live.chunk_frames.store(25, Ordering::Relaxed);
+        live.chunk_audio_us.store(1_000_000, Ordering::Relaxed);
         live.window_us.store(300_000, Ordering::Relaxed);
         live.latency_count.store(2, Ordering::Relaxed);
         live.latency_sum_us.store(1_000_000, Ordering::Relaxed);

@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use super::console::History;
 use super::guard::{Guard, Head};
 use super::voices::{self, ReferenceSpec, MAX_REFERENCE_BYTES};
-use crate::stream::live::{LiveStats, SayError, SayRequest, SpeechControl};
+use crate::live::{LiveStats, SayError, SayRequest, SpeechControl};
 use crate::stream::preview::Preview;
-use crate::stream::{Metrics, OUTPUT_FPS};
+use crate::stream::{Metrics, Prom};
 
 /// Largest request body accepted without a reference upload (`/say` text and options, `/interrupt`).
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
@@ -167,8 +167,7 @@ fn say(state: &ControlState, speech: &SpeechControl, body: &[u8]) -> (u16, Strin
         wav_base64: b.reference_wav_base64.as_deref(),
         text: b.reference_text.as_deref(),
     };
-    let rate = crate::model::config::AudioConfig::default().sample_rate;
-    let reference = match voices::resolve(state.voices_dir.as_deref(), &spec, rate) {
+    let reference = match voices::resolve(state.voices_dir.as_deref(), &spec, speech.sample_rate()) {
         Ok(r) => r,
         Err(e) => return json_error(400, &e),
     };
@@ -192,7 +191,7 @@ fn status(state: &ControlState) -> String {
     let live = state.live.as_ref().map(|l| {
         let ms = |q| l.latency_quantile(q).filter(|v| v.is_finite()).map(|v| v * 1000.0);
         serde_json::json!({
-            "rtf": l.rtf(OUTPUT_FPS),
+            "rtf": l.rtf(),
             "latency_p50_ms": ms(0.5),
             "latency_p95_ms": ms(0.95),
             "windows": g(&l.windows),
@@ -274,9 +273,13 @@ fn route(state: &ControlState, req: &mut tiny_http::Request) -> Routed {
     let reply = match (req.method(), path.as_str()) {
         (Method::Get, "/health") => state.health(),
         (Method::Get, "/metrics") => {
-            let up = "# HELP jamflow_up The daemon is running.\n# TYPE jamflow_up gauge\njamflow_up 1\n".to_string();
-            let live = state.live.as_ref().map(|l| l.prometheus(OUTPUT_FPS)).unwrap_or_default();
-            let body = up + &state.metrics.prometheus() + &live;
+            let mut p = Prom::default();
+            p.gauge("jamflow_up", "The daemon is running.", 1);
+            state.metrics.write_prometheus(&mut p);
+            if let Some(l) = &state.live {
+                l.write_prometheus(&mut p);
+            }
+            let body = p.finish();
             return Routed::Reply(Reply { code: 200, body: body.into_bytes(), ctype: "text/plain; version=0.0.4" });
         }
         (Method::Get, "/api/status") => (200, status(state)),

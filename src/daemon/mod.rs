@@ -2,7 +2,7 @@
 //! watchdog, and the run loop that drives a source into the outputs of [`crate::stream`].
 //!
 //! Sources: the built-in test source (pattern or portrait; tone, WAV or silence; sync probe), or the live source
-//! of [`crate::stream::live`] (mic / real-time WAV / none -> model package through the sampler -> mesh renderer,
+//! of [`crate::live`] (mic / real-time WAV / none -> model package through the sampler -> mesh renderer,
 //! with `/say` text mode and the UDP motion stream).
 
 pub mod config;
@@ -17,17 +17,19 @@ use std::time::{Duration, Instant};
 
 use crate::build::{self, BuildError, BuildOptions, RunOptions};
 use crate::compile::Precision;
+use crate::live::{
+    self, AudioInput, ChunkPlan, ClickDetector, LiveOptions, LiveSource, LiveStats, MotionModel, PackageModel,
+    RestModel, SpeechModel, OUTPUT_FPS,
+};
 use crate::model::package::Package;
 use crate::model::{onnx, ModelError};
 use crate::render::mesh::{MeshWarpOptions, MeshWarpRenderer, OutputMode};
+use crate::render::probe::ProbeRenderer;
 use crate::render::{check_layout, idle::IdleOptions, RenderError};
 use crate::runtime::{OrtBackend, OrtOptions, RuntimeError, Target};
 use crate::sampler::SamplerOptions;
-use crate::stream::live::{
-    AudioInput, ChunkPlan, ClickDetector, LiveOptions, LiveSource, LiveStats, PackageModel, ProbeRenderer, RestModel,
-};
 use crate::stream::source::{AudioKind, TestSource, TestSourceConfig, VideoKind};
-use crate::stream::{AvSource, Metrics, StreamConfig, StreamError, StreamHooks, Streamer, OUTPUT_FPS};
+use crate::stream::{AvSource, Metrics, StreamConfig, StreamError, StreamHooks, Streamer};
 pub use config::{Config, ConfigError};
 use control::{ControlServer, ControlState};
 
@@ -73,6 +75,7 @@ pub fn test_source(cfg: &Config) -> Result<TestSource, StreamError> {
     TestSource::new(TestSourceConfig {
         width: cfg.portrait.width,
         height: cfg.portrait.height,
+        rates: live::rates(None)?,
         video,
         audio,
         sync_probe: cfg.input.sync_probe.then_some(cfg.input.sync_probe_period),
@@ -204,6 +207,7 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
         plan: chunk_plan(cfg),
         margin_frames: (s.margin_ms as u64 * OUTPUT_FPS as u64).div_ceil(1000) as usize,
         motion_udp: cfg.motion_out.udp_addr()?,
+        rates: live::rates(None)?,
     };
     let layout_dim = crate::model::config::MotionLayout::Mouth4_2d;
     if cfg.input.sync_probe {
@@ -211,10 +215,11 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
         let k = layout_dim.motion_dim();
         let motion = Box::new(ClickDetector { k });
         let probe = Box::new(ProbeRenderer { size: cfg.portrait.width });
-        return Ok(LiveSource::start(&opts, motion, None, probe, layout_dim.name(), stats)?);
+        return Ok(LiveSource::start(&opts, motion, None, Some(probe), layout_dim.name(), stats)?);
     }
-    let renderer = renderer(cfg)?;
-    let (motion, speech, layout): (Box<dyn crate::stream::live::MotionModel>, _, _) = match &cfg.model.package {
+    // Motion only (a robot face): no A/V output, so no portrait, renderer or encoder.
+    let renderer = if cfg.outputs.is_empty() { None } else { Some(renderer(cfg)?) };
+    let (motion, speech, layout, rates): (Box<dyn MotionModel>, _, _, _) = match &cfg.model.package {
         Some(dir) => {
             let mut pkg = Package::load(dir)?;
             let layout = pkg.config.motion.as_ref().map(|m| m.layout.clone()).ok_or_else(|| ModelError::Config {
@@ -222,7 +227,9 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
                 field: "motion".into(),
                 msg: "jamflowd needs a package with a motion stream".into(),
             })?;
-            check_layout(&renderer, &layout)?;
+            if let Some(r) = &renderer {
+                check_layout(r, &layout)?;
+            }
             let graph = onnx::to_bytes(&pkg.graph()?)?;
             let motion = session(cfg, &mut pkg, &graph)?;
             // Text mode: the speech package when one is set (e.g. the teacher of a student distilled for the live
@@ -236,17 +243,22 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
                 None => (session(cfg, &mut pkg, &graph)?, None),
             };
             let speech = if speech_model.has_text() {
-                check_layout(&renderer, speech_layout.as_ref().unwrap_or(&layout))?;
-                Some(Box::new(speech_model) as Box<dyn crate::stream::live::SpeechModel>)
+                if let Some(r) = &renderer {
+                    check_layout(r, speech_layout.as_ref().unwrap_or(&layout))?;
+                }
+                Some(Box::new(speech_model) as Box<dyn SpeechModel>)
             } else {
                 tracing::warn!("the model package has no text input: /say is unavailable");
                 None
             };
-            (Box::new(motion) as _, speech, layout.name())
+            let rates = live::rates(Some(motion.config()))?;
+            (Box::new(motion) as _, speech, layout.name(), rates)
         }
-        None => (Box::new(RestModel { k: layout_dim.motion_dim() }) as _, None, layout_dim.name()),
+        None => (Box::new(RestModel { k: layout_dim.motion_dim() }) as _, None, layout_dim.name(), opts.rates),
     };
-    Ok(LiveSource::start(&opts, motion, speech, Box::new(renderer), layout, stats)?)
+    let opts = LiveOptions { rates, ..opts };
+    let renderer = renderer.map(|r| Box::new(r) as Box<dyn crate::render::Renderer + Send>);
+    Ok(LiveSource::start(&opts, motion, speech, renderer, layout, stats)?)
 }
 
 /// systemd notify + watchdog, control-state updates and the stop flag, called from the streaming loop.

@@ -635,6 +635,15 @@ impl Renderer for MeshWarpRenderer {
     fn render(&mut self, motion: &[f32], index: u64) -> Result<RgbImage, RenderError> {
         self.render_ref(motion, index).cloned()
     }
+    /// Draws into the internal frame, then swaps it with `out`: no copy of the frame.
+    fn render_into(&mut self, motion: &[f32], index: u64, out: &mut RgbImage) -> Result<(), RenderError> {
+        self.render_ref(motion, index)?;
+        if out.dimensions() != self.frame.dimensions() {
+            *out = RgbImage::new(self.frame.width(), self.frame.height());
+        }
+        std::mem::swap(&mut self.frame, out);
+        Ok(())
+    }
 }
 
 /// The square crop `[origin, origin + size/scale)` of `img` at `size` x `size` (bilinear; box-averaged

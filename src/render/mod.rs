@@ -9,6 +9,7 @@
 //! - [`liveportrait::LivePortraitRenderer`]: `liveportrait-mouth4` through the runtime backend (user-supplied ONNX).
 //! - [`face`]: automatic landmarks (face detector + face mesh through the runtime backend).
 //! - [`idle`]: blinks and small head/breathing motion so a silent avatar is never frozen.
+//! - [`probe::ProbeRenderer`]: white markers for the live path's sync probe.
 //! - [`output`]: frames to a PNG directory, an MP4 (ffmpeg) or a contact sheet.
 
 pub mod face;
@@ -17,6 +18,7 @@ pub mod landmarks;
 pub mod liveportrait;
 pub mod mesh;
 pub mod output;
+pub mod probe;
 mod rings;
 pub mod warp;
 
@@ -32,7 +34,7 @@ use landmarks::Landmarks;
 use warp::Pt;
 
 /// Motion frames per second every renderer consumes (the Motion-DiT's rate; `MotionConfig::fps` default).
-pub const FPS: f64 = 25.0;
+pub const FPS: f64 = crate::model::config::MOTION_FPS;
 /// Largest portrait side worked on: a larger photo is downscaled to it on load (landmark files stay in the file's
 /// own pixels; see [`Portrait`]).
 pub const MAX_PORTRAIT_SIDE: u32 = 8192;
@@ -72,6 +74,12 @@ pub trait Renderer {
     /// Render motion frame number `index` (25 fps; idle life is timed by it) from one frame of motion values
     /// (`layout.motion_dim()` values). Out-of-range values are clamped, never a panic.
     fn render(&mut self, motion: &[f32], index: u64) -> Result<RgbImage, RenderError>;
+    /// [`Renderer::render`] into `out` (resized when its size differs), for callers that keep one output buffer
+    /// per frame (the live path). Renderers that draw into a buffer of their own override it to avoid the copy.
+    fn render_into(&mut self, motion: &[f32], index: u64, out: &mut RgbImage) -> Result<(), RenderError> {
+        *out = self.render(motion, index)?;
+        Ok(())
+    }
 }
 
 /// Start-up check: the package's motion layout must be one the renderer accepts.

@@ -73,11 +73,31 @@ impl Default for RtspOutput {
     }
 }
 
-/// MP4 file output (H.264 + AAC), finalized on EOS.
+/// MP4 file output (H.264 + AAC). Fragmented by default: the header (moov) goes first and each fragment is complete
+/// on disk once written, so a file cut by SIGKILL or a power loss plays up to its last fragment; EOS (SIGTERM)
+/// finishes it normally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mp4Output {
     pub path: PathBuf,
+    /// Fragment length in ms (mp4mux `fragment-duration`): at most this much (plus the muxer's queue) is lost on a
+    /// power cut. 0 writes a classic MP4 whose index is written only at EOS (all of it lost without EOS).
+    #[serde(default = "default_fragment_ms")]
+    pub fragment_ms: u32,
+}
+
+/// Default MP4 fragment length (ms).
+pub const DEFAULT_FRAGMENT_MS: u32 = 1000;
+
+fn default_fragment_ms() -> u32 {
+    DEFAULT_FRAGMENT_MS
+}
+
+impl Mp4Output {
+    /// A fragmented MP4 at `path` ([`DEFAULT_FRAGMENT_MS`]).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), fragment_ms: DEFAULT_FRAGMENT_MS }
+    }
 }
 
 /// Local display (video sink + optionally ALSA audio).
@@ -179,10 +199,13 @@ pub fn describe(format: &StreamFormat, outputs: &Outputs, enc: &EncoderSettings,
         };
         d += &format!("vraw. ! queue ! {encoder} ! h264parse ! tee name=vtee ");
     }
-    if outputs.mp4.is_some() {
-        d += "vtee. ! queue ! mux.video_0 \
-              araw. ! queue ! audioconvert ! avenc_aac bitrate=96000 ! aacparse name=aacparse ! queue ! mux.audio_0 \
-              mp4mux name=mux ! filesink name=mp4sink sync=false ";
+    if let Some(mp4) = &outputs.mp4 {
+        d += &format!(
+            "vtee. ! queue ! mux.video_0 \
+             araw. ! queue ! audioconvert ! avenc_aac bitrate=96000 ! aacparse name=aacparse ! queue ! mux.audio_0 \
+             mp4mux name=mux fragment-duration={} ! filesink name=mp4sink sync=false ",
+            mp4.fragment_ms
+        );
     }
     if outputs.rtsp.is_some() {
         d += "vtee. ! queue ! appsink name=rtsp_v sync=false \
@@ -228,6 +251,9 @@ pub fn build(
     preview: bool,
 ) -> Result<Built, StreamError> {
     format.check()?;
+    if !format.has_video() {
+        return Err(StreamError::Config("a pipeline needs a source with video (this one is motion only)".into()));
+    }
     if outputs.is_empty() {
         return Err(StreamError::Config("no output enabled (rtsp, mp4, display or v4l2)".into()));
     }
@@ -296,11 +322,12 @@ mod tests {
 
     #[test]
     fn description_has_only_enabled_branches() {
-        let f = StreamFormat::new(64, 64);
+        let f = StreamFormat::new(64, 64, crate::stream::tests::RATES);
         let enc = EncoderSettings { encoder: VideoEncoder::X264, bitrate_kbps: 800, latency_ms: 100 };
-        let only_mp4 = Outputs { mp4: Some(Mp4Output { path: "x.mp4".into() }), ..Default::default() };
+        let only_mp4 = Outputs { mp4: Some(Mp4Output::new("x.mp4")), ..Default::default() };
         let d = describe(&f, &only_mp4, &enc, false);
         assert!(d.contains("mp4mux") && d.contains("x264enc") && d.contains("tune=zerolatency"));
+        assert!(d.contains("fragment-duration=1000"), "fragmented by default: {d}");
         assert!(!d.contains("rtsp_v") && !d.contains("opusenc") && !d.contains("v4l2sink") && !d.contains("jpegenc"));
         assert!(describe(&f, &only_mp4, &enc, true).contains("jpegenc"));
         let jetson = EncoderSettings { encoder: VideoEncoder::Nvv4l2h264enc, ..enc };

@@ -14,8 +14,8 @@ use gstreamer_app as gst_app;
 use gstreamer_rtsp_server as rtsp;
 use gstreamer_rtsp_server::prelude::*;
 
+use super::metrics::Metrics;
 use super::pipeline::RtspOutput;
-use super::streamer::Metrics;
 use super::StreamError;
 
 /// The appsrcs of the currently prepared shared media.

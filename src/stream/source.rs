@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{StreamError, StreamFormat};
+use super::{Rates, StreamError, StreamFormat};
 
 /// When a chunk plays: frame `index` and its PTS on the pipeline clock (`index / fps`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,8 @@ pub enum AudioKind {
 pub struct TestSourceConfig {
     pub width: u32,
     pub height: u32,
+    /// Frame and sample rate (the model package's, or the model defaults).
+    pub rates: Rates,
     pub video: VideoKind,
     pub audio: AudioKind,
     /// Sync probe: every `period_frames` frames, a click in the audio starting at the first sample of the frame
@@ -80,7 +82,7 @@ pub struct TestSource {
 
 impl TestSource {
     pub fn new(cfg: TestSourceConfig) -> Result<Self, StreamError> {
-        let format = StreamFormat::new(cfg.width, cfg.height);
+        let format = StreamFormat::new(cfg.width, cfg.height, cfg.rates);
         format.check()?;
         let portrait = match &cfg.video {
             VideoKind::Portrait(path) => Some(load_portrait(path, cfg.width, cfg.height)?),
@@ -211,6 +213,7 @@ mod tests {
         TestSource::new(TestSourceConfig {
             width: 32,
             height: 16,
+            rates: crate::stream::tests::RATES,
             video: VideoKind::Pattern,
             audio: AudioKind::Silence,
             sync_probe: Some(25),
@@ -254,6 +257,7 @@ mod tests {
         let mut s = TestSource::new(TestSourceConfig {
             width: 16,
             height: 16,
+            rates: crate::stream::tests::RATES,
             video: VideoKind::Pattern,
             audio: AudioKind::Wav(p),
             sync_probe: None,

@@ -3,13 +3,14 @@
 //! finalized.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
+use super::metrics::{level_mb, Metrics};
 use super::pipeline::{self, Built, EncoderSettings, Outputs, VideoEncoder};
 use super::rtsp::RtspServer;
 use super::source::{AvChunk, AvSource, ChunkTime};
@@ -27,80 +28,6 @@ pub struct StreamConfig {
     pub max_frames: Option<u64>,
     /// Keep JPEG pictures of the output here (the web console's preview).
     pub preview: Option<Arc<super::preview::Preview>>,
-}
-
-/// Counters exported on `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub frames_out: AtomicU64,
-    pub audio_samples_out: AtomicU64,
-    /// Frames the source delivered after their slot on the clock had passed (pushed anyway, timeline kept).
-    pub late_frames: AtomicU64,
-    /// Model windows the live source skipped because they started too late (stays 0 with the test source).
-    pub late_chunks: AtomicU64,
-    /// Frames dropped by sinks (QoS messages on the bus).
-    pub dropped_frames: AtomicU64,
-    pub rtsp_clients: AtomicI64,
-    pub pipeline_restarts: AtomicU64,
-    pub pipeline_errors: AtomicU64,
-    /// RMS level of the last frame's audio going out, in millibel below full scale (0 = full scale; silence
-    /// reads [`SILENCE_MB`]). With the mic input this is the mic's audio, delayed by the output delay.
-    pub audio_level_mb: AtomicI64,
-}
-
-/// Level reported for digital silence (-100 dBFS).
-pub const SILENCE_MB: i64 = -10_000;
-
-/// RMS of `audio` in millibel relative to full scale, floored at [`SILENCE_MB`].
-pub fn level_mb(audio: &[f32]) -> i64 {
-    if audio.is_empty() {
-        return SILENCE_MB;
-    }
-    let ms = audio.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>() / audio.len() as f64;
-    if ms <= 0.0 {
-        return SILENCE_MB;
-    }
-    ((1000.0 * ms.log10()).round() as i64).max(SILENCE_MB)
-}
-
-impl Metrics {
-    /// Prometheus text exposition format.
-    pub fn prometheus(&self) -> String {
-        let mut s = String::new();
-        let mut put = |name: &str, kind: &str, help: &str, v: i64| {
-            s += &format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
-        };
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
-        put("jamflow_frames_out_total", "counter", "Video frames pushed into the pipeline.", g(&self.frames_out));
-        put(
-            "jamflow_audio_samples_out_total",
-            "counter",
-            "Audio samples pushed into the pipeline.",
-            g(&self.audio_samples_out),
-        );
-        put(
-            "jamflow_late_frames_total",
-            "counter",
-            "Frames produced after their slot on the clock.",
-            g(&self.late_frames),
-        );
-        put("jamflow_late_chunks_total", "counter", "Model chunks that missed their deadline.", g(&self.late_chunks));
-        put("jamflow_dropped_frames_total", "counter", "Frames dropped by sinks (QoS).", g(&self.dropped_frames));
-        put("jamflow_rtsp_clients", "gauge", "Connected RTSP clients.", self.rtsp_clients.load(Ordering::Relaxed));
-        put("jamflow_pipeline_errors_total", "counter", "Errors seen on the pipeline bus.", g(&self.pipeline_errors));
-        put(
-            "jamflow_pipeline_restarts_total",
-            "counter",
-            "Pipeline rebuilds after errors.",
-            g(&self.pipeline_restarts),
-        );
-        s += &format!(
-            "# HELP jamflow_audio_level_dbfs RMS level of the last frame of output audio.\n\
-             # TYPE jamflow_audio_level_dbfs gauge\njamflow_audio_level_dbfs {:.2}\n",
-            self.audio_level_mb.load(Ordering::Relaxed) as f64 / 100.0
-        );
-        s
-    }
 }
 
 /// Callbacks from the streaming loop (the daemon's systemd notify / watchdog live here).
@@ -203,9 +130,17 @@ impl Streamer {
     /// Pipeline errors are logged and the pipeline rebuilt; only a pipeline that cannot be built at all, or a
     /// failing source, ends the run with an error.
     pub fn run(&self, source: &mut dyn AvSource, hooks: &mut dyn StreamHooks) -> Result<RunSummary, StreamError> {
-        super::init()?;
         let format = source.format();
         format.check()?;
+        if self.cfg.outputs.is_empty() {
+            return self.run_on_system_clock(source, hooks, &format);
+        }
+        if !format.has_video() {
+            return Err(StreamError::Config(
+                "the source renders no video (motion only), but A/V outputs are configured".into(),
+            ));
+        }
+        super::init()?;
         let rtsp = match &self.cfg.outputs.rtsp {
             Some(r) => Some(RtspServer::start(r, self.metrics.clone())?),
             None => None,
@@ -299,6 +234,47 @@ impl Streamer {
         let clean_eos = finish(&run.built, EOS_TIMEOUT);
         tracing::info!(frames = total, clean_eos, "stream finished");
         Ok(RunSummary { frames: total, clean_eos, mp4_files: files })
+    }
+
+    /// No A/V output (a robot face taking only the motion stream): no GStreamer at all. Frame `n` is asked for when
+    /// the monotonic clock reaches `n / fps` after the first frame; its audio is metered and dropped.
+    fn run_on_system_clock(
+        &self,
+        source: &mut dyn AvSource,
+        hooks: &mut dyn StreamHooks,
+        format: &super::StreamFormat,
+    ) -> Result<RunSummary, StreamError> {
+        tracing::info!(fps = format.fps, sample_rate = format.sample_rate, "no A/V output: paced by the system clock");
+        let spf = format.samples_per_frame();
+        let frame = Duration::from_nanos(format.frame_pts_ns(1));
+        let mut chunk = AvChunk::default();
+        let mut total = 0u64;
+        let t0 = Instant::now();
+        hooks.playing(None);
+        while !hooks.should_stop() && self.cfg.max_frames.is_none_or(|m| total < m) {
+            let pts = format.frame_pts_ns(total);
+            let due = t0 + Duration::from_nanos(pts);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            source.fill(ChunkTime { index: total, pts_ns: pts }, &mut chunk)?;
+            if chunk.audio.len() != spf {
+                return Err(StreamError::Source(format!(
+                    "chunk {total} has {} samples; expected {spf}",
+                    chunk.audio.len()
+                )));
+            }
+            if Instant::now() > due + frame {
+                self.metrics.late_frames.fetch_add(1, Ordering::Relaxed);
+            }
+            self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+            self.metrics.audio_samples_out.fetch_add(spf as u64, Ordering::Relaxed);
+            self.metrics.audio_level_mb.store(level_mb(&chunk.audio), Ordering::Relaxed);
+            hooks.frame(total);
+            total += 1;
+        }
+        tracing::info!(frames = total, "stream finished");
+        Ok(RunSummary { frames: total, clean_eos: true, mp4_files: Vec::new() })
     }
 
     /// Handle pending bus messages; true when the pipeline failed and must be rebuilt.
@@ -408,13 +384,5 @@ mod tests {
     fn rotation_never_overwrites() {
         assert_eq!(rotated(Path::new("/a/out.mp4"), 0), PathBuf::from("/a/out.mp4"));
         assert_eq!(rotated(Path::new("/a/out.mp4"), 2), PathBuf::from("/a/out-2.mp4"));
-        let m = Metrics::default();
-        m.frames_out.store(7, Ordering::Relaxed);
-        let text = m.prometheus();
-        assert!(text.contains("jamflow_frames_out_total 7"), "{text}");
-        assert!(text.contains("# TYPE jamflow_rtsp_clients gauge"));
-        assert_eq!(level_mb(&[0.0; 960]), SILENCE_MB);
-        assert_eq!(level_mb(&[1.0, -1.0]), 0);
-        assert_eq!(level_mb(&[0.1; 960]), -2000, "0.1 RMS is -20 dBFS");
     }
 }

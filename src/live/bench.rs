@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use super::live::{ChunkPlan, MotionModel};
-use super::pipeline::{self, EncoderSettings, Mp4Output, Outputs, VideoEncoder};
-use super::source::AvChunk;
-use super::streamer::{finish, push};
-use super::{StreamError, StreamFormat};
+use image::RgbImage;
+
+use super::plan::ChunkPlan;
+use super::window::MotionModel;
 use crate::render::Renderer;
+use crate::stream::pipeline::{self, EncoderSettings, Mp4Output, Outputs};
+use crate::stream::streamer::{finish, push};
+use crate::stream::{AvChunk, Rates, StreamError, StreamFormat};
 
 /// What one throughput run measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,19 +43,19 @@ impl Throughput {
 /// Appsrc fill level above which the bench waits for the encoder (frames), so nothing is dropped.
 const MAX_QUEUED_FRAMES: u64 = 4;
 
-/// Run `audio` (stream rate, mono) through the live path as fast as possible into an MP4 at `mp4`.
+/// Run `audio` (mono, at `rates.sample_rate`) through the live path as fast as possible into an MP4 at `mp4`.
 pub fn throughput(
     model: &mut dyn MotionModel,
     renderer: &mut dyn Renderer,
     audio: &[f32],
+    rates: Rates,
     plan: ChunkPlan,
-    encoder: VideoEncoder,
-    bitrate_kbps: u32,
+    enc: &EncoderSettings,
     mp4: &Path,
 ) -> Result<Throughput, StreamError> {
-    super::init()?;
+    crate::stream::init()?;
     let (w, h) = renderer.frame_size();
-    let format = StreamFormat::new(w, h);
+    let format = StreamFormat::new(w, h, rates);
     format.check()?;
     let spf = format.samples_per_frame();
     let k = model.motion_dim();
@@ -61,14 +63,13 @@ pub fn throughput(
     if frames < plan.chunk {
         return Err(StreamError::Config(format!("bench audio shorter than one chunk ({} frames)", plan.chunk)));
     }
-    let outputs = Outputs { mp4: Some(Mp4Output { path: mp4.to_path_buf() }), ..Outputs::default() };
-    let enc = EncoderSettings { encoder, bitrate_kbps, latency_ms: 0 };
-    let built = pipeline::build(&format, &outputs, &enc, Some(mp4), false)?;
+    let outputs = Outputs { mp4: Some(Mp4Output::new(mp4)), ..Outputs::default() };
+    let built = pipeline::build(&format, &outputs, enc, Some(mp4), false)?;
     built.pipeline.set_state(gst::State::Playing)?;
     let sample = |f: usize, i: usize| audio.get(f * spf + i).copied().unwrap_or(0.0);
     let mut shown: Vec<f32> = Vec::with_capacity(frames * k);
     let (mut model_s, mut render_s, mut windows) = (0.0, 0.0, 0);
-    let mut chunk = AvChunk::default();
+    let mut chunk = AvChunk { rgb: vec![0; format.frame_bytes()], audio: Vec::new() };
     let t0 = Instant::now();
     let mut c0 = 0usize;
     while c0 < frames {
@@ -84,9 +85,9 @@ pub fn throughput(
             let m = &motion[(first + f - c0) * k..(first + f - c0 + 1) * k];
             shown.extend_from_slice(m);
             let t = Instant::now();
-            let img = renderer.render(m, f as u64).map_err(|e| StreamError::Source(e.to_string()))?;
-            chunk.rgb.clear();
-            chunk.rgb.extend_from_slice(img.as_raw());
+            let mut img = RgbImage::from_raw(w, h, std::mem::take(&mut chunk.rgb)).expect("frame-sized buffer");
+            renderer.render_into(m, f as u64, &mut img).map_err(|e| StreamError::Source(e.to_string()))?;
+            chunk.rgb = img.into_raw();
             render_s += t.elapsed().as_secs_f64();
             chunk.audio.clear();
             chunk.audio.extend((0..spf).map(|i| sample(f, i)));

@@ -1,0 +1,138 @@
+//! The model package behind the live traits: audio -> motion windows ([`MotionModel`]) and text -> speech +
+//! motion ([`SpeechModel`]) through the sampler on any runtime [`Backend`].
+
+use super::speech::{SayRequest, Speech, SpeechModel, CHARS_PER_SECOND};
+use super::window::MotionModel;
+use crate::audio::griffin_lim::GriffinLim;
+use crate::audio::mel::{Mel, MelSpec};
+use crate::model::config::ModelConfig;
+use crate::model::vocab::Vocab;
+use crate::runtime::Backend;
+use crate::sampler::{self, Request, SamplerOptions};
+use crate::stream::StreamError;
+
+/// Audio -> motion and text -> speech + motion with a model package through the sampler (any [`Backend`]).
+pub struct PackageModel {
+    backend: Box<dyn Backend>,
+    cfg: ModelConfig,
+    opts: SamplerOptions,
+    mel: MelSpec,
+    vocab: Option<Vocab>,
+    griffin_lim: Option<GriffinLim>,
+}
+
+impl PackageModel {
+    pub fn new(
+        backend: Box<dyn Backend>,
+        cfg: ModelConfig,
+        opts: SamplerOptions,
+        vocab: Option<Vocab>,
+    ) -> Result<Self, StreamError> {
+        let k = cfg.motion.as_ref().map(|m| m.layout.motion_dim());
+        if k.is_none() {
+            return Err(StreamError::Config("the model package has no motion stream (audio-only F5 package?)".into()));
+        }
+        let mel = MelSpec::new(&cfg.audio).map_err(|e| StreamError::Config(e.to_string()))?;
+        Ok(Self { backend, cfg, opts, mel, vocab, griffin_lim: None })
+    }
+
+    /// The package's configuration (its rates go to the stream: [`super::rates`]).
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// Whether the package takes text (so it can serve `/say`).
+    pub fn has_text(&self) -> bool {
+        self.cfg.text.is_some() && self.vocab.is_some()
+    }
+
+    fn k(&self) -> usize {
+        self.cfg.motion.as_ref().map_or(0, |m| m.layout.motion_dim())
+    }
+
+    /// Mel frames that cover exactly `frames` motion frames.
+    fn mel_frames_for(&self, frames: usize) -> usize {
+        let mut t = (frames as f64 * self.cfg.audio.mel_rate() / self.fps()).floor() as usize;
+        while self.cfg.motion_frames_for(t) > frames {
+            t -= 1; // (only on floating-point rounding)
+        }
+        t
+    }
+
+    fn fps(&self) -> f64 {
+        self.cfg.motion.as_ref().map_or(crate::model::config::MOTION_FPS, |m| m.fps)
+    }
+
+    fn mel_of(&self, audio: &[f32]) -> Result<Mel, StreamError> {
+        self.mel.compute(audio).map_err(|e| StreamError::Source(format!("mel: {e}")))
+    }
+}
+
+impl MotionModel for PackageModel {
+    fn motion_dim(&self) -> usize {
+        self.k()
+    }
+
+    fn window(&mut self, audio: &[f32], frames: usize, known: &[f32]) -> Result<Vec<f32>, StreamError> {
+        let k = self.k();
+        let mel = self.mel_of(audio)?; // [T', n_mels]
+        let t = self.mel_frames_for(frames).min(mel.frames);
+        let n = self.cfg.audio.n_mels;
+        let mut req = Request::audio_to_motion(&self.cfg, &mel.data[..t * n]); // mel [T, n_mels], all known
+        let f = req.motion_known.len(); // F = motion frames of T mel frames
+        let kf = (known.len() / k).min(f);
+        req.cond_motion[..kf * k].copy_from_slice(&known[..kf * k]); // [H, K] known history
+        req.motion_known[..kf].iter_mut().for_each(|v| *v = true);
+        let out = sampler::sample(self.backend.as_mut(), &self.cfg, &req, &self.opts)
+            .map_err(|e| StreamError::Source(format!("sampler: {e}")))?;
+        let mut motion = out.motion; // [F, K]
+        motion.resize(frames * k, 0.0);
+        if f < frames {
+            // Hold the last generated frame over any frame the mel did not cover.
+            for i in f..frames {
+                let (a, b) = motion.split_at_mut(i * k);
+                b[..k].copy_from_slice(&a[(f - 1) * k..f * k]);
+            }
+        }
+        Ok(motion)
+    }
+}
+
+impl SpeechModel for PackageModel {
+    fn speak(&mut self, req: &SayRequest) -> Result<Speech, StreamError> {
+        let vocab = self.vocab.as_ref().ok_or_else(|| StreamError::Config("no vocabulary".into()))?;
+        let n = self.cfg.audio.n_mels;
+        let (ref_mel, ref_text) = match &req.reference {
+            Some((audio, text)) => (Some(self.mel_of(audio)?), text.as_str()),
+            None => (None, ""),
+        };
+        let ref_frames = ref_mel.as_ref().map_or(0, |m| m.frames);
+        let gen = match ref_mel {
+            Some(_) => sampler::estimate_frames(ref_frames, ref_text, &req.text, 1.0) - ref_frames,
+            None => (req.text.chars().count() as f64 / CHARS_PER_SECOND * self.cfg.audio.mel_rate()).ceil() as usize,
+        }
+        .max((0.5 * self.cfg.audio.mel_rate()) as usize);
+        let full = if ref_text.is_empty() { req.text.clone() } else { format!("{ref_text} {}", req.text) };
+        let max_len = self.cfg.text.as_ref().map_or(0, |t| t.max_len);
+        let ids = vocab.encode_checked(&full, max_len).map_err(|e| StreamError::Source(e.to_string()))?;
+        let empty = Vec::new();
+        let ref_data = ref_mel.as_ref().map_or(&empty, |m| &m.data);
+        let r = Request::text_to_speech(&self.cfg, ids, ref_data, ref_frames + gen);
+        let out = sampler::sample(self.backend.as_mut(), &self.cfg, &r, &self.opts)
+            .map_err(|e| StreamError::Source(format!("sampler: {e}")))?;
+        // The generated part: mel frames [ref, ref + gen) and the motion frames they cover.
+        let gen_mel = Mel { frames: gen, n_mels: n, data: out.mel[ref_frames * n..(ref_frames + gen) * n].to_vec() };
+        if self.griffin_lim.is_none() {
+            let gl = GriffinLim::new(&self.cfg.audio).map_err(|e| StreamError::Source(e.to_string()))?;
+            self.griffin_lim = Some(gl);
+        }
+        let gl = self.griffin_lim.as_ref().expect("set above");
+        let audio = gl.vocode(&gen_mel).map_err(|e| StreamError::Source(format!("vocoder: {e}")))?;
+        let k = self.k();
+        let m0 = self.cfg.motion_frames_for(ref_frames).min(out.motion_frames);
+        let frames = (audio.len() as f64 * self.fps() / self.cfg.audio.sample_rate as f64).ceil() as usize;
+        let mut motion = out.motion[m0 * k..].to_vec();
+        motion.resize(frames * k, 0.0);
+        Ok(Speech { audio, motion })
+    }
+}
