@@ -13,6 +13,9 @@ cargo test --all-targets
 # below replaces them), checked in a clean root (~5 s).
 bash scripts/deb.sh --profile debug
 bash scripts/check-deb.sh
+# The short soak (issue 15; the benchmark is `scripts/soak.py --minutes 30`): RSS, xruns and pipeline restarts stay
+# flat over ~25 s of the live path with the debug jamflowd (late frames are noise on a loaded CI box).
+.venv/bin/python scripts/soak.py --minutes 0.4 --interval 2 --jamflowd target/debug/jamflowd --checks rss,xruns,restarts
 # The native TensorRT binding against the host mock of its C ABI (csrc/jamflow_trt_mock.cpp).
 cargo clippy --features tensorrt-mock --all-targets -- -D warnings
 cargo test --features tensorrt-mock --test trt_mock
