@@ -67,7 +67,7 @@ DEV_APT_PACKAGES+=(systemd)
 DEV_APT_PACKAGES+=(shellcheck)
 # Jetson cross build (scripts/cross.sh): the aarch64 compilers and binutils, mmdebstrap to unpack the arm64 sysroot
 # (never installed into this system), qemu-user to run the result.
-DEV_APT_PACKAGES+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu mmdebstrap qemu-user-static)
+DEV_APT_PACKAGES+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu mmdebstrap qemu-user-static file)
 if [ "$DEV" = 1 ]; then APT_PACKAGES+=("${DEV_APT_PACKAGES[@]}"); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
