@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CI check of the Debian package in a clean root (dpkg -x into a temporary directory; nothing is installed on this
 # machine): metadata, files in place, `systemd-analyze verify` on the units, `jamflowd --check` on the installed
-# config (its absolute paths pointed into the temporary root), and the maintainer scripts' syntax.
+# config (its absolute paths pointed into the temporary root), and the maintainer scripts' syntax. Both
+# architectures: amd64 (scripts/deb.sh) and arm64 (scripts/cross.sh), whose binaries run under qemu-user with the
+# arm64 sysroot named by JAMFLOW_SYSROOT; every ELF file must be of the package's architecture.
 #   scripts/check-deb.sh [DEB]      (default: the newest target/deb/jamflow_*.deb)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +15,21 @@ fail() { echo "check-deb: $*" >&2; exit 1; }
 dpkg-deb --info "$DEB" >/dev/null || fail "$DEB: not a Debian package"
 [ "$(dpkg-deb --field "$DEB" Package)" = jamflow ] || fail "$DEB: Package is not jamflow"
 dpkg-deb --field "$DEB" Depends | grep -q libgstrtspserver || fail "$DEB: Depends lacks the GStreamer RTSP server"
+dpkg-deb --field "$DEB" Depends | grep -qF 'libgstreamer1.0-0 (>= 1.20)' || fail "$DEB: Depends lacks libgstreamer1.0-0 (>= 1.20)"
+ARCH=$(dpkg-deb --field "$DEB" Architecture)
+case "$ARCH" in
+  amd64) MACHINE="Advanced Micro Devices X86-64" ;;
+  arm64) MACHINE=AArch64 ;;
+  *) fail "$DEB: Architecture $ARCH (expected amd64 or arm64)" ;;
+esac
+# How this machine runs the package's binaries: natively, or an arm64 package under qemu-user with its sysroot.
+RUN=()
+if [ "$ARCH" != "$(dpkg --print-architecture)" ]; then
+  if [ "$ARCH" != arm64 ] || [ ! -d "${JAMFLOW_SYSROOT:-}/usr/lib/aarch64-linux-gnu" ]; then
+    fail "$DEB is $ARCH: set JAMFLOW_SYSROOT to the arm64 sysroot of scripts/cross.sh to run its binaries"
+  fi
+  RUN=(env "QEMU_LD_PREFIX=$JAMFLOW_SYSROOT" qemu-aarch64-static)
+fi
 dpkg -x "$DEB" "$ROOT"
 dpkg-deb --control "$DEB" "$ROOT/DEBIAN"
 
@@ -23,6 +40,10 @@ for f in etc/jamflow/jamflowd.toml lib/systemd/system/jamflowd.service lib/syste
   [ -e "$ROOT/$f" ] || fail "$f missing"
 done
 [ -d "$ROOT/etc/jamflow/voices" ] || fail "etc/jamflow/voices missing"
+for f in "$ROOT"/usr/bin/* "$ROOT"/usr/lib/jamflow/*.so.*; do
+  m=$(readelf -h "$f" 2>/dev/null | sed -n 's/^ *Machine: *//p')
+  [ "$m" = "$MACHINE" ] || fail "${f#"$ROOT"/}: machine '$m', expected $MACHINE for $ARCH"
+done
 for pkg in jamflow-small jamflow-small-student; do
   for f in model.json model.safetensors vocab.txt MODEL_CARD.md; do
     cmp -s "engines/$pkg/$f" "$ROOT/usr/share/jamflow/engines/$pkg/$f" || fail "engines/$pkg/$f not shipped as is"
@@ -61,6 +82,6 @@ if echo "$out" | grep -E "^(jamflowd|jamflow-engines)\.service|verify/" >&2; the
 # The installed config as the daemon reads it, with /usr/share/jamflow and /etc/jamflow inside the root.
 sed -e "s#\"/usr/share/jamflow/#\"$ROOT/usr/share/jamflow/#g" -e "s#\"/etc/jamflow/#\"$ROOT/etc/jamflow/#g" \
   "$ROOT/etc/jamflow/jamflowd.toml" >"$ROOT/check.toml"
-JAMFLOW_ORT_LIB="$ROOT/usr/lib/jamflow/libonnxruntime.so" "$ROOT/usr/bin/jamflowd" --check --config "$ROOT/check.toml"
-"$ROOT/usr/bin/jamflow" --version >/dev/null
-echo "check-deb: $DEB OK ($(du -h "$DEB" | cut -f1))"
+JAMFLOW_ORT_LIB="$ROOT/usr/lib/jamflow/libonnxruntime.so" "${RUN[@]}" "$ROOT/usr/bin/jamflowd" --check --config "$ROOT/check.toml"
+"${RUN[@]}" "$ROOT/usr/bin/jamflow" --version >/dev/null
+echo "check-deb: $DEB OK ($ARCH, $(du -h "$DEB" | cut -f1))"

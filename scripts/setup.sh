@@ -65,6 +65,9 @@ DEV_APT_PACKAGES+=(chromium chromium-driver)
 DEV_APT_PACKAGES+=(systemd)
 # scripts/test.sh lints scripts/device_check.sh (which runs only on GPU machines) with shellcheck.
 DEV_APT_PACKAGES+=(shellcheck)
+# Jetson cross build (scripts/cross.sh): the aarch64 compilers and binutils, mmdebstrap to unpack the arm64 sysroot
+# (never installed into this system), qemu-user to run the result.
+DEV_APT_PACKAGES+=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu mmdebstrap qemu-user-static file)
 if [ "$DEV" = 1 ]; then APT_PACKAGES+=("${DEV_APT_PACKAGES[@]}"); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -83,6 +86,13 @@ if ! command -v cargo >/dev/null 2>&1; then
     retry 3 sh -c 'curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy'
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
+fi
+
+# --dev: Rust's standard library for the Jetson (scripts/cross.sh).
+if [ "$DEV" = 1 ] && command -v rustup >/dev/null 2>&1 &&
+  ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  log "adding the Rust target aarch64-unknown-linux-gnu"
+  retry 3 rustup target add aarch64-unknown-linux-gnu
 fi
 
 # --dev: a project-local Python virtualenv for scripts/. Prefer Debian's python3 (3.11 on Debian 12).

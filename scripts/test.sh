@@ -16,6 +16,12 @@ bash scripts/check-deb.sh
 # The short soak (issue 15; the benchmark is `scripts/soak.py --minutes 30`): RSS, xruns and pipeline restarts stay
 # flat over ~25 s of the live path with the debug jamflowd (late frames are noise on a loaded CI box).
 .venv/bin/python scripts/soak.py --minutes 0.4 --interval 2 --jamflowd target/debug/jamflowd --checks rss,xruns,restarts
+# The Jetson build (docs/jetson.md): jamflow + jamflowd cross-built for aarch64 with the GPU features against a
+# cached arm64 sysroot, their symbols checked against Ubuntu 22.04 / JetPack 6 (glibc 2.35, GStreamer 1.20), run
+# under qemu-user (info, sample equal to the x86-64 build's within 1e-4, render, jamflowd WAV -> MP4 through the
+# arm64 GStreamer plugins), and the arm64 package built and checked. Before the feature builds below: its x86-64
+# reference is the plain debug jamflow `cargo test` built.
+bash scripts/cross.sh
 # The native TensorRT binding against the host mock of its C ABI (csrc/jamflow_trt_mock.cpp).
 cargo clippy --features tensorrt-mock --all-targets -- -D warnings
 cargo test --features tensorrt-mock --test trt_mock
