@@ -550,13 +550,27 @@ fn rtsp_shared_media_serves_concurrent_and_returning_clients() {
     ]);
     wait_healthy(control_port, Duration::from_secs(15));
     let url = format!("rtsp://127.0.0.1:{rtsp_port}/jamflow");
-    let client = |transport: &str| {
-        Command::new("ffmpeg")
-            .args(["-v", "error", "-rtsp_transport", transport, "-i", &url, "-t", "3", "-f", "null", "-"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+    // Each client is bounded (60 s for 3 s of media): a client that gets no data fails the test instead of hanging it.
+    let client = |transport: &'static str| {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            run_bounded(
+                Command::new("ffmpeg").args([
+                    "-v",
+                    "error",
+                    "-rtsp_transport",
+                    transport,
+                    "-i",
+                    &url,
+                    "-t",
+                    "3",
+                    "-f",
+                    "null",
+                    "-",
+                ]),
+                Duration::from_secs(60),
+            )
+        })
     };
     // Two clients at once (TCP and UDP) share one media; the gauge counts both.
     let (a, b) = (client("tcp"), client("udp"));
@@ -570,7 +584,7 @@ fn rtsp_shared_media_serves_concurrent_and_returning_clients() {
     }
     assert_eq!(seen, 2, "jamflow_rtsp_clients never reached 2");
     for c in [a, b] {
-        let out = c.wait_with_output().unwrap();
+        let out = c.join().unwrap();
         assert!(out.status.success(), "client failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     // The media is torn down when the last client leaves and rebuilt for the next: connect/disconnect cycles.
