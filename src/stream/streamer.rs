@@ -151,7 +151,6 @@ impl Streamer {
         let mut announced = false;
         let started = Instant::now();
         let frame_ns = format.frame_pts_ns(1);
-        let spf = format.samples_per_frame();
         let mut chunk = AvChunk::default();
         let mut total = 0u64;
         loop {
@@ -164,16 +163,7 @@ impl Streamer {
             let _ = run.clock.new_single_shot_id(target).wait();
             let time = ChunkTime { index: run.frame, pts_ns: pts };
             source.fill(time, &mut chunk)?;
-            if chunk.rgb.len() != format.frame_bytes() || chunk.audio.len() != spf {
-                return Err(StreamError::Source(format!(
-                    "chunk {} has {} RGB bytes and {} samples; expected {} and {}",
-                    run.frame,
-                    chunk.rgb.len(),
-                    chunk.audio.len(),
-                    format.frame_bytes(),
-                    spf
-                )));
-            }
+            check_chunk(&format, run.frame, &chunk)?;
             if run.clock.time() > target + gst::ClockTime::from_nseconds(frame_ns) {
                 self.metrics.late_frames.fetch_add(1, Ordering::Relaxed);
             }
@@ -186,9 +176,7 @@ impl Streamer {
             if pushed.is_ok() {
                 run.frame += 1;
                 total += 1;
-                self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
-                self.metrics.audio_samples_out.fetch_add(spf as u64, Ordering::Relaxed);
-                self.metrics.audio_level_mb.store(level_mb(&chunk.audio), Ordering::Relaxed);
+                self.count_frame(&chunk);
                 hooks.frame(total - 1);
             }
             if !announced && run.built.pipeline.current_state() == gst::State::Playing {
@@ -245,7 +233,6 @@ impl Streamer {
         format: &super::StreamFormat,
     ) -> Result<RunSummary, StreamError> {
         tracing::info!(fps = format.fps, sample_rate = format.sample_rate, "no A/V output: paced by the system clock");
-        let spf = format.samples_per_frame();
         let frame = Duration::from_nanos(format.frame_pts_ns(1));
         let mut chunk = AvChunk::default();
         let mut total = 0u64;
@@ -258,23 +245,23 @@ impl Streamer {
                 std::thread::sleep(wait);
             }
             source.fill(ChunkTime { index: total, pts_ns: pts }, &mut chunk)?;
-            if chunk.audio.len() != spf {
-                return Err(StreamError::Source(format!(
-                    "chunk {total} has {} samples; expected {spf}",
-                    chunk.audio.len()
-                )));
-            }
+            check_chunk(format, total, &chunk)?;
             if Instant::now() > due + frame {
                 self.metrics.late_frames.fetch_add(1, Ordering::Relaxed);
             }
-            self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
-            self.metrics.audio_samples_out.fetch_add(spf as u64, Ordering::Relaxed);
-            self.metrics.audio_level_mb.store(level_mb(&chunk.audio), Ordering::Relaxed);
+            self.count_frame(&chunk);
             hooks.frame(total);
             total += 1;
         }
         tracing::info!(frames = total, "stream finished");
         Ok(RunSummary { frames: total, clean_eos: true, mp4_files: Vec::new() })
+    }
+
+    /// One frame went out: the output counters and the level meter.
+    fn count_frame(&self, chunk: &AvChunk) {
+        self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+        self.metrics.audio_samples_out.fetch_add(chunk.audio.len() as u64, Ordering::Relaxed);
+        self.metrics.audio_level_mb.store(level_mb(&chunk.audio), Ordering::Relaxed);
     }
 
     /// Handle pending bus messages; true when the pipeline failed and must be rebuilt.
@@ -314,6 +301,21 @@ impl Streamer {
 }
 
 /// Push one frame and its audio, stamped from the counters.
+/// A filled chunk must match the source's format: one frame of RGB (none for a motion-only source) and one
+/// frame's audio.
+fn check_chunk(format: &super::StreamFormat, index: u64, chunk: &AvChunk) -> Result<(), StreamError> {
+    let spf = format.samples_per_frame();
+    if chunk.rgb.len() != format.frame_bytes() || chunk.audio.len() != spf {
+        return Err(StreamError::Source(format!(
+            "chunk {index} has {} RGB bytes and {} samples; expected {} and {spf}",
+            chunk.rgb.len(),
+            chunk.audio.len(),
+            format.frame_bytes(),
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn push(
     built: &Built,
     format: &super::StreamFormat,
