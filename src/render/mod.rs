@@ -159,18 +159,20 @@ impl Portrait {
 
     /// Landmarks of the file's pixels in the working image's pixels.
     pub fn to_working(&self, lm: &Landmarks) -> Landmarks {
-        if self.image.dimensions() == self.original {
-            return lm.clone();
-        }
-        lm.mapped(Pt::new(0.0, 0.0), self.scale(), self.image.dimensions())
+        self.rescaled(lm, self.scale(), self.image.dimensions())
     }
 
     /// Landmarks of the working image in the file's pixels (what a landmark file stores).
     pub fn to_original(&self, lm: &Landmarks) -> Landmarks {
+        self.rescaled(lm, 1.0 / self.scale(), self.original)
+    }
+
+    /// `lm` scaled by `k` into an image of `size`; untouched (not even rounded) when the photo was not downscaled.
+    fn rescaled(&self, lm: &Landmarks, k: f32, size: (u32, u32)) -> Landmarks {
         if self.image.dimensions() == self.original {
             return lm.clone();
         }
-        lm.mapped(Pt::new(0.0, 0.0), 1.0 / self.scale(), self.original)
+        lm.mapped(Pt::new(0.0, 0.0), k, size)
     }
 }
 
