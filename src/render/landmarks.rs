@@ -37,7 +37,7 @@
 //!   mouth), `left`/`right` = the corners. `upper_outer`/`lower_outer` (optional): the lips' outer edges at the
 //!   centre (default: 0.08 / 0.14 IOD beyond the inner points).
 //! - `nose`: the base of the nose (subnasale): nothing above it moves with the mouth. `chin`: the chin's lowest
-//!   point on the face outline; the jaw moves with the lower lip.
+//!   point on the face outline at the face's midline (menton); the jaw moves with the lower lip.
 //! - `eyelids` (optional; needed for blinks): per eye the two corners and the centres of the upper and lower lid
 //!   edges.
 //! - `contours` (optional, format 2; `jamflow portrait prepare` writes them): dense lines, each ordered from

