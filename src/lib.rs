@@ -24,4 +24,5 @@ pub mod render;
 pub mod rng;
 pub mod runtime;
 pub mod sampler;
+pub mod speech;
 pub mod stream;

@@ -21,6 +21,8 @@ use jamflow::compile::{CalibMethod, Policy, Precision};
 
 #[path = "jamflow/animate.rs"]
 mod animate;
+#[path = "jamflow/bench_say.rs"]
+mod bench_say;
 
 #[derive(Parser)]
 #[command(name = "jamflow", version, about = "JAM-Flow model packages -> ONNX -> ONNX Runtime / TensorRT")]
@@ -205,6 +207,8 @@ enum Cmd {
     /// The live path: throughput (model windows + renderer + H.264/AAC encoding, unpaced: real-time factor) and a
     /// real-time run through the daemon's pipeline (mic-to-frame latency p50/p95), on an espeak-ng speech clip.
     BenchLive(BenchLiveArgs),
+    /// Request-to-first-speech-frame of jamflowd's /say (p50/p95) through the daemon's live source.
+    BenchSay(bench_say::BenchSayArgs),
     /// The synthetic speech + mouth-motion training corpus (espeak-ng; docs/corpus.md).
     #[command(subcommand)]
     Corpus(CorpusCmd),
@@ -293,6 +297,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::BenchRender(a) => render_cli::bench_render(&a),
         Cmd::BenchPrepare(a) => prepare_cli::bench_prepare(&a),
         Cmd::BenchLive(a) => bench_live(&a),
+        Cmd::BenchSay(a) => bench_say::bench_say(&a),
         Cmd::Corpus(c) => corpus_cmd(c),
         Cmd::Animate(a) => animate::run(&a),
         Cmd::DeviceCheck(a) => device_check::run(&a),

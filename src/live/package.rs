@@ -99,7 +99,20 @@ impl MotionModel for PackageModel {
 }
 
 impl SpeechModel for PackageModel {
-    fn speak(&mut self, req: &SayRequest) -> Result<Speech, StreamError> {
+    fn speak(&mut self, req: &SayRequest, emit: &mut dyn FnMut(Speech) -> bool) -> Result<(), StreamError> {
+        for piece in crate::speech::clauses::pieces(&req.text) {
+            let clip = self.speak_piece(&SayRequest { text: piece, reference: req.reference.clone() })?;
+            if !emit(clip) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PackageModel {
+    /// One piece of text -> speech + motion in one sampling run (with the reference voice as its prompt).
+    fn speak_piece(&mut self, req: &SayRequest) -> Result<Speech, StreamError> {
         let vocab = self.vocab.as_ref().ok_or_else(|| StreamError::Config("no vocabulary".into()))?;
         let n = self.cfg.audio.n_mels;
         let (ref_mel, ref_text) = match &req.reference {
