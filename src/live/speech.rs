@@ -30,10 +30,8 @@ pub trait SpeechModel: Send {
     fn speak(&mut self, req: &SayRequest) -> Result<Speech, StreamError>;
 }
 
-/// Limits of `/say` (clear 4xx errors above them).
-pub const MAX_SAY_CHARS: usize = 500;
-/// Longest reference voice accepted (seconds).
-pub const MAX_REFERENCE_S: f64 = 15.0;
+/// Limits of `/say` (clear 4xx errors above them): defined once, in the speech layer.
+pub use crate::speech::{MAX_REFERENCE_S, MAX_SAY_CHARS};
 /// Requests waiting for synthesis at most.
 pub const MAX_SAY_QUEUE: usize = 4;
 /// Speaking rate used to size generated speech when no reference voice is given (the corpus' espeak-ng voices
