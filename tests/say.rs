@@ -215,3 +215,32 @@ fn model_engine_and_dub_write_speech() {
     let e = jamflow_err(&["dub", "--motion", s(&clip), "--text", "x", "--out", s(&dub)]);
     assert!(e.contains("clip.wav"), "{e}");
 }
+
+#[test]
+fn model_engine_uses_a_packages_vocos_weights() {
+    // The default package copied with (random-weights) Vocos in PACKAGE/vocos/: `say --engine model` and `dub`
+    // vocode with it, unasked; `--vocoder griffin-lim` overrides it.
+    let d = tempfile::tempdir().unwrap();
+    let pkg = d.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("vocos")).unwrap();
+    let src = root().join("engines/jamflow-small-student");
+    for f in ["model.json", "model.safetensors", "vocab.txt"] {
+        std::fs::copy(src.join(f), pkg.join(f)).unwrap();
+    }
+    random_vocos(&pkg.join("vocos"));
+    let out = d.path().join("v.wav");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["say", "Hello there.", "--engine", "model", "--package", s(&pkg), "--out", s(&out)];
+        args.extend_from_slice(extra);
+        let o = jamflow(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let log = run(&[]);
+    assert!(log.contains("vocos:"), "the package's Vocos is used: {log}");
+    assert!(jamflow::audio::wav::read(&out).unwrap().frames() > 12000);
+    let log = run(&["--vocoder", "griffin-lim"]);
+    assert!(log.contains("griffin-lim"), "{log}");
+    let e = jamflow_err(&["say", "Hi.", "--engine", "model", "--vocoder", "hifigan", "--out", s(&out)]);
+    assert!(e.contains("vocos:DIR"), "{e}");
+}

@@ -186,7 +186,7 @@ enum Cmd {
         mel: PathBuf,
         /// `vocos:DIR` (DIR/vocos.safetensors, see scripts/vocos_convert.py) or `griffin-lim`.
         #[arg(long, default_value = "griffin-lim")]
-        vocoder: jamflow::audio::vocoder::VocoderChoice,
+        vocoder: String,
         /// Griffin-Lim iterations.
         #[arg(long, default_value_t = jamflow::audio::griffin_lim::DEFAULT_ITERATIONS)]
         iterations: usize,
@@ -293,7 +293,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Demo { out, package, backend, precision } => demo(&out, package.as_deref(), (backend, precision)),
         Cmd::Mel { input, out } => audio_cli::mel(&input, &out),
-        Cmd::Vocode { mel, vocoder, iterations, out, rt } => audio_cli::vocode(&mel, &vocoder, iterations, &out, &rt),
+        Cmd::Vocode { mel, vocoder, iterations, out, rt } => {
+            audio_cli::vocode(&mel, &vocoder.parse().context("--vocoder")?, iterations, &out, &rt)
+        }
         Cmd::Render(a) => render_cli::render(&a),
         Cmd::Portrait(c) => render_cli::portrait(&c),
         Cmd::BenchRender(a) => render_cli::bench_render(&a),

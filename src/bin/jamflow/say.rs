@@ -44,7 +44,7 @@ pub struct SayArgs {
     /// `--engine model`: `vocos:DIR` or `griffin-lim` (default: the package's `vocos/` weights if any, else
     /// Griffin-Lim).
     #[arg(long)]
-    vocoder: Option<VocoderChoice>,
+    vocoder: Option<String>,
     /// Portrait for the video (its landmark file beside it).
     #[arg(long, default_value = "assets/portraits/astronaut.png")]
     portrait: PathBuf,
@@ -76,7 +76,7 @@ pub struct DubArgs {
     package: Option<PathBuf>,
     /// `vocos:DIR` or `griffin-lim` (default: the package's `vocos/` weights if any, else Griffin-Lim).
     #[arg(long)]
-    vocoder: Option<VocoderChoice>,
+    vocoder: Option<String>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
@@ -95,6 +95,11 @@ fn out_kind(out: &Path) -> Result<OutKind> {
         Some("mp4") => Ok(OutKind::Mp4),
         _ => bail!("--out {}: expected OUT.wav (speech) or OUT.mp4 (talking portrait)", out.display()),
     }
+}
+
+/// `--vocoder` as a [`VocoderChoice`] (parsed here so a bad value is the usual error, exit status 1).
+fn vocoder_choice(arg: Option<&str>) -> Result<Option<VocoderChoice>> {
+    arg.map(|v| v.parse::<VocoderChoice>().context("--vocoder")).transpose()
 }
 
 /// ONNX Runtime options for the voice / vocoder graphs (the model package goes through `super::backend`).
@@ -186,7 +191,7 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
         bail!("--voice names a Piper voice; it applies to --engine piper");
     }
     let dir = animate::package_dir(a.package.as_deref())?;
-    let (pkg, mut model) = package_model(&dir, a.vocoder.as_ref(), a.seed, &a.rt)?;
+    let (pkg, mut model) = package_model(&dir, vocoder_choice(a.vocoder.as_deref())?.as_ref(), a.seed, &a.rt)?;
     let rate = pkg.config.audio.sample_rate;
     let reference = match (&a.reference, &a.reference_text) {
         (Some(w), Some(t)) => {
@@ -265,7 +270,7 @@ pub fn dub(a: &DubArgs) -> Result<()> {
     let mut backend = super::backend(&mut pkg, &(a.rt.clone(), Precision::Fp32))?;
     let opts = SamplerOptions::from_config(&cfg, a.seed);
     let out = sampler::sample(backend.as_mut(), &cfg, &req, &opts)?;
-    let choice = VocoderChoice::for_package(a.vocoder.as_ref(), &dir);
+    let choice = VocoderChoice::for_package(vocoder_choice(a.vocoder.as_deref())?.as_ref(), &dir);
     let mut vocoder = Vocoder::open(&choice, &cfg.audio, &ort_options(&a.rt)?)?;
     let mel = Mel { frames: out.mel_frames, n_mels: cfg.audio.n_mels, data: out.mel };
     let audio = vocoder.vocode(&mel)?;
