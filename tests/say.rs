@@ -187,7 +187,7 @@ fn say_refuses_bad_input_with_named_errors() {
 fn model_engine_and_dub_write_speech() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("model.wav");
-    jamflow_ok(&["say", "Hello there.", "--engine", "model", "--out", s(&out), "--threads", "2"]);
+    jamflow_ok(&["say", "Hello there.", "--engine", "model", "--steps", "8", "--out", s(&out), "--threads", "2"]);
     let w = jamflow::audio::wav::read(&out).unwrap();
     assert_eq!(w.sample_rate, 24000);
     assert!(w.frames() > 12000, "{} samples", w.frames());

@@ -48,7 +48,8 @@ pub struct SayArgs {
     /// Portrait for the video (its landmark file beside it).
     #[arg(long, default_value = "assets/portraits/astronaut.png")]
     portrait: PathBuf,
-    /// Model package (default: the live default, engines/jamflow-small-student).
+    /// Model package (default: `--engine piper`: the live default, engines/jamflow-small-student, for audio ->
+    /// motion; `--engine model`: engines/jamflow-small, the package trained on the text tasks).
     #[arg(long)]
     package: Option<PathBuf>,
     /// Face-crop side in pixels.
@@ -56,6 +57,9 @@ pub struct SayArgs {
     size: u32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// `--engine model`: sampler steps (default: the package's; `configs/demo.toml` speaks with 8).
+    #[arg(long)]
+    steps: Option<usize>,
     #[command(flatten)]
     rt: RuntimeArgs,
 }
@@ -71,7 +75,7 @@ pub struct DubArgs {
     /// OUT.wav (24 kHz mono).
     #[arg(long)]
     out: PathBuf,
-    /// Model package with a text input (default: the live default).
+    /// Model package with a text input (default: engines/jamflow-small, trained on the text tasks).
     #[arg(long)]
     package: Option<PathBuf>,
     /// `vocos:DIR` or `griffin-lim` (default: the package's `vocos/` weights if any, else Griffin-Lim).
@@ -79,8 +83,25 @@ pub struct DubArgs {
     vocoder: Option<String>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Sampler steps (default: the package's).
+    #[arg(long)]
+    steps: Option<usize>,
     #[command(flatten)]
     rt: RuntimeArgs,
+}
+
+/// The package that speaks text by default: the teacher, trained on the text tasks (the student is distilled for
+/// audio -> motion only; docs/training.md), as `configs/demo.toml` names it for `/say`.
+const SPEECH_PACKAGE: &str = "engines/jamflow-small";
+
+/// `--package`, else [`SPEECH_PACKAGE`] under the checkout, else the live default.
+fn speech_package(package: Option<&Path>) -> Result<PathBuf> {
+    let teacher = Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEECH_PACKAGE);
+    match package {
+        Some(p) => Ok(p.to_path_buf()),
+        None if teacher.join(jamflow::model::package::CONFIG_FILE).is_file() => Ok(teacher),
+        None => animate::package_dir(None),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +191,7 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
 fn package_model(
     dir: &Path,
     choice: Option<&VocoderChoice>,
-    seed: u64,
+    (seed, steps): (u64, Option<usize>),
     rt: &RuntimeArgs,
 ) -> Result<(Package, PackageModel)> {
     let mut pkg = super::load(dir)?;
@@ -178,7 +199,8 @@ fn package_model(
         bail!("{}: the package has no text input (vocab.txt); it cannot speak text", dir.display());
     }
     let backend = super::backend(&mut pkg, &(rt.clone(), Precision::Fp32))?;
-    let opts = SamplerOptions::from_config(&pkg.config, seed);
+    let mut opts = SamplerOptions::from_config(&pkg.config, seed);
+    opts.steps = steps.unwrap_or(opts.steps);
     let mut model = PackageModel::new(backend, pkg.config.clone(), opts, pkg.vocab.clone())?;
     let choice = VocoderChoice::for_package(choice, dir);
     model.set_vocoder(Vocoder::open(&choice, &pkg.config.audio, &ort_options(rt)?)?);
@@ -190,8 +212,9 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
     if a.voice.is_some() {
         bail!("--voice names a Piper voice; it applies to --engine piper");
     }
-    let dir = animate::package_dir(a.package.as_deref())?;
-    let (pkg, mut model) = package_model(&dir, vocoder_choice(a.vocoder.as_deref())?.as_ref(), a.seed, &a.rt)?;
+    let dir = speech_package(a.package.as_deref())?;
+    let (pkg, mut model) =
+        package_model(&dir, vocoder_choice(a.vocoder.as_deref())?.as_ref(), (a.seed, a.steps), &a.rt)?;
     let rate = pkg.config.audio.sample_rate;
     let reference = match (&a.reference, &a.reference_text) {
         (Some(w), Some(t)) => {
@@ -240,7 +263,7 @@ pub fn dub(a: &DubArgs) -> Result<()> {
     if out_kind(&a.out)? != OutKind::Wav {
         bail!("--out {}: dub writes speech, expected OUT.wav", a.out.display());
     }
-    let dir = animate::package_dir(a.package.as_deref())?;
+    let dir = speech_package(a.package.as_deref())?;
     let mut pkg = super::load(&dir)?;
     let cfg = pkg.config.clone();
     let (Some(text_cfg), Some(vocab)) = (cfg.text.as_ref(), pkg.vocab.as_ref()) else {
@@ -268,7 +291,8 @@ pub fn dub(a: &DubArgs) -> Result<()> {
     let ids = vocab.encode_checked(&a.text, text_cfg.max_len)?;
     let req = Request::motion_to_speech(&cfg, data, ids, mel_frames);
     let mut backend = super::backend(&mut pkg, &(a.rt.clone(), Precision::Fp32))?;
-    let opts = SamplerOptions::from_config(&cfg, a.seed);
+    let mut opts = SamplerOptions::from_config(&cfg, a.seed);
+    opts.steps = a.steps.unwrap_or(opts.steps);
     let out = sampler::sample(backend.as_mut(), &cfg, &req, &opts)?;
     let choice = VocoderChoice::for_package(vocoder_choice(a.vocoder.as_deref())?.as_ref(), &dir);
     let mut vocoder = Vocoder::open(&choice, &cfg.audio, &ort_options(&a.rt)?)?;
