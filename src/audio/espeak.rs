@@ -276,20 +276,30 @@ pub struct Clause {
 }
 
 /// `text` -> phonemes, one [`Clause`] per `espeak_TextToPhonemes` call, with `voice` (an espeak-ng voice name such
-/// as `en-us`) and the espeak-ng-data directory `data` (`None`: the library's default). `separator`: a character
-/// written between the phonemes of a word (`None`: none).
+/// as `en-us`) and the espeak-ng-data directory `data` (`None`: the library's default); once per pass of `passes`
+/// (the phoneme names, and a character written between the phonemes of a word or `None`), all under one lock so
+/// that no other caller's state (espeak-ng keeps its look-ahead character between calls) comes between them.
 pub fn text_to_phonemes(
     text: &str,
     voice: &str,
     data: Option<&Path>,
-    names: PhonemeNames,
-    separator: Option<char>,
-) -> Result<Vec<Clause>, EspeakError> {
-    const PHONEMES_IPA: c_int = 0x02;
+    passes: &[(PhonemeNames, Option<char>)],
+) -> Result<Vec<Vec<Clause>>, EspeakError> {
     let mut api = engine()?;
     api.on_data(data)?;
     api.set_voice(voice)?;
     let ctext = CString::new(text).map_err(|_| EspeakError(format!("text {text:?} contains a NUL byte")))?;
+    passes.iter().map(|&(names, separator)| clauses(&api, text, &ctext, names, separator)).collect()
+}
+
+fn clauses(
+    api: &Api,
+    text: &str,
+    ctext: &CString,
+    names: PhonemeNames,
+    separator: Option<char>,
+) -> Result<Vec<Clause>, EspeakError> {
+    const PHONEMES_IPA: c_int = 0x02;
     let mode = match names {
         PhonemeNames::Ipa => PHONEMES_IPA,
         PhonemeNames::Mnemonic => 0,

@@ -179,9 +179,9 @@ impl Phonemizer {
     /// Phonemes per sentence (Piper's `PiperVoice.phonemize` for espeak voices; empty sentences dropped).
     pub fn phonemize(&self, text: &str) -> Result<Vec<Vec<String>>, SpeechError> {
         let data = self.data.as_deref();
-        let pass = |names| espeak::text_to_phonemes(text, &self.voice, data, names, Some(SEPARATOR));
-        let ipa = pass(PhonemeNames::Ipa)?;
-        let mnemonic = pass(PhonemeNames::Mnemonic)?;
+        let passes = [(PhonemeNames::Ipa, Some(SEPARATOR)), (PhonemeNames::Mnemonic, Some(SEPARATOR))];
+        let mut both = espeak::text_to_phonemes(text, &self.voice, data, &passes)?.into_iter();
+        let (ipa, mnemonic) = (both.next().unwrap_or_default(), both.next().unwrap_or_default());
         let mut sentences: Vec<Vec<String>> = Vec::new();
         let mut current: Vec<String> = Vec::new();
         for (i, clause) in ipa.iter().enumerate() {
