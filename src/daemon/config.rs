@@ -360,9 +360,14 @@ pub struct SpeechConfig {
     /// else `model`.
     #[serde(default)]
     pub engine: Option<SpeechEngine>,
-    /// Piper voice: `VOICE.onnx` with `VOICE.onnx.json` beside it (default: the installed voice).
+    /// Piper voice: `VOICE.onnx` with `VOICE.onnx.json` beside it (default: `$JAMFLOW_VOICE`, else the voice
+    /// scripts/setup.sh installs in `.voices/`).
     #[serde(default)]
     pub voice: Option<PathBuf>,
+    /// Vocos weights for the `model` engine (a directory converted as docs/audio.md says); default: the speech
+    /// package's `vocos/` when it has one, else Griffin-Lim.
+    #[serde(default)]
+    pub vocos: Option<PathBuf>,
 }
 
 /// Motion parameters out, for robot faces.
@@ -444,6 +449,7 @@ impl Config {
             &mut self.portrait.landmarks,
             &mut self.control.voices_dir,
             &mut self.speech.voice,
+            &mut self.speech.vocos,
         ];
         for p in paths.into_iter().flatten() {
             fix(p);

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::animate::Windows;
+use crate::audio::vocoder::{Vocoder, VocoderChoice};
 use crate::build::{self, BuildError, BuildOptions, RunOptions};
 use crate::compile::Precision;
 use crate::live::voice::VoiceSpeech;
@@ -199,9 +200,9 @@ pub enum TextEngine {
 }
 
 /// The engine of `[speech]`: `engine` absent means `piper` when a voice is found (`speech.voice`, else
-/// [`crate::speech::installed_voice`]), else `model`.
+/// [`crate::speech::piper::default_voice`]), else `model`.
 pub fn speech_engine(cfg: &Config) -> Result<TextEngine, ConfigError> {
-    let voice = cfg.speech.voice.clone().or_else(crate::speech::installed_voice);
+    let voice = cfg.speech.voice.clone().or_else(crate::speech::piper::default_voice);
     match (cfg.speech.engine, voice) {
         (Some(SpeechEngine::Piper) | None, Some(voice)) => Ok(TextEngine::Piper(voice)),
         (Some(SpeechEngine::Piper), None) => Err(ConfigError::Invalid {
@@ -274,14 +275,23 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
                     Some(Box::new(VoiceSpeech::new(Box::new(speaker), Box::new(lips), rates, Windows::default())))
                 }
                 TextEngine::Model => {
-                    let (speech_model, speech_layout) = match &cfg.model.speech_package {
+                    let (mut speech_model, speech_layout, speech_dir) = match &cfg.model.speech_package {
                         Some(d) => {
                             let mut sp = Package::load(d)?;
                             let l = sp.config.motion.as_ref().map(|m| m.layout.clone());
-                            (package_model(cfg, &mut sp)?, l)
+                            (package_model(cfg, &mut sp)?, l, d.clone())
                         }
-                        None => (session(cfg, &mut pkg, &graph)?, None),
+                        None => (session(cfg, &mut pkg, &graph)?, None, dir.clone()),
                     };
+                    // Vocos when the config or the package names weights, else Griffin-Lim.
+                    let explicit = cfg.speech.vocos.clone().map(VocoderChoice::Vocos);
+                    let choice = VocoderChoice::for_package(explicit.as_ref(), &speech_dir);
+                    let ort = OrtOptions { threads: cfg.model.threads, ..OrtOptions::default() };
+                    let vocoder = Vocoder::open(&choice, &speech_model.config().audio, &ort).map_err(|e| {
+                        ConfigError::Invalid { key: "speech.vocos".into(), message: format!("{choice}: {e}") }
+                    })?;
+                    tracing::info!(vocoder = %choice, "text mode vocoder");
+                    speech_model.set_vocoder(vocoder);
                     if speech_model.has_text() {
                         if let Some(r) = &renderer {
                             check_layout(r, speech_layout.as_ref().unwrap_or(&layout))?;

@@ -37,10 +37,19 @@ pub trait SpeechModel: Send {
     fn speak(&mut self, req: &SayRequest, emit: &mut dyn FnMut(Speech) -> bool) -> Result<(), StreamError>;
 }
 
-/// Limits of `/say` (clear 4xx errors above them).
-pub const MAX_SAY_CHARS: usize = 500;
-/// Longest reference voice accepted (seconds).
-pub const MAX_REFERENCE_S: f64 = 15.0;
+/// All pieces of `req` joined into one utterance (offline use: `jamflow say`).
+pub fn speak_all(model: &mut dyn SpeechModel, req: &SayRequest) -> Result<Speech, StreamError> {
+    let mut all = Speech { audio: Vec::new(), motion: Vec::new() };
+    model.speak(req, &mut |piece| {
+        all.audio.extend(piece.audio);
+        all.motion.extend(piece.motion);
+        true
+    })?;
+    Ok(all)
+}
+
+/// Limits of `/say` (clear 4xx errors above them): defined once, in the speech layer.
+pub use crate::speech::{MAX_REFERENCE_S, MAX_SAY_CHARS};
 /// Requests waiting for synthesis at most.
 pub const MAX_SAY_QUEUE: usize = 4;
 /// Speaking rate used to size generated speech when no reference voice is given (the corpus' espeak-ng voices
