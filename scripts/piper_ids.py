@@ -183,6 +183,10 @@ SENTENCES = [
     "Wow, wow, wow!",
     "So... so... so tired.",
     "Yes. No. Maybe?",
+    # Piper's raw phoneme blocks.
+    "Say [[hɛˈloʊ]] to everyone.",
+    "Hello. [[wˈɜːld]]",
+    "[[ðə]] cat sat. The end.",
 ]
 
 
