@@ -183,6 +183,10 @@ SENTENCES = [
     "Wow, wow, wow!",
     "So... so... so tired.",
     "Yes. No. Maybe?",
+    # Piper's raw phoneme blocks.
+    "Say [[hɛˈloʊ]] to everyone.",
+    "Hello. [[wˈɜːld]]",
+    "[[ðə]] cat sat. The end.",
 ]
 
 
@@ -197,13 +201,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--voice", help="a Piper voice MODEL.onnx (MODEL.onnx.json beside it); default: joe")
     ap.add_argument("--out", default="tests/fixtures/piper_ids.json")
+    ap.add_argument("--sentences", help="texts from this file instead (one a line, # comments), e.g. for a spot check")
     a = ap.parse_args()
     from piper import PiperVoice
 
     model = voice_files(a.voice)
     voice = PiperVoice.load(model)
     cases = []
-    for text in SENTENCES:
+    texts = SENTENCES
+    if a.sentences:
+        texts = [l.strip() for l in Path(a.sentences).read_text().splitlines() if l.strip() and not l.startswith("#")]
+    for text in texts:
         sentences = voice.phonemize(text)
         cases.append({
             "text": text,

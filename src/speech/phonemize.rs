@@ -18,6 +18,8 @@
 //!   NULL`), where 1.51 prints nothing. The clause is phonemized a second time as eSpeak mnemonics with a
 //!   separator between phonemes, and `ʲ` is written where that pass shows `;` ([`merge_linking`]).
 //!
+//! `[[ raw phonemes ]]` blocks in the text are taken as written, joined to the neighbouring sentences as Piper does.
+//!
 //! tests/say.rs compares the ids with Piper's own on the texts of `tests/fixtures/piper_ids.json`.
 
 use std::collections::{HashMap, HashSet};
@@ -175,9 +177,62 @@ pub fn merge_linking(ipa: &str, mnemonic: &str) -> Option<String> {
     Some(out)
 }
 
+/// Split `text` into plain parts and `[[ raw phonemes ]]` blocks (Piper's `re.split(r"(\[\[.*?\]\])", text)`).
+fn split_raw_blocks(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("[[") {
+        let Some(j) = rest[i + 2..].find("]]") else { break };
+        let end = i + 2 + j + 2;
+        parts.push(&rest[..i]);
+        parts.push(&rest[i..end]);
+        rest = &rest[end..];
+    }
+    parts.push(rest);
+    parts
+}
+
 impl Phonemizer {
-    /// Phonemes per sentence (Piper's `PiperVoice.phonemize` for espeak voices; empty sentences dropped).
+    /// Phonemes per sentence: Piper's `PiperVoice.phonemize` for espeak voices, `[[ raw phonemes ]]` blocks
+    /// included (their code points taken as written); empty sentences dropped (Piper skips them when it speaks).
     pub fn phonemize(&self, text: &str) -> Result<Vec<Vec<String>>, SpeechError> {
+        let parts = split_raw_blocks(text);
+        let mut sentences: Vec<Vec<String>> = Vec::new();
+        let mut prev_raw = false;
+        for (i, part) in parts.iter().enumerate() {
+            if let Some(raw) = part.strip_prefix("[[").and_then(|p| p.strip_suffix("]]")) {
+                prev_raw = true;
+                if sentences.is_empty() {
+                    sentences.push(Vec::new());
+                }
+                let last = sentences.last_mut().expect("pushed above");
+                if i > 0 && parts[i - 1].ends_with(' ') {
+                    last.push(" ".into());
+                }
+                last.extend(raw.trim().chars().map(String::from));
+                if parts.get(i + 1).is_some_and(|p| p.starts_with(' ')) {
+                    last.push(" ".into());
+                }
+                continue;
+            }
+            let mut own = self.phonemize_espeak(part)?.into_iter();
+            if prev_raw {
+                if let (Some(first), Some(last)) = (own.next(), sentences.last_mut()) {
+                    last.extend(first);
+                }
+            }
+            sentences.extend(own);
+            prev_raw = false;
+        }
+        sentences.retain(|s| !s.is_empty());
+        Ok(sentences)
+    }
+
+    /// Piper's `EspeakPhonemizer.phonemize`: espeak-ng phonemes per sentence (a sentence may be empty).
+    fn phonemize_espeak(&self, text: &str) -> Result<Vec<Vec<String>>, SpeechError> {
+        if text.is_empty() {
+            return Ok(vec![Vec::new()]); // one empty clause, as espeak-ng reads ""
+        }
         let data = self.data.as_deref();
         let passes = [(PhonemeNames::Ipa, Some(SEPARATOR)), (PhonemeNames::Mnemonic, Some(SEPARATOR))];
         let mut both = espeak::text_to_phonemes(text, &self.voice, data, &passes)?.into_iter();
@@ -208,7 +263,6 @@ impl Phonemizer {
         if !current.is_empty() {
             sentences.push(self.merge_clusters(current));
         }
-        sentences.retain(|s| !s.is_empty());
         Ok(sentences)
     }
 
@@ -282,6 +336,13 @@ mod tests {
         assert_eq!(terminator("He said \"no!\"", false), t("!", true));
         assert_eq!(terminator("Note: t", false), t(":", false));
         assert_eq!(terminator("\u{00BF}Q", false), t("", false));
+    }
+
+    #[test]
+    fn raw_phoneme_blocks_are_split_out() {
+        assert_eq!(split_raw_blocks("Say [[hɛˈloʊ]] now"), vec!["Say ", "[[hɛˈloʊ]]", " now"]);
+        assert_eq!(split_raw_blocks("[[a]][[b]]"), vec!["", "[[a]]", "", "[[b]]", ""]);
+        assert_eq!(split_raw_blocks("no [[end"), vec!["no [[end"]);
     }
 
     #[test]
