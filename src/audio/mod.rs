@@ -1,14 +1,17 @@
 //! Audio front end: WAV I/O, resampling to the model rate, the F5/Vocos log-mel spectrogram (batch and
-//! streaming), ALSA microphone capture, and the vocoders (Vocos through the graph builder, Griffin-Lim).
+//! streaming), ALSA microphone capture, the vocoders (Vocos through the graph builder, Griffin-Lim) and the one
+//! espeak-ng loader ([`espeak`]: corpus speech, Piper phonemes).
 //!
 //! Conventions (DESIGN §3) come from [`crate::model::config::AudioConfig`]: 24 kHz mono f32, n_fft 1024, Hann
 //! window 1024, hop 256, 100 HTK mels, magnitude, centre reflect padding, `ln(max(x, 1e-5))`.
 
 pub mod capture;
+pub mod espeak;
 pub mod griffin_lim;
 pub mod mel;
 pub mod resample;
 pub mod stft;
+pub mod vocoder;
 pub mod vocos;
 pub mod wav;
 

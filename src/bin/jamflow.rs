@@ -21,6 +21,10 @@ use jamflow::compile::{CalibMethod, Policy, Precision};
 
 #[path = "jamflow/animate.rs"]
 mod animate;
+#[path = "jamflow/bench_say.rs"]
+mod bench_say;
+#[path = "jamflow/say.rs"]
+mod say;
 
 #[derive(Parser)]
 #[command(name = "jamflow", version, about = "JAM-Flow model packages -> ONNX -> ONNX Runtime / TensorRT")]
@@ -205,11 +209,17 @@ enum Cmd {
     /// The live path: throughput (model windows + renderer + H.264/AAC encoding, unpaced: real-time factor) and a
     /// real-time run through the daemon's pipeline (mic-to-frame latency p50/p95), on an espeak-ng speech clip.
     BenchLive(BenchLiveArgs),
+    /// Request-to-first-speech-frame of jamflowd's /say (p50/p95) through the daemon's live source.
+    BenchSay(bench_say::BenchSayArgs),
     /// The synthetic speech + mouth-motion training corpus (espeak-ng; docs/corpus.md).
     #[command(subcommand)]
     Corpus(CorpusCmd),
     /// Any WAV -> mouth motion (windows, bounded memory) -> a talking video with the audio, or the motion.
     Animate(animate::AnimateArgs),
+    /// Text -> speech (a Piper voice or the joint model; docs/speech.md) -> OUT.wav, or a talking OUT.mp4.
+    Say(say::SayArgs),
+    /// Known mouth motion + text -> speech that fits it (the model's inpainting with motion known) -> OUT.wav.
+    Dub(say::DubArgs),
     /// On a GPU machine with TensorRT: build each precision's engine of the packages, compare with ORT CPU
     /// FP32, time per NFE against the roofline floor (what scripts/device_check.sh runs).
     DeviceCheck(device_check::DeviceCheckArgs),
@@ -287,14 +297,19 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Demo { out, package, backend, precision } => demo(&out, package.as_deref(), (backend, precision)),
         Cmd::Mel { input, out } => audio_cli::mel(&input, &out),
-        Cmd::Vocode { mel, vocoder, iterations, out, rt } => audio_cli::vocode(&mel, &vocoder, iterations, &out, &rt),
+        Cmd::Vocode { mel, vocoder, iterations, out, rt } => {
+            audio_cli::vocode(&mel, &vocoder.parse().context("--vocoder")?, iterations, &out, &rt)
+        }
         Cmd::Render(a) => render_cli::render(&a),
         Cmd::Portrait(c) => render_cli::portrait(&c),
         Cmd::BenchRender(a) => render_cli::bench_render(&a),
         Cmd::BenchPrepare(a) => prepare_cli::bench_prepare(&a),
         Cmd::BenchLive(a) => bench_live(&a),
+        Cmd::BenchSay(a) => bench_say::bench_say(&a),
         Cmd::Corpus(c) => corpus_cmd(c),
         Cmd::Animate(a) => animate::run(&a),
+        Cmd::Say(a) => say::say(&a),
+        Cmd::Dub(a) => say::dub(&a),
         Cmd::DeviceCheck(a) => device_check::run(&a),
     }
 }
@@ -758,7 +773,7 @@ mod audio_cli {
     use super::RuntimeArgs;
     use jamflow::audio::griffin_lim::GriffinLim;
     use jamflow::audio::mel::{Mel, MelSpec};
-    use jamflow::audio::vocos::Vocos;
+    use jamflow::audio::vocoder::{Vocoder, VocoderChoice};
     use jamflow::audio::wav::{self, WavFormat};
     use jamflow::model::config::AudioConfig;
     use jamflow::runtime::tensors::{read_safetensors, write_safetensors};
@@ -786,7 +801,13 @@ mod audio_cli {
         Ok(())
     }
 
-    pub fn vocode(mel_path: &Path, vocoder: &str, iterations: usize, out: &Path, rt: &RuntimeArgs) -> Result<()> {
+    pub fn vocode(
+        mel_path: &Path,
+        vocoder: &VocoderChoice,
+        iterations: usize,
+        out: &Path,
+        rt: &RuntimeArgs,
+    ) -> Result<()> {
         let cfg = AudioConfig::default();
         let t = read_safetensors(mel_path)?;
         let m = t.get(MEL).with_context(|| format!("{}: no tensor `{MEL}`", mel_path.display()))?;
@@ -795,15 +816,16 @@ mod audio_cli {
             bail!("{}: `{MEL}` has shape {:?}; expected [frames, {}]", mel_path.display(), m.shape, cfg.n_mels);
         }
         let mel = Mel { frames: m.shape[0], n_mels: m.shape[1], data: data.to_vec() };
-        let audio = if vocoder == "griffin-lim" {
-            let mut gl = GriffinLim::new(&cfg)?;
-            gl.iterations = iterations;
-            gl.vocode(&mel)?
-        } else if let Some(dir) = vocoder.strip_prefix("vocos:") {
-            let opts = OrtOptions { trt_cache: None, ..rt.options(Path::new("."))? };
-            Vocos::load(Path::new(dir), &cfg, &opts)?.vocode(&mel)?
-        } else {
-            bail!("--vocoder {vocoder:?}: expected `vocos:DIR` or `griffin-lim`");
+        let audio = match vocoder {
+            VocoderChoice::GriffinLim => {
+                let mut gl = GriffinLim::new(&cfg)?;
+                gl.iterations = iterations;
+                gl.vocode(&mel)?
+            }
+            VocoderChoice::Vocos(_) => {
+                let opts = OrtOptions { trt_cache: None, ..rt.options(Path::new("."))? };
+                Vocoder::open(vocoder, &cfg, &opts)?.vocode(&mel)?
+            }
         };
         wav::write(out, cfg.sample_rate, &audio, WavFormat::Pcm16)?;
         println!(

@@ -64,6 +64,12 @@ struct Cli {
     /// Portrait image (overrides portrait.image).
     #[arg(long)]
     portrait: Option<PathBuf>,
+    /// Engine for /say: piper | model (overrides speech.engine).
+    #[arg(long, value_enum)]
+    speech_engine: Option<jamflow::speech::SpeechEngine>,
+    /// Piper voice VOICE.onnx (overrides speech.voice).
+    #[arg(long)]
+    voice: Option<PathBuf>,
     /// Send per-frame motion as JSON datagrams to host:port (overrides motion_out.udp).
     #[arg(long)]
     motion_udp: Option<String>,
@@ -145,6 +151,12 @@ fn real_main() -> Result<i32> {
     if let Some(w) = &cli.wav {
         cfg.input.kind = InputKind::Wav;
         cfg.input.wav = Some(w.clone());
+    }
+    if let Some(e) = cli.speech_engine {
+        cfg.speech.engine = Some(e);
+    }
+    if let Some(v) = &cli.voice {
+        cfg.speech.voice = Some(v.clone());
     }
     if cli.no_loop {
         cfg.input.loop_wav = false;

@@ -6,7 +6,8 @@
 //! into train / validation / test before synthesis, so no sentence crosses splits.
 
 pub mod articulation;
-pub mod espeak;
+/// The project's one espeak-ng loader lives in the audio layer (the Piper phonemizer uses it too).
+pub use crate::audio::espeak;
 pub mod festival;
 mod make;
 pub mod phones;
@@ -58,6 +59,12 @@ pub enum CorpusError {
     Engine(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<espeak::EspeakError> for CorpusError {
+    fn from(e: espeak::EspeakError) -> Self {
+        CorpusError::Espeak(e.0)
+    }
 }
 
 /// Where the default text comes from (Debian `fortunes`, `fortunes-min`).

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::Precision;
 use crate::runtime::Target;
+use crate::speech::SpeechEngine;
 use crate::stream::{Outputs, VideoEncoder};
 
 /// Configuration errors: always name the file, key or path.
@@ -349,6 +350,26 @@ impl ControlConfig {
     }
 }
 
+/// Text mode (`POST /say`): which engine speaks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeechConfig {
+    /// `piper` (a Piper voice speaks; the lips come from the live audio -> motion model of `model.package`) or
+    /// `model` (the joint model speaks and moves the lips in one run: `model.speech_package`, else
+    /// `model.package`). Absent: `piper` when a voice is found (`voice`, else the one installed with jamflow),
+    /// else `model`.
+    #[serde(default)]
+    pub engine: Option<SpeechEngine>,
+    /// Piper voice: `VOICE.onnx` with `VOICE.onnx.json` beside it (default: `$JAMFLOW_VOICE`, else the voice
+    /// scripts/setup.sh installs in `.voices/`).
+    #[serde(default)]
+    pub voice: Option<PathBuf>,
+    /// Vocos weights for the `model` engine (a directory converted as docs/audio.md says); default: the speech
+    /// package's `vocos/` when it has one, else Griffin-Lim.
+    #[serde(default)]
+    pub vocos: Option<PathBuf>,
+}
+
 /// Motion parameters out, for robot faces.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -392,6 +413,8 @@ pub struct Config {
     pub control: ControlConfig,
     #[serde(default)]
     pub motion_out: MotionOutConfig,
+    #[serde(default)]
+    pub speech: SpeechConfig,
 }
 
 impl Config {
@@ -425,6 +448,8 @@ impl Config {
             &mut self.portrait.image,
             &mut self.portrait.landmarks,
             &mut self.control.voices_dir,
+            &mut self.speech.voice,
+            &mut self.speech.vocos,
         ];
         for p in paths.into_iter().flatten() {
             fix(p);
@@ -453,6 +478,7 @@ impl Config {
             }
         }
         need_file("portrait.landmarks", &self.portrait.landmarks)?;
+        need_file("speech.voice", &self.speech.voice)?;
         // (Motion only, without A/V outputs, renders nothing.)
         if self.input.kind != InputKind::Test && !self.input.sync_probe && !self.outputs.is_empty() {
             let kind = format!("{:?}", self.input.kind).to_lowercase();

@@ -202,6 +202,7 @@ fn status(state: &ControlState) -> String {
             "speech_started": g(&l.speech_started),
             "speech_frames": g(&l.speech_frames),
             "speech_errors": g(&l.speech_errors),
+            "speech_gap_frames": g(&l.speech_gap_frames),
             "delay_frames": g(&l.delay_frames),
         })
     });

@@ -15,8 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::animate::Windows;
+use crate::audio::vocoder::{Vocoder, VocoderChoice};
 use crate::build::{self, BuildError, BuildOptions, RunOptions};
 use crate::compile::Precision;
+use crate::live::voice::VoiceSpeech;
 use crate::live::{
     self, AudioInput, ChunkPlan, ClickDetector, LiveOptions, LiveSource, LiveStats, MotionModel, PackageModel,
     RestModel, SpeechModel, OUTPUT_FPS,
@@ -28,6 +31,8 @@ use crate::render::probe::ProbeRenderer;
 use crate::render::{check_layout, idle::IdleOptions, RenderError};
 use crate::runtime::{OrtBackend, OrtOptions, RuntimeError, Target};
 use crate::sampler::SamplerOptions;
+use crate::speech::piper::PiperVoice;
+use crate::speech::SpeechEngine;
 use crate::stream::source::{AudioKind, TestSource, TestSourceConfig, VideoKind};
 use crate::stream::{AvSource, Metrics, StreamConfig, StreamError, StreamHooks, Streamer};
 pub use config::{Config, ConfigError};
@@ -186,6 +191,30 @@ pub fn renderer(cfg: &Config) -> Result<MeshWarpRenderer, DaemonError> {
     Ok(MeshWarpRenderer::open(&image, cfg.portrait.landmarks.as_deref(), &mesh_opts)?)
 }
 
+/// What speaks `/say`, resolved from `[speech]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextEngine {
+    /// This Piper voice (`VOICE.onnx`).
+    Piper(std::path::PathBuf),
+    Model,
+}
+
+/// The engine of `[speech]`: `engine` absent means `piper` when a voice is found (`speech.voice`, else
+/// [`crate::speech::piper::default_voice`]), else `model`.
+pub fn speech_engine(cfg: &Config) -> Result<TextEngine, ConfigError> {
+    let voice = cfg.speech.voice.clone().or_else(crate::speech::piper::default_voice);
+    match (cfg.speech.engine, voice) {
+        (Some(SpeechEngine::Piper) | None, Some(voice)) => Ok(TextEngine::Piper(voice)),
+        (Some(SpeechEngine::Piper), None) => Err(ConfigError::Invalid {
+            key: "speech.voice".into(),
+            message: "engine \"piper\" needs a Piper voice (VOICE.onnx with VOICE.onnx.json beside it); none is \
+                      set and none is installed"
+                .into(),
+        }),
+        (Some(SpeechEngine::Model), _) | (None, None) => Ok(TextEngine::Model),
+    }
+}
+
 /// The chunk plan of `[streaming]`.
 pub fn chunk_plan(cfg: &Config) -> ChunkPlan {
     let s = &cfg.streaming;
@@ -232,26 +261,49 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
             }
             let graph = onnx::to_bytes(&pkg.graph()?)?;
             let motion = session(cfg, &mut pkg, &graph)?;
-            // Text mode: the speech package when one is set (e.g. the teacher of a student distilled for the live
-            // audio -> motion path), else a second session over the same graph.
-            let (speech_model, speech_layout) = match &cfg.model.speech_package {
-                Some(d) => {
-                    let mut sp = Package::load(d)?;
-                    let l = sp.config.motion.as_ref().map(|m| m.layout.clone());
-                    (package_model(cfg, &mut sp)?, l)
-                }
-                None => (session(cfg, &mut pkg, &graph)?, None),
-            };
-            let speech = if speech_model.has_text() {
-                if let Some(r) = &renderer {
-                    check_layout(r, speech_layout.as_ref().unwrap_or(&layout))?;
-                }
-                Some(Box::new(speech_model) as Box<dyn SpeechModel>)
-            } else {
-                tracing::warn!("the model package has no text input: /say is unavailable");
-                None
-            };
+            // Text mode ([speech]): a Piper voice with a second session of the live model for its lips, or the
+            // joint model: the speech package when one is set (e.g. the teacher of a student distilled for the
+            // live audio -> motion path), else a second session over the same graph.
             let rates = live::rates(Some(motion.config()))?;
+            let speech: Option<Box<dyn SpeechModel>> = match speech_engine(cfg)? {
+                TextEngine::Piper(voice) => {
+                    let ort = OrtOptions { threads: cfg.model.threads, ..OrtOptions::default() };
+                    let speaker = PiperVoice::open(&voice, &ort)
+                        .map_err(|e| ConfigError::Invalid { key: "speech.voice".into(), message: e.to_string() })?;
+                    let lips = session(cfg, &mut pkg, &graph)?;
+                    tracing::info!(voice = %voice.display(), "text mode: a Piper voice, lips from the live model");
+                    Some(Box::new(VoiceSpeech::new(Box::new(speaker), Box::new(lips), rates, Windows::default())))
+                }
+                TextEngine::Model => {
+                    let (mut speech_model, speech_layout, speech_dir) = match &cfg.model.speech_package {
+                        Some(d) => {
+                            let mut sp = Package::load(d)?;
+                            let l = sp.config.motion.as_ref().map(|m| m.layout.clone());
+                            (package_model(cfg, &mut sp)?, l, d.clone())
+                        }
+                        None => (session(cfg, &mut pkg, &graph)?, None, dir.clone()),
+                    };
+                    // Vocos when the config or the package names weights, else Griffin-Lim.
+                    let explicit = cfg.speech.vocos.clone().map(VocoderChoice::Vocos);
+                    let choice = VocoderChoice::for_package(explicit.as_ref(), &speech_dir);
+                    let ort = OrtOptions { threads: cfg.model.threads, ..OrtOptions::default() };
+                    let vocoder = Vocoder::open(&choice, &speech_model.config().audio, &ort).map_err(|e| {
+                        ConfigError::Invalid { key: "speech.vocos".into(), message: format!("{choice}: {e}") }
+                    })?;
+                    tracing::info!(vocoder = %choice, "text mode vocoder");
+                    speech_model.set_vocoder(vocoder);
+                    if speech_model.has_text() {
+                        if let Some(r) = &renderer {
+                            check_layout(r, speech_layout.as_ref().unwrap_or(&layout))?;
+                        }
+                        tracing::info!("text mode: the joint model speaks");
+                        Some(Box::new(speech_model))
+                    } else {
+                        tracing::warn!("the model package has no text input: /say is unavailable");
+                        None
+                    }
+                }
+            };
             (Box::new(motion) as _, speech, layout.name(), rates)
         }
         None => (Box::new(RestModel { k: layout_dim.motion_dim() }) as _, None, layout_dim.name(), opts.rates),

@@ -112,3 +112,90 @@ pub fn throughput(
         frames: frames as u64,
     })
 }
+
+/// What [`say_latency`] measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SayLatency {
+    /// Request -> first frame of speech, per run (seconds).
+    pub first_frame_s: Vec<f64>,
+    /// Frames of silence between pieces of the one utterance played to its end (synthesis fell behind).
+    pub gap_frames: u64,
+    /// Seconds of that utterance.
+    pub utterance_s: f64,
+}
+
+/// Longest wait for speech to start or end before the bench gives up.
+const SAY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Request-to-first-speech-frame of `/say` through `source` driven on the system clock (one frame every 1/fps, as
+/// the streamer pulls them, rendering included; no encoder): `text` is said `runs` times, each interrupted once it
+/// speaks, then once played to its end to count gaps between its pieces. `progress(run)` after each run.
+pub fn say_latency(
+    source: &mut super::LiveSource,
+    text: &str,
+    runs: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<SayLatency, StreamError> {
+    use crate::stream::{AvSource, ChunkTime};
+    use std::sync::atomic::Ordering;
+    let control = source.speech_control();
+    let stats = source.stats();
+    let format = source.format();
+    let mut chunk = AvChunk { rgb: Vec::new(), audio: Vec::new() };
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    // Pull the next frame at its slot on the system clock; returns the slot's instant.
+    let mut frame = |source: &mut super::LiveSource| -> Result<Instant, StreamError> {
+        let pts_ns = format.frame_pts_ns(n);
+        let slot = t0 + Duration::from_nanos(pts_ns);
+        if let Some(wait) = slot.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        source.fill(ChunkTime { index: n, pts_ns }, &mut chunk)?;
+        n += 1;
+        Ok(slot)
+    };
+    let say = |control: &super::SpeechControl| {
+        control
+            .say(super::SayRequest { text: text.to_string(), reference: None })
+            .map_err(|e| StreamError::Config(format!("/say refused the bench text: {e}")))
+    };
+    let mut first_frame_s = Vec::with_capacity(runs);
+    for run in 0..runs + 1 {
+        // Settle: a few idle frames, nothing queued.
+        let mut idle = 0;
+        while control.busy() || idle < 5 {
+            frame(source)?;
+            idle += 1;
+            if t0.elapsed() > SAY_TIMEOUT * (run as u32 + 2) {
+                return Err(StreamError::Source("speech did not stop after an interrupt".into()));
+            }
+        }
+        let before = stats.speech_frames.load(Ordering::Relaxed);
+        let gaps_before = stats.speech_gap_frames.load(Ordering::Relaxed);
+        let asked = Instant::now();
+        say(&control)?;
+        loop {
+            let slot = frame(source)?;
+            if stats.speech_frames.load(Ordering::Relaxed) > before {
+                if run < runs {
+                    first_frame_s.push(slot.saturating_duration_since(asked).as_secs_f64());
+                    control.interrupt();
+                    progress(run + 1);
+                    break;
+                }
+            } else if asked.elapsed() > SAY_TIMEOUT {
+                return Err(StreamError::Source("no speech within 60 s of the request".into()));
+            }
+            if run == runs && !control.busy() {
+                let frames = stats.speech_frames.load(Ordering::Relaxed) - before;
+                return Ok(SayLatency {
+                    first_frame_s,
+                    gap_frames: stats.speech_gap_frames.load(Ordering::Relaxed) - gaps_before,
+                    utterance_s: frames as f64 / format.fps as f64,
+                });
+            }
+        }
+    }
+    Err(StreamError::Source("the bench ended before its final run".into()))
+}

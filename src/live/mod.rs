@@ -33,6 +33,7 @@ pub mod source;
 pub mod speech;
 pub mod stats;
 mod timeline;
+pub mod voice;
 pub mod window;
 
 use std::net::SocketAddr;

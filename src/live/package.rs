@@ -3,8 +3,8 @@
 
 use super::speech::{SayRequest, Speech, SpeechModel, CHARS_PER_SECOND};
 use super::window::MotionModel;
-use crate::audio::griffin_lim::GriffinLim;
 use crate::audio::mel::{Mel, MelSpec};
+use crate::audio::vocoder::{Vocoder, VocoderChoice};
 use crate::model::config::ModelConfig;
 use crate::model::vocab::Vocab;
 use crate::runtime::Backend;
@@ -18,7 +18,8 @@ pub struct PackageModel {
     opts: SamplerOptions,
     mel: MelSpec,
     vocab: Option<Vocab>,
-    griffin_lim: Option<GriffinLim>,
+    /// Mel -> audio for text mode (Griffin-Lim until [`PackageModel::set_vocoder`]).
+    vocoder: Option<Vocoder>,
 }
 
 impl PackageModel {
@@ -33,7 +34,12 @@ impl PackageModel {
             return Err(StreamError::Config("the model package has no motion stream (audio-only F5 package?)".into()));
         }
         let mel = MelSpec::new(&cfg.audio).map_err(|e| StreamError::Config(e.to_string()))?;
-        Ok(Self { backend, cfg, opts, mel, vocab, griffin_lim: None })
+        Ok(Self { backend, cfg, opts, mel, vocab, vocoder: None })
+    }
+
+    /// The vocoder of text mode (Vocos where weights exist; Griffin-Lim otherwise, the default).
+    pub fn set_vocoder(&mut self, vocoder: Vocoder) {
+        self.vocoder = Some(vocoder);
     }
 
     /// The package's configuration (its rates go to the stream: [`super::rates`]).
@@ -99,7 +105,20 @@ impl MotionModel for PackageModel {
 }
 
 impl SpeechModel for PackageModel {
-    fn speak(&mut self, req: &SayRequest) -> Result<Speech, StreamError> {
+    fn speak(&mut self, req: &SayRequest, emit: &mut dyn FnMut(Speech) -> bool) -> Result<(), StreamError> {
+        for piece in crate::speech::clauses::pieces(&req.text) {
+            let clip = self.speak_piece(&SayRequest { text: piece, reference: req.reference.clone() })?;
+            if !emit(clip) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PackageModel {
+    /// One piece of text -> speech + motion in one sampling run (with the reference voice as its prompt).
+    fn speak_piece(&mut self, req: &SayRequest) -> Result<Speech, StreamError> {
         let vocab = self.vocab.as_ref().ok_or_else(|| StreamError::Config("no vocabulary".into()))?;
         let n = self.cfg.audio.n_mels;
         let (ref_mel, ref_text) = match &req.reference {
@@ -122,17 +141,21 @@ impl SpeechModel for PackageModel {
             .map_err(|e| StreamError::Source(format!("sampler: {e}")))?;
         // The generated part: mel frames [ref, ref + gen) and the motion frames they cover.
         let gen_mel = Mel { frames: gen, n_mels: n, data: out.mel[ref_frames * n..(ref_frames + gen) * n].to_vec() };
-        if self.griffin_lim.is_none() {
-            let gl = GriffinLim::new(&self.cfg.audio).map_err(|e| StreamError::Source(e.to_string()))?;
-            self.griffin_lim = Some(gl);
+        if self.vocoder.is_none() {
+            let v = Vocoder::open(&VocoderChoice::GriffinLim, &self.cfg.audio, &Default::default())
+                .map_err(|e| StreamError::Source(e.to_string()))?;
+            self.vocoder = Some(v);
         }
-        let gl = self.griffin_lim.as_ref().expect("set above");
-        let audio = gl.vocode(&gen_mel).map_err(|e| StreamError::Source(format!("vocoder: {e}")))?;
+        let vocoder = self.vocoder.as_mut().expect("set above");
+        let audio = vocoder.vocode(&gen_mel).map_err(|e| StreamError::Source(format!("vocoder: {e}")))?;
         let k = self.k();
         let m0 = self.cfg.motion_frames_for(ref_frames).min(out.motion_frames);
         let frames = (audio.len() as f64 * self.fps() / self.cfg.audio.sample_rate as f64).ceil() as usize;
         let mut motion = out.motion[m0 * k..].to_vec();
         motion.resize(frames * k, 0.0);
+        // Whole frames of audio, so pieces played (or joined) back to back stay in step with their motion.
+        let mut audio = audio;
+        audio.resize((frames as f64 * self.cfg.audio.sample_rate as f64 / self.fps()).round() as usize, 0.0);
         Ok(Speech { audio, motion })
     }
 }

@@ -58,6 +58,8 @@ pub struct LiveSource {
     last: Vec<f32>,
     rest: Vec<f32>,
     has_text: bool,
+    /// Whether the speech engine follows reference voices.
+    takes_reference: bool,
 }
 
 /// Seconds of silence for the start-up measurement of the model's processing time.
@@ -171,6 +173,7 @@ impl LiveSource {
             threads.push(spawn("model", Box::new(move || model_thread(&s, plan, motion.as_mut())))?);
         }
         let has_text = speech.is_some();
+        let takes_reference = speech.as_ref().is_some_and(|s| s.takes_reference());
         if let Some(mut sp) = speech {
             let s = shared.clone();
             threads.push(spawn("speech", Box::new(move || speech_thread(&s, sp.as_mut())))?);
@@ -185,12 +188,22 @@ impl LiveSource {
             }
             None => None,
         };
-        Ok(Self { shared, renderer, threads, udp, layout, last: vec![0.0; k], rest: vec![0.0; k], has_text })
+        Ok(Self {
+            shared,
+            renderer,
+            threads,
+            udp,
+            layout,
+            last: vec![0.0; k],
+            rest: vec![0.0; k],
+            has_text,
+            takes_reference,
+        })
     }
 
     /// The text-mode handle for the control API.
     pub fn speech_control(&self) -> SpeechControl {
-        SpeechControl { shared: self.shared.clone(), has_text: self.has_text }
+        SpeechControl { shared: self.shared.clone(), has_text: self.has_text, takes_reference: self.takes_reference }
     }
 
     /// Output delay in frames.
@@ -210,12 +223,17 @@ impl LiveSource {
         {
             let mut sp = sh.speech.lock().expect("speech lock");
             if sp.playing.is_none() {
-                if let Some((_, clip)) = sp.ready.pop_front() {
-                    sh.stats.speech_started.fetch_add(1, Ordering::Relaxed);
-                    sp.playing = Some((clip, 0));
+                if let Some((id, clip)) = sp.ready.pop_front() {
+                    if sp.finished != Some(id) {
+                        sh.stats.speech_started.fetch_add(1, Ordering::Relaxed);
+                    }
+                    sp.playing = Some((id, clip, 0));
+                } else if sp.finished.is_some() && sp.finished == sp.synthesizing {
+                    // The next piece of the utterance is not ready: a gap in the speech.
+                    sh.stats.speech_gap_frames.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            if let Some((clip, pos)) = &mut sp.playing {
+            if let Some((id, clip, pos)) = &mut sp.playing {
                 let spf = audio.len();
                 let frames = clip.motion.len() / sh.k;
                 let a0 = *pos * spf;
@@ -225,6 +243,7 @@ impl LiveSource {
                 let m = clip.motion[*pos * sh.k..(*pos + 1) * sh.k].to_vec();
                 *pos += 1;
                 if *pos >= frames {
+                    sp.finished = Some(*id);
                     sp.playing = None;
                 }
                 sh.stats.speech_frames.fetch_add(1, Ordering::Relaxed);

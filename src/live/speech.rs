@@ -25,15 +25,31 @@ pub struct SayRequest {
     pub reference: Option<(Vec<f32>, String)>,
 }
 
-/// Text -> speech + motion.
+/// Text -> speech + motion, piece by piece: the text is cut into sentences and clauses
+/// ([`crate::speech::clauses::pieces`]) and each piece is handed to `emit` as soon as it is synthesized, so the
+/// first plays while the rest is made; pieces play back to back. `emit` returns false when the request was
+/// interrupted: stop there.
 pub trait SpeechModel: Send {
-    fn speak(&mut self, req: &SayRequest) -> Result<Speech, StreamError>;
+    /// Whether a reference voice (`/say` with `voice` / `reference_wav`) can be followed.
+    fn takes_reference(&self) -> bool {
+        true
+    }
+    fn speak(&mut self, req: &SayRequest, emit: &mut dyn FnMut(Speech) -> bool) -> Result<(), StreamError>;
 }
 
-/// Limits of `/say` (clear 4xx errors above them).
-pub const MAX_SAY_CHARS: usize = 500;
-/// Longest reference voice accepted (seconds).
-pub const MAX_REFERENCE_S: f64 = 15.0;
+/// All pieces of `req` joined into one utterance (offline use: `jamflow say`).
+pub fn speak_all(model: &mut dyn SpeechModel, req: &SayRequest) -> Result<Speech, StreamError> {
+    let mut all = Speech { audio: Vec::new(), motion: Vec::new() };
+    model.speak(req, &mut |piece| {
+        all.audio.extend(piece.audio);
+        all.motion.extend(piece.motion);
+        true
+    })?;
+    Ok(all)
+}
+
+/// Limits of `/say` (clear 4xx errors above them): defined once, in the speech layer.
+pub use crate::speech::{MAX_REFERENCE_S, MAX_SAY_CHARS};
 /// Requests waiting for synthesis at most.
 pub const MAX_SAY_QUEUE: usize = 4;
 /// Speaking rate used to size generated speech when no reference voice is given (the corpus' espeak-ng voices
@@ -56,6 +72,7 @@ pub enum SayError {
 pub struct SpeechControl {
     pub(super) shared: Arc<Shared>,
     pub(super) has_text: bool,
+    pub(super) takes_reference: bool,
 }
 
 impl SpeechControl {
@@ -74,6 +91,12 @@ impl SpeechControl {
             return Err(SayError::Invalid(format!("text must have 1..={MAX_SAY_CHARS} characters, found {n}")));
         }
         if let Some((audio, text)) = &req.reference {
+            if !self.takes_reference {
+                return Err(SayError::Invalid(
+                    "this speech engine speaks in its own voice: reference voices need [speech] engine = \"model\""
+                        .into(),
+                ));
+            }
             let secs = audio.len() as f64 / self.shared.format.sample_rate as f64;
             if !(0.5..=MAX_REFERENCE_S).contains(&secs) {
                 return Err(SayError::Invalid(format!(
@@ -99,7 +122,7 @@ impl SpeechControl {
     /// Stop speaking now and drop queued requests; returns whether anything was stopped.
     pub fn interrupt(&self) -> bool {
         let mut sp = self.shared.speech.lock().expect("speech lock");
-        let any = sp.playing.is_some() || !sp.ready.is_empty() || !sp.pending.is_empty();
+        let any = sp.playing.is_some() || !sp.ready.is_empty() || !sp.pending.is_empty() || sp.synthesizing.is_some();
         sp.pending.clear();
         sp.ready.clear();
         if sp.playing.take().is_some() {
@@ -112,7 +135,7 @@ impl SpeechControl {
     /// Whether speech is playing or queued.
     pub fn busy(&self) -> bool {
         let sp = self.shared.speech.lock().expect("speech lock");
-        sp.playing.is_some() || !sp.ready.is_empty() || !sp.pending.is_empty()
+        sp.playing.is_some() || !sp.ready.is_empty() || !sp.pending.is_empty() || sp.synthesizing.is_some()
     }
 }
 
@@ -125,28 +148,123 @@ pub(super) fn speech_thread(sh: &Shared, model: &mut dyn SpeechModel) {
                     return;
                 }
                 if let Some((id, req)) = sp.pending.pop_front() {
+                    sp.synthesizing = Some(id);
                     break (id, req, sp.generation);
                 }
                 sp = sh.speech_cv.wait_timeout(sp, Duration::from_millis(200)).expect("speech lock").0;
             }
         };
         let t0 = Instant::now();
-        match model.speak(&req) {
-            Ok(clip) if !clip.motion.is_empty() => {
+        let mut pieces = 0usize;
+        let mut emit = |clip: Speech| -> bool {
+            let mut sp = sh.speech.lock().expect("speech lock");
+            if sp.generation != generation {
+                return false;
+            }
+            if !clip.motion.is_empty() {
                 let secs = clip.audio.len() as f64 / sh.format.sample_rate as f64;
-                tracing::info!(id, seconds = secs, took_ms = t0.elapsed().as_millis() as u64, "speech ready");
-                let mut sp = sh.speech.lock().expect("speech lock");
-                if sp.generation == generation {
-                    sp.ready.push_back((id, clip));
+                let took_ms = t0.elapsed().as_millis() as u64;
+                tracing::info!(id, piece = pieces, seconds = secs, took_ms, "speech piece ready");
+                sp.ready.push_back((id, clip));
+                pieces += 1;
+            }
+            true
+        };
+        let result = model.speak(&req, &mut emit);
+        if let Err(e) = &result {
+            sh.stats.speech_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(id, error = %e, "speech synthesis failed");
+        } else if pieces == 0 && sh.speech.lock().expect("speech lock").generation == generation {
+            sh.stats.speech_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(id, "speech synthesis produced nothing");
+        }
+        sh.speech.lock().expect("speech lock").synthesizing = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::{AudioInput, ChunkPlan, LiveOptions, LiveSource, LiveStats, RestModel};
+    use crate::stream::{AvChunk, AvSource, ChunkTime, Rates};
+
+    /// Speaks `n` pieces of `frames` frames, piece `i` with audio `i + 1` throughout, `delay` before each.
+    struct Pieces {
+        n: usize,
+        frames: usize,
+        delay: Duration,
+    }
+
+    impl SpeechModel for Pieces {
+        fn speak(&mut self, _: &SayRequest, emit: &mut dyn FnMut(Speech) -> bool) -> Result<(), StreamError> {
+            for i in 0..self.n {
+                std::thread::sleep(self.delay);
+                let v = (i + 1) as f32;
+                if !emit(Speech { audio: vec![v; self.frames * 960], motion: vec![v; self.frames * 2] }) {
+                    break;
                 }
             }
-            Ok(_) => {
-                sh.stats.speech_errors.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                sh.stats.speech_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(id, error = %e, "speech synthesis failed");
-            }
+            Ok(())
         }
+    }
+
+    fn source(model: Pieces) -> (LiveSource, Arc<LiveStats>) {
+        let opts = LiveOptions {
+            input: AudioInput::None,
+            plan: ChunkPlan::from_ms(400, 800, 160, 25),
+            margin_frames: 1,
+            motion_udp: None,
+            rates: Rates { fps: 25, sample_rate: 24_000 },
+        };
+        let stats = Arc::new(LiveStats::default());
+        let src =
+            LiveSource::start(&opts, Box::new(RestModel { k: 2 }), Some(Box::new(model)), None, "t", stats.clone());
+        (src.expect("live source"), stats)
+    }
+
+    fn say(c: &SpeechControl) {
+        c.say(SayRequest { text: "one two three, four five six.".into(), reference: None }).expect("queued");
+    }
+
+    /// Pull `n` frames from `from` on, `pace` apart; the first audio sample of each.
+    fn pull(src: &mut LiveSource, from: u64, n: u64, pace: Duration) -> Vec<f32> {
+        let mut out = AvChunk { rgb: Vec::new(), audio: Vec::new() };
+        (from..from + n)
+            .map(|i| {
+                std::thread::sleep(pace);
+                src.fill(ChunkTime { index: i, pts_ns: i * 40_000_000 }, &mut out).expect("frame");
+                out.audio[0]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pieces_of_one_utterance_play_back_to_back_as_one_utterance() {
+        let (mut src, stats) = source(Pieces { n: 3, frames: 4, delay: Duration::ZERO });
+        say(&src.speech_control());
+        std::thread::sleep(Duration::from_millis(300)); // all three pieces ready
+        let got = pull(&mut src, 0, 14, Duration::ZERO);
+        let want: Vec<f32> = [1.0, 2.0, 3.0].iter().flat_map(|&v| [v; 4]).chain([0.0, 0.0]).collect();
+        assert_eq!(got, want, "piece after piece with no frame between them, then silence");
+        assert_eq!(stats.speech_started.load(Ordering::Relaxed), 1, "one utterance");
+        assert_eq!(stats.speech_frames.load(Ordering::Relaxed), 12);
+        assert_eq!(stats.speech_gap_frames.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_piece_still_being_synthesized_is_a_counted_gap_and_interrupt_stops_the_rest() {
+        let (mut src, stats) = source(Pieces { n: 3, frames: 2, delay: Duration::from_millis(500) });
+        let control = src.speech_control();
+        say(&control);
+        // The first piece comes after 0.5 s, the second 0.5 s later: real-time frames in between are gaps.
+        let got = pull(&mut src, 0, 35, Duration::from_millis(40));
+        assert!(got.contains(&1.0) && got.contains(&2.0), "{got:?}");
+        assert!(stats.speech_gap_frames.load(Ordering::Relaxed) > 0);
+        assert_eq!(stats.speech_started.load(Ordering::Relaxed), 1, "a gap does not start a new utterance");
+        assert!(control.interrupt());
+        std::thread::sleep(Duration::from_millis(700));
+        let after = pull(&mut src, 35, 5, Duration::ZERO);
+        assert!(after.iter().all(|&v| v == 0.0), "nothing of the interrupted utterance plays: {after:?}");
+        assert!(!control.busy());
     }
 }

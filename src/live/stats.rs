@@ -46,6 +46,8 @@ pub struct LiveStats {
     pub speech_interrupted: AtomicU64,
     pub speech_frames: AtomicU64,
     pub speech_errors: AtomicU64,
+    /// Frames between two pieces of one utterance when the next piece was not ready (synthesis fell behind).
+    pub speech_gap_frames: AtomicU64,
     /// Output delay in frames (set once at start).
     pub delay_frames: AtomicU64,
     /// UDP motion datagrams sent / failed.
@@ -142,6 +144,11 @@ impl LiveStats {
         p.counter("jamflow_speech_interrupted_total", "Utterances interrupted.", g(&self.speech_interrupted));
         p.counter("jamflow_speech_frames_total", "Frames of generated speech output.", g(&self.speech_frames));
         p.counter("jamflow_speech_errors_total", "Failed syntheses.", g(&self.speech_errors));
+        p.counter(
+            "jamflow_speech_gap_frames_total",
+            "Frames of silence inside an utterance while its next piece was still being synthesized.",
+            g(&self.speech_gap_frames),
+        );
         p.gauge("jamflow_output_delay_frames", "Input-to-output delay in frames.", g(&self.delay_frames));
         p.counter("jamflow_motion_udp_sent_total", "Motion datagrams sent.", g(&self.udp_sent));
         p.counter("jamflow_motion_udp_errors_total", "Motion datagrams that failed.", g(&self.udp_errors));

@@ -129,8 +129,12 @@ impl MotionLine {
 pub(super) struct SpeechLine {
     pub(super) pending: VecDeque<(u64, SayRequest)>,
     pub(super) ready: VecDeque<(u64, Speech)>,
-    /// Playing clip and the next frame of it.
-    pub(super) playing: Option<(Speech, usize)>,
+    /// Playing piece: its request, the clip and the next frame of it.
+    pub(super) playing: Option<(u64, Speech, usize)>,
+    /// The request being synthesized (more of its pieces may follow the ones ready).
+    pub(super) synthesizing: Option<u64>,
+    /// The request whose last piece played to its end (a frame with its next piece not ready is a gap).
+    pub(super) finished: Option<u64>,
     /// Bumped by an interrupt: work for an older generation is discarded.
     pub(super) generation: u64,
     pub(super) next_id: u64,

@@ -32,6 +32,29 @@ pub fn oracle(args: &[&str]) {
     assert!(out.status.success(), "oracle {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Run `scripts/audio_oracle.py ARGS` (mel, Griffin-Lim and Vocos fixtures); panics with its stderr on failure.
+pub fn audio_oracle(args: &[&str]) {
+    let out = Command::new(python())
+        .arg(root().join("scripts/audio_oracle.py"))
+        .args(args)
+        .output()
+        .expect("running scripts/audio_oracle.py");
+    assert!(out.status.success(), "audio_oracle {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Random-weights Vocos (`charactr/vocos-mel-24khz` layout) converted to `DIR/vocos.safetensors`, with a 40-frame
+/// `DIR/mel.safetensors` and the PyPI vocos audio `DIR/expected.safetensors`.
+pub fn random_vocos(dir: &Path) {
+    audio_oracle(&["vocos", dir.to_str().unwrap(), "--seed", "3", "--frames", "40"]);
+    let conv = Command::new(python())
+        .arg(root().join("scripts/vocos_convert.py"))
+        .arg(dir.join("pytorch_model.bin"))
+        .arg(dir.join("vocos.safetensors"))
+        .output()
+        .unwrap();
+    assert!(conv.status.success(), "{}", String::from_utf8_lossy(&conv.stderr));
+}
+
 /// Run the `jamflow` binary.
 pub fn jamflow(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_jamflow")).args(args).output().expect("running jamflow")

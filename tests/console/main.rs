@@ -186,7 +186,8 @@ fn console_in_headless_chromium_previews_and_speaks() {
     let mp4 = dir.path().join("console.mp4");
     let _d = spawn(
         Command::new(JAMFLOWD)
-            .args(["--input", "none", "--no-rtsp", "--control-port", &ctl.to_string()])
+            // The joint model speaks: the page uploads a reference voice, which a Piper voice cannot follow.
+            .args(["--input", "none", "--no-rtsp", "--speech-engine", "model", "--control-port", &ctl.to_string()])
             .arg("--package")
             .arg(&pkg)
             .arg("--portrait")

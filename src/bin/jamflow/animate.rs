@@ -1,7 +1,7 @@
 //! `jamflow animate AUDIO --out talk.mp4|motion.safetensors`: anyone's recording -> the model's mouth motion ->
 //! a talking portrait with the audio muxed in (or the motion itself), through [`jamflow::animate`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -18,31 +18,31 @@ use jamflow::runtime::tensors::{write_safetensors, HostTensor, NamedTensors};
 #[derive(Args)]
 pub struct AnimateArgs {
     /// A WAV file: any rate, channels and length.
-    audio: PathBuf,
+    pub audio: PathBuf,
     /// OUT.mp4 (talking portrait + the audio) or OUT.safetensors (tensor `motion` [F, K], 25 fps).
     #[arg(long)]
-    out: PathBuf,
+    pub out: PathBuf,
     /// Portrait for the video (its landmark file beside it).
     #[arg(long, default_value = "assets/portraits/astronaut.png")]
-    portrait: PathBuf,
+    pub portrait: PathBuf,
     /// Model package (default: the live default, engines/jamflow-small-student).
     #[arg(long)]
-    package: Option<PathBuf>,
+    pub package: Option<PathBuf>,
     /// Seconds of audio per model window, and of motion carried over between windows.
     #[arg(long, default_value_t = Windows::default().window_s)]
-    window_s: f64,
+    pub window_s: f64,
     #[arg(long, default_value_t = Windows::default().history_s)]
-    history_s: f64,
+    pub history_s: f64,
     /// Face-crop side in pixels.
     #[arg(long, default_value_t = 512)]
-    size: u32,
+    pub size: u32,
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     /// Run the artifacts `jamflow build` made for this precision (fp32 on ONNX Runtime: the package's graph).
     #[arg(long, value_enum, default_value_t = Precision::Fp32)]
-    precision: Precision,
+    pub precision: Precision,
     #[command(flatten)]
-    rt: super::RuntimeArgs,
+    pub rt: super::RuntimeArgs,
 }
 
 enum Out {
@@ -51,11 +51,7 @@ enum Out {
 }
 
 pub fn run(a: &AnimateArgs) -> Result<()> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = match &a.package {
-        Some(p) => p.clone(),
-        None => jamflow::daemon::default_package(root).context("no default model package under engines/")?,
-    };
+    let dir = package_dir(a.package.as_deref())?;
     let mut pkg = super::load(&dir)?;
     let cfg = pkg.config.clone();
     let layout =
@@ -69,17 +65,7 @@ pub fn run(a: &AnimateArgs) -> Result<()> {
     let mut out = match ext.as_str() {
         "safetensors" => Out::Motion { frames: Vec::new() },
         "mp4" => {
-            if layout != MotionLayout::Mouth4_2d {
-                bail!(
-                    "{}: motion layout {} has no CPU renderer; write OUT.safetensors instead",
-                    dir.display(),
-                    layout.name()
-                );
-            }
-            let opts = MeshWarpOptions { output: OutputMode::Crop { size: a.size }, idle: None };
-            let renderer = MeshWarpRenderer::open(&a.portrait, None, &opts)?;
-            jamflow::render::check_layout(&renderer, &layout)?;
-            let sink = FrameSink::create_with_audio(&a.out, renderer.frame_size(), Some(&a.audio))?;
+            let (renderer, sink) = open_video(&dir, &layout, &a.portrait, a.size, &a.audio, &a.out)?;
             Out::Video { sink, renderer: Box::new(renderer), next: 0 }
         }
         _ => unreachable!("extension checked above"),
@@ -116,6 +102,34 @@ pub fn run(a: &AnimateArgs) -> Result<()> {
     }
     println!("{n} motion frames ({:.2} s at 25 fps) -> {}", n as f64 / 25.0, a.out.display());
     Ok(())
+}
+
+/// The mesh renderer of `portrait` for `layout` (the package `dir`'s) and an MP4 sink with `audio` muxed in.
+pub fn open_video(
+    dir: &Path,
+    layout: &MotionLayout,
+    portrait: &Path,
+    size: u32,
+    audio: &Path,
+    out: &Path,
+) -> Result<(MeshWarpRenderer, FrameSink)> {
+    if *layout != MotionLayout::Mouth4_2d {
+        bail!("{}: motion layout {} has no CPU renderer; write OUT.safetensors instead", dir.display(), layout.name());
+    }
+    let opts = MeshWarpOptions { output: OutputMode::Crop { size }, idle: None };
+    let renderer = MeshWarpRenderer::open(portrait, None, &opts)?;
+    jamflow::render::check_layout(&renderer, layout)?;
+    let sink = FrameSink::create_with_audio(out, renderer.frame_size(), Some(audio))?;
+    Ok((renderer, sink))
+}
+
+/// The package of `--package`, or the live default under the checkout.
+pub fn package_dir(package: Option<&Path>) -> Result<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match package {
+        Some(p) => Ok(p.to_path_buf()),
+        None => jamflow::daemon::default_package(root).context("no default model package under engines/"),
+    }
 }
 
 fn render_err(e: RenderError) -> AnimateError {

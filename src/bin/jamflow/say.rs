@@ -1,0 +1,310 @@
+//! `jamflow say TEXT --out OUT.wav|OUT.mp4`: speech from text (a Piper voice, or the joint model's own text path)
+//! as a WAV, or a talking portrait whose lips come from the same run. `jamflow dub --motion M --text T --out W`:
+//! speech for known mouth motion (the model's inpainting with motion known).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use jamflow::audio::mel::Mel;
+use jamflow::audio::vocoder::{Vocoder, VocoderChoice};
+use jamflow::audio::wav::{self, WavFormat};
+use jamflow::compile::Precision;
+use jamflow::live::speech::speak_all;
+use jamflow::live::{PackageModel, SayRequest};
+use jamflow::model::Package;
+use jamflow::render::Renderer;
+use jamflow::runtime::tensors::read_safetensors;
+use jamflow::runtime::OrtOptions;
+use jamflow::sampler::{self, Request, SamplerOptions};
+use jamflow::speech::piper::{default_voice, PiperVoice, DEFAULT_VOICE};
+use jamflow::speech::{check_text, Speaker, SpeechEngine, MAX_REFERENCE_S};
+
+use super::animate::{self, AnimateArgs};
+use super::RuntimeArgs;
+
+#[derive(Args)]
+pub struct SayArgs {
+    /// What to say (at most 500 characters).
+    text: String,
+    /// OUT.wav (speech) or OUT.mp4 (talking portrait with the speech).
+    #[arg(long)]
+    out: PathBuf,
+    /// `piper`: a Piper voice, then the audio -> motion model; `model`: the joint model's text path.
+    #[arg(long, value_enum, default_value_t = SpeechEngine::Piper)]
+    engine: SpeechEngine,
+    /// Piper voice (MODEL.onnx, MODEL.onnx.json beside it); default: the joe voice scripts/setup.sh installs.
+    #[arg(long)]
+    voice: Option<PathBuf>,
+    /// `--engine model`: a reference voice (WAV, at most 15 s) and its transcript (F5-style voice prompt).
+    #[arg(long, requires = "reference_text")]
+    reference: Option<PathBuf>,
+    #[arg(long, requires = "reference")]
+    reference_text: Option<String>,
+    /// `--engine model`: `vocos:DIR` or `griffin-lim` (default: the package's `vocos/` weights if any, else
+    /// Griffin-Lim).
+    #[arg(long)]
+    vocoder: Option<String>,
+    /// Portrait for the video (its landmark file beside it).
+    #[arg(long, default_value = "assets/portraits/astronaut.png")]
+    portrait: PathBuf,
+    /// Model package (default: `--engine piper`: the live default, engines/jamflow-small-student, for audio ->
+    /// motion; `--engine model`: engines/jamflow-small, the package trained on the text tasks).
+    #[arg(long)]
+    package: Option<PathBuf>,
+    /// Face-crop side in pixels.
+    #[arg(long, default_value_t = 512)]
+    size: u32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// `--engine model`: sampler steps (default: the package's; `configs/demo.toml` speaks with 8).
+    #[arg(long)]
+    steps: Option<usize>,
+    #[command(flatten)]
+    rt: RuntimeArgs,
+}
+
+#[derive(Args)]
+pub struct DubArgs {
+    /// Mouth motion to speak to: safetensors `motion` [F, K] at 25 fps (what `jamflow animate` or `sample` write).
+    #[arg(long)]
+    motion: PathBuf,
+    /// The words (at most 500 characters).
+    #[arg(long)]
+    text: String,
+    /// OUT.wav (24 kHz mono).
+    #[arg(long)]
+    out: PathBuf,
+    /// Model package with a text input (default: engines/jamflow-small, trained on the text tasks).
+    #[arg(long)]
+    package: Option<PathBuf>,
+    /// `vocos:DIR` or `griffin-lim` (default: the package's `vocos/` weights if any, else Griffin-Lim).
+    #[arg(long)]
+    vocoder: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sampler steps (default: the package's).
+    #[arg(long)]
+    steps: Option<usize>,
+    #[command(flatten)]
+    rt: RuntimeArgs,
+}
+
+/// The package that speaks text by default: the teacher, trained on the text tasks (the student is distilled for
+/// audio -> motion only; docs/training.md), as `configs/demo.toml` names it for `/say`.
+const SPEECH_PACKAGE: &str = "engines/jamflow-small";
+
+/// `--package`, else [`SPEECH_PACKAGE`] under the checkout, else the live default.
+fn speech_package(package: Option<&Path>) -> Result<PathBuf> {
+    let teacher = Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEECH_PACKAGE);
+    match package {
+        Some(p) => Ok(p.to_path_buf()),
+        None if teacher.join(jamflow::model::package::CONFIG_FILE).is_file() => Ok(teacher),
+        None => animate::package_dir(None),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutKind {
+    Wav,
+    Mp4,
+}
+
+fn out_kind(out: &Path) -> Result<OutKind> {
+    match out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("wav") => Ok(OutKind::Wav),
+        Some("mp4") => Ok(OutKind::Mp4),
+        _ => bail!("--out {}: expected OUT.wav (speech) or OUT.mp4 (talking portrait)", out.display()),
+    }
+}
+
+/// `--vocoder` as a [`VocoderChoice`] (parsed here so a bad value is the usual error, exit status 1).
+fn vocoder_choice(arg: Option<&str>) -> Result<Option<VocoderChoice>> {
+    arg.map(|v| v.parse::<VocoderChoice>().context("--vocoder")).transpose()
+}
+
+/// ONNX Runtime options for the voice / vocoder graphs (the model package goes through `super::backend`).
+fn ort_options(rt: &RuntimeArgs) -> Result<OrtOptions> {
+    Ok(OrtOptions { trt_cache: None, ..rt.options(Path::new("."))? })
+}
+
+/// A temporary WAV path beside nothing else (removed by the caller).
+fn temp_wav(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("jamflow-{tag}-{}.wav", std::process::id()))
+}
+
+pub fn say(a: &SayArgs) -> Result<()> {
+    check_text(&a.text)?;
+    let kind = out_kind(&a.out)?;
+    match a.engine {
+        SpeechEngine::Piper => say_piper(a, kind),
+        SpeechEngine::Model => say_model(a, kind),
+    }
+}
+
+fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
+    if a.reference.is_some() {
+        bail!("--reference is a voice prompt for --engine model; a Piper voice is chosen with --voice");
+    }
+    let voice_path = match &a.voice {
+        Some(v) => v.clone(),
+        None => default_voice().with_context(|| {
+            format!("no Piper voice at {DEFAULT_VOICE} (scripts/setup.sh installs it) and no --voice given")
+        })?,
+    };
+    let mut voice = PiperVoice::open(&voice_path, &ort_options(&a.rt)?)?;
+    let t0 = std::time::Instant::now();
+    let audio = voice.speak(&a.text)?;
+    let rate = voice.sample_rate();
+    let secs = audio.len() as f64 / rate as f64;
+    tracing::info!(seconds = secs, took_ms = t0.elapsed().as_millis() as u64, voice = %voice_path.display(), "spoken");
+    match kind {
+        OutKind::Wav => {
+            wav::write(&a.out, rate, &audio, WavFormat::Pcm16)?;
+            println!("{secs:.2} s of speech at {rate} Hz (piper, {}) -> {}", voice_path.display(), a.out.display());
+        }
+        OutKind::Mp4 => {
+            // The voice's audio -> the package's audio -> motion path -> video with the audio muxed (`animate`).
+            let tmp = temp_wav("say");
+            wav::write(&tmp, rate, &audio, WavFormat::Pcm16)?;
+            let args = AnimateArgs {
+                audio: tmp.clone(),
+                out: a.out.clone(),
+                portrait: a.portrait.clone(),
+                package: a.package.clone(),
+                window_s: jamflow::animate::Windows::default().window_s,
+                history_s: jamflow::animate::Windows::default().history_s,
+                size: a.size,
+                seed: a.seed,
+                precision: Precision::Fp32,
+                rt: a.rt.clone(),
+            };
+            let r = animate::run(&args);
+            let _ = std::fs::remove_file(&tmp);
+            r?;
+        }
+    }
+    Ok(())
+}
+
+/// The package's model with its vocab and the vocoder of `choice`.
+fn package_model(
+    dir: &Path,
+    choice: Option<&VocoderChoice>,
+    (seed, steps): (u64, Option<usize>),
+    rt: &RuntimeArgs,
+) -> Result<(Package, PackageModel)> {
+    let mut pkg = super::load(dir)?;
+    if pkg.config.text.is_none() || pkg.vocab.is_none() {
+        bail!("{}: the package has no text input (vocab.txt); it cannot speak text", dir.display());
+    }
+    let backend = super::backend(&mut pkg, &(rt.clone(), Precision::Fp32))?;
+    let mut opts = SamplerOptions::from_config(&pkg.config, seed);
+    opts.steps = steps.unwrap_or(opts.steps);
+    let mut model = PackageModel::new(backend, pkg.config.clone(), opts, pkg.vocab.clone())?;
+    let choice = VocoderChoice::for_package(choice, dir);
+    model.set_vocoder(Vocoder::open(&choice, &pkg.config.audio, &ort_options(rt)?)?);
+    tracing::info!(vocoder = %choice, "text mode");
+    Ok((pkg, model))
+}
+
+fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
+    if a.voice.is_some() {
+        bail!("--voice names a Piper voice; it applies to --engine piper");
+    }
+    let dir = speech_package(a.package.as_deref())?;
+    let (pkg, mut model) =
+        package_model(&dir, vocoder_choice(a.vocoder.as_deref())?.as_ref(), (a.seed, a.steps), &a.rt)?;
+    let rate = pkg.config.audio.sample_rate;
+    let reference = match (&a.reference, &a.reference_text) {
+        (Some(w), Some(t)) => {
+            let x = wav::load_mono(w, rate)?;
+            let secs = x.len() as f64 / rate as f64;
+            if !(0.5..=MAX_REFERENCE_S).contains(&secs) {
+                bail!("--reference {}: lasts {secs:.1} s; expected 0.5..={MAX_REFERENCE_S} s", w.display());
+            }
+            Some((x, t.clone()))
+        }
+        _ => None,
+    };
+    let speech = speak_all(&mut model, &SayRequest { text: a.text.clone(), reference })?;
+    let secs = speech.audio.len() as f64 / rate as f64;
+    match kind {
+        OutKind::Wav => {
+            wav::write(&a.out, rate, &speech.audio, WavFormat::Pcm16)?;
+            println!("{secs:.2} s of speech at {rate} Hz (model, {}) -> {}", dir.display(), a.out.display());
+        }
+        OutKind::Mp4 => {
+            // Lips from the same sampling run as the speech.
+            let layout = pkg.config.motion.as_ref().map(|m| m.layout.clone()).context("the package has no motion")?;
+            let k = layout.motion_dim();
+            let tmp = temp_wav("say");
+            wav::write(&tmp, rate, &speech.audio, WavFormat::Pcm16)?;
+            let r = (|| -> Result<usize> {
+                let (mut renderer, mut sink) = animate::open_video(&dir, &layout, &a.portrait, a.size, &tmp, &a.out)?;
+                let mut n = 0u64;
+                for f in speech.motion.chunks_exact(k) {
+                    sink.push(&renderer.render(f, n)?)?;
+                    n += 1;
+                }
+                sink.finish()?;
+                Ok(n as usize)
+            })();
+            let _ = std::fs::remove_file(&tmp);
+            let n = r?;
+            println!("{secs:.2} s of speech, {n} frames (model, {}) -> {}", dir.display(), a.out.display());
+        }
+    }
+    Ok(())
+}
+
+pub fn dub(a: &DubArgs) -> Result<()> {
+    check_text(&a.text)?;
+    if out_kind(&a.out)? != OutKind::Wav {
+        bail!("--out {}: dub writes speech, expected OUT.wav", a.out.display());
+    }
+    let dir = speech_package(a.package.as_deref())?;
+    let mut pkg = super::load(&dir)?;
+    let cfg = pkg.config.clone();
+    let (Some(text_cfg), Some(vocab)) = (cfg.text.as_ref(), pkg.vocab.as_ref()) else {
+        bail!("{}: the package has no text input (vocab.txt); it cannot dub", dir.display());
+    };
+    let motion_cfg = cfg.motion.as_ref().with_context(|| format!("{}: the package has no motion", dir.display()))?;
+    let k = motion_cfg.layout.motion_dim();
+    let t = read_safetensors(&a.motion)?;
+    let m = t.get("motion").with_context(|| format!("{}: no tensor `motion`", a.motion.display()))?;
+    let data = m.as_f32().with_context(|| format!("{}: `motion` must be f32", a.motion.display()))?;
+    if m.shape.len() != 2 || m.shape[1] != k || m.shape[0] == 0 {
+        bail!(
+            "{}: `motion` has shape {:?}; expected [frames, {k}] ({})",
+            a.motion.display(),
+            m.shape,
+            motion_cfg.layout.name()
+        );
+    }
+    let frames = m.shape[0];
+    // Mel frames covering exactly the motion frames.
+    let mut mel_frames = (frames as f64 * cfg.audio.mel_rate() / motion_cfg.fps).round() as usize;
+    while mel_frames > 0 && cfg.motion_frames_for(mel_frames) > frames {
+        mel_frames -= 1;
+    }
+    let ids = vocab.encode_checked(&a.text, text_cfg.max_len)?;
+    let req = Request::motion_to_speech(&cfg, data, ids, mel_frames);
+    let mut backend = super::backend(&mut pkg, &(a.rt.clone(), Precision::Fp32))?;
+    let mut opts = SamplerOptions::from_config(&cfg, a.seed);
+    opts.steps = a.steps.unwrap_or(opts.steps);
+    let out = sampler::sample(backend.as_mut(), &cfg, &req, &opts)?;
+    let choice = VocoderChoice::for_package(vocoder_choice(a.vocoder.as_deref())?.as_ref(), &dir);
+    let mut vocoder = Vocoder::open(&choice, &cfg.audio, &ort_options(&a.rt)?)?;
+    let mel = Mel { frames: out.mel_frames, n_mels: cfg.audio.n_mels, data: out.mel };
+    let audio = vocoder.vocode(&mel)?;
+    wav::write(&a.out, cfg.audio.sample_rate, &audio, WavFormat::Pcm16)?;
+    println!(
+        "{frames} motion frames + {:?} -> {:.2} s of speech ({choice}) -> {}",
+        a.text,
+        audio.len() as f64 / cfg.audio.sample_rate as f64,
+        a.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Speech from text: one [`Speaker`] interface (text -> mono audio) and the engines behind it.
+//!
+//! - [`piper`]: Piper VITS voices (`MODEL.onnx` + `MODEL.onnx.json`) run by our ONNX Runtime backend, fed phoneme
+//!   ids made exactly as Piper makes them ([`phonemize`], espeak-ng through [`crate::audio::espeak`]).
+//! - `model`: the joint model's own text path (text -> mel + motion in one sampling run); it lives with the model
+//!   package behind the live traits (`live::PackageModel`), chosen by [`SpeechEngine::Model`].
+//!
+//! Layer: after `model`, `runtime` and `audio`; it never reaches into `stream`, `live` or `daemon`.
+
+pub mod clauses;
+pub mod phonemize;
+pub mod piper;
+
+use std::path::PathBuf;
+
+use crate::audio::espeak::EspeakError;
+use crate::runtime::RuntimeError;
+
+/// Longest text one request may speak (characters), for `/say` and `jamflow say`.
+pub const MAX_SAY_CHARS: usize = 500;
+/// Longest reference voice accepted (seconds).
+pub const MAX_REFERENCE_S: f64 = 15.0;
+
+/// Text -> speech: mono f32 audio at [`Speaker::sample_rate`].
+pub trait Speaker: Send {
+    fn sample_rate(&self) -> u32;
+    fn speak(&mut self, text: &str) -> Result<Vec<f32>, SpeechError>;
+}
+
+/// Which engine speaks (`[speech] engine`, `jamflow say --engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpeechEngine {
+    /// The joint model: text -> mel + motion in one sampling run.
+    #[default]
+    Model,
+    /// A Piper voice, then the audio -> motion model.
+    Piper,
+}
+
+impl SpeechEngine {
+    pub fn name(self) -> &'static str {
+        match self {
+            SpeechEngine::Model => "model",
+            SpeechEngine::Piper => "piper",
+        }
+    }
+}
+
+impl std::fmt::Display for SpeechEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for SpeechEngine {
+    type Err = SpeechError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "model" => Ok(SpeechEngine::Model),
+            "piper" => Ok(SpeechEngine::Piper),
+            _ => Err(SpeechError::Invalid(format!("speech engine {s:?}: expected \"model\" or \"piper\""))),
+        }
+    }
+}
+
+/// Why speech could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeechError {
+    #[error("the text is empty")]
+    EmptyText,
+    #[error("the text has {found} characters; at most {MAX_SAY_CHARS} are accepted")]
+    TextTooLong { found: usize },
+    #[error("nothing in the text can be spoken (characters {0:?} have no phonemes in this voice)")]
+    Unsayable(String),
+    /// A voice file that is missing or not what it should be.
+    #[error("{path}: {msg}")]
+    VoiceFile { path: PathBuf, msg: String },
+    /// A voice whose configuration does not fit (no pad symbol, unsupported phoneme type, ...).
+    #[error("voice: {0}")]
+    Voice(String),
+    #[error("espeak-ng: {0}")]
+    Espeak(#[from] EspeakError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The checks every engine applies to a text first: not empty (after trimming), at most [`MAX_SAY_CHARS`].
+pub fn check_text(text: &str) -> Result<(), SpeechError> {
+    let n = text.chars().count();
+    if text.trim().is_empty() {
+        return Err(SpeechError::EmptyText);
+    }
+    if n > MAX_SAY_CHARS {
+        return Err(SpeechError::TextTooLong { found: n });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_names_round_trip() {
+        for e in [SpeechEngine::Model, SpeechEngine::Piper] {
+            assert_eq!(e.to_string().parse::<SpeechEngine>().unwrap(), e);
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(json, format!("\"{e}\""));
+        }
+        assert!("espeak".parse::<SpeechEngine>().is_err());
+    }
+
+    #[test]
+    fn texts_are_checked() {
+        assert!(matches!(check_text("  \n"), Err(SpeechError::EmptyText)));
+        assert!(matches!(check_text(&"a".repeat(MAX_SAY_CHARS + 1)), Err(SpeechError::TextTooLong { .. })));
+        assert!(check_text(&"a".repeat(MAX_SAY_CHARS)).is_ok());
+    }
+}

@@ -1,0 +1,246 @@
+//! Speech from text (issue 12): the Piper phonemizer against Piper's own ids (tests/fixtures/piper_ids.json from
+//! scripts/piper_ids.py), the Piper voice on our ONNX Runtime against piper-tts (scripts/piper_parity.py),
+//! `jamflow say` WAV / MP4 output and its named errors, `jamflow dub`.
+//!
+//! The voice and Piper's espeak-ng-data come from `.voices/` (scripts/setup.sh installs them); without it the
+//! tests that need a voice print why and return.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use jamflow::speech::phonemize::{phonemes_to_ids, Phonemizer};
+use jamflow::speech::piper::{PiperVoice, Scales, VoiceConfig};
+
+fn voice() -> Option<PathBuf> {
+    let v = root().join(jamflow::speech::piper::DEFAULT_VOICE);
+    if v.is_file() {
+        Some(v)
+    } else {
+        println!("skipped: {} missing (scripts/setup.sh installs the Piper voice into .voices/)", v.display());
+        None
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Texts where Piper's espeak-ng (2026) and Debian's 1.51 library differ in the dictionary or stress code itself
+/// (not in what this crate recovers): a lone "One" gets secondary stress from the newer library.
+const KNOWN_DIFFERENT: [&str; 1] = ["One. Two. Three."];
+
+#[test]
+fn phoneme_ids_equal_pipers() {
+    let Some(v) = voice() else { return };
+    let cfg = VoiceConfig::load(&PathBuf::from(format!("{}.json", v.display()))).unwrap();
+    let ph = Phonemizer {
+        voice: cfg.espeak_voice().to_string(),
+        data: Some(root().join(".voices/espeak-ng-data")),
+        vowel_clusters: Vec::new(),
+    };
+    let fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/piper_ids.json")).unwrap()).unwrap();
+    let cases = fixture["cases"].as_array().unwrap();
+    assert!(cases.len() >= 150, "the fixture has {} texts", cases.len());
+    let mut differ = Vec::new();
+    for c in cases {
+        let text = c["text"].as_str().unwrap();
+        let want: Vec<Vec<i64>> = c["sentences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["ids"].as_array().unwrap().iter().map(|i| i.as_i64().unwrap()).collect())
+            .collect();
+        let got: Vec<Vec<i64>> =
+            ph.phonemize(text).unwrap().iter().map(|p| phonemes_to_ids(p, cfg.id_map()).unwrap().0).collect();
+        if got != want {
+            let phon: Vec<String> = ph.phonemize(text).unwrap().iter().map(|p| p.concat()).collect();
+            differ.push(format!("{text:?}: ours {phon:?}, Piper's {:?}", c["sentences"]));
+        }
+    }
+    println!("{} of {} texts have Piper's ids", cases.len() - differ.len(), cases.len());
+    let unexpected: Vec<&String> =
+        differ.iter().filter(|d| !KNOWN_DIFFERENT.iter().any(|k| d.starts_with(&format!("{k:?}")))).collect();
+    assert!(
+        unexpected.is_empty(),
+        "ids differ from Piper's:\n{}",
+        unexpected.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn voice_audio_equals_piper_tts_without_noise() {
+    let Some(v) = voice() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("piper.safetensors");
+    let text = "The quick brown fox jumps over the lazy dog.";
+    let st = Command::new(python())
+        .arg(root().join("scripts/piper_parity.py"))
+        .args(["--voice", s(&v), "--text", text, "--out", s(&out)])
+        .status()
+        .unwrap();
+    assert!(st.success(), "scripts/piper_parity.py failed");
+    let t = read(&out);
+    let ids = t["ids"].as_i64().unwrap().to_vec();
+    let want = t["audio"].as_f32().unwrap();
+    let mut voice = PiperVoice::open(&v, &Default::default()).unwrap();
+    let ours = voice.ids(text).unwrap().0;
+    assert_eq!(ours, vec![ids.clone()], "phoneme ids");
+    voice.scales = Scales { noise_scale: 0.0, noise_w: 0.0, ..voice.scales };
+    let got = voice.synthesize_ids(&ids).unwrap();
+    assert_eq!(got.len(), want.len(), "audio length");
+    let peak = want.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let diff = want.iter().zip(&got).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    println!("{} samples, peak {peak:.3}, max |ours - piper-tts| = {diff:e}", got.len());
+    assert!(peak > 0.05, "piper-tts audio is silent");
+    assert!(diff <= 1e-4 * peak, "max abs difference {diff} (peak {peak})");
+}
+
+#[test]
+fn say_writes_speech_of_plausible_length() {
+    if voice().is_none() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("hello.wav");
+    let text = "Welcome to the museum. The exhibition on the second floor opens at nine.";
+    jamflow_ok(&["say", text, "--out", s(&out), "--threads", "2"]);
+    let w = jamflow::audio::wav::read(&out).unwrap();
+    assert_eq!(w.sample_rate, 22050, "the voice's own rate");
+    let x = w.to_mono();
+    let secs = x.len() as f64 / w.sample_rate as f64;
+    // 13 words at 2-4 words per second.
+    assert!((3.0..7.5).contains(&secs), "{secs:.2} s for 13 words");
+    let rms = (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+    assert!(rms > 0.05, "speech level {rms}");
+    // Two sentences, each peak-normalized as piper-tts does.
+    let peak = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(peak > 0.9, "peak {peak}");
+}
+
+#[test]
+fn say_mp4_has_video_and_audio() {
+    if voice().is_none() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("talk.mp4");
+    jamflow_ok(&["say", "Hello, how can I help you today?", "--out", s(&out), "--size", "128", "--threads", "2"]);
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "csv=p=0"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let streams = String::from_utf8_lossy(&probe.stdout);
+    assert!(streams.contains("video") && streams.contains("audio"), "streams: {streams}");
+    for line in streams.lines() {
+        let secs: f64 = line.split(',').nth(1).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        assert!((1.0..5.0).contains(&secs), "stream {line}: duration");
+    }
+}
+
+#[test]
+fn say_refuses_bad_input_with_named_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("x.wav");
+    let e = jamflow_err(&["say", "   ", "--out", s(&out)]);
+    assert!(e.contains("empty"), "{e}");
+    let long = "a".repeat(501);
+    let e = jamflow_err(&["say", &long, "--out", s(&out)]);
+    assert!(e.contains("501") && e.contains("500"), "{e}");
+    let e = jamflow_err(&["say", "hi", "--out", s(&d.path().join("x.ogg"))]);
+    assert!(e.contains("x.ogg") && e.contains("OUT.wav"), "{e}");
+    let missing = d.path().join("nobody.onnx");
+    let e = jamflow_err(&["say", "hi", "--voice", s(&missing), "--out", s(&out)]);
+    assert!(e.contains("nobody.onnx"), "{e}");
+    // A voice whose config is corrupt: the error names the .onnx.json.
+    let onnx = d.path().join("broken.onnx");
+    std::fs::write(&onnx, b"not onnx").unwrap();
+    std::fs::write(d.path().join("broken.onnx.json"), b"{\"audio\": ").unwrap();
+    let e = jamflow_err(&["say", "hi", "--voice", s(&onnx), "--out", s(&out)]);
+    assert!(e.contains("broken.onnx.json") && e.contains("not a Piper voice config"), "{e}");
+    // A good config beside a corrupt model: the error names the .onnx.
+    if let Some(v) = voice() {
+        std::fs::copy(format!("{}.json", v.display()), d.path().join("broken.onnx.json")).unwrap();
+        let e = jamflow_err(&["say", "hi", "--voice", s(&onnx), "--out", s(&out)]);
+        assert!(e.contains("broken.onnx") && e.contains("ONNX"), "{e}");
+    }
+    let e = jamflow_err(&[
+        "say",
+        "hi",
+        "--engine",
+        "piper",
+        "--reference",
+        "a.wav",
+        "--reference-text",
+        "a",
+        "--out",
+        s(&out),
+    ]);
+    assert!(e.contains("--engine model"), "{e}");
+}
+
+#[test]
+fn model_engine_and_dub_write_speech() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("model.wav");
+    jamflow_ok(&["say", "Hello there.", "--engine", "model", "--steps", "8", "--out", s(&out), "--threads", "2"]);
+    let w = jamflow::audio::wav::read(&out).unwrap();
+    assert_eq!(w.sample_rate, 24000);
+    assert!(w.frames() > 12000, "{} samples", w.frames());
+    // Dub: motion of a real clip (espeak-ng speech through `animate`) + its words -> speech as long as the motion.
+    let clip = d.path().join("clip.wav");
+    assert!(Command::new("espeak-ng").arg("-w").arg(&clip).arg("Open the window please.").status().unwrap().success());
+    let motion = d.path().join("m.safetensors");
+    jamflow_ok(&["animate", s(&clip), "--out", s(&motion), "--threads", "2"]);
+    let frames = read(&motion)["motion"].shape[0];
+    let dub = d.path().join("dub.wav");
+    jamflow_ok(&[
+        "dub",
+        "--motion",
+        s(&motion),
+        "--text",
+        "Open the window please.",
+        "--out",
+        s(&dub),
+        "--threads",
+        "2",
+    ]);
+    let w = jamflow::audio::wav::read(&dub).unwrap();
+    let secs = w.frames() as f64 / w.sample_rate as f64;
+    assert!((secs - frames as f64 / 25.0).abs() < 0.1, "{secs:.2} s of speech for {frames} motion frames");
+    let e = jamflow_err(&["dub", "--motion", s(&clip), "--text", "x", "--out", s(&dub)]);
+    assert!(e.contains("clip.wav"), "{e}");
+}
+
+#[test]
+fn model_engine_uses_a_packages_vocos_weights() {
+    // The default package copied with (random-weights) Vocos in PACKAGE/vocos/: `say --engine model` and `dub`
+    // vocode with it, unasked; `--vocoder griffin-lim` overrides it.
+    let d = tempfile::tempdir().unwrap();
+    let pkg = d.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("vocos")).unwrap();
+    let src = root().join("engines/jamflow-small-student");
+    for f in ["model.json", "model.safetensors", "vocab.txt"] {
+        std::fs::copy(src.join(f), pkg.join(f)).unwrap();
+    }
+    random_vocos(&pkg.join("vocos"));
+    let out = d.path().join("v.wav");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["say", "Hello there.", "--engine", "model", "--package", s(&pkg), "--out", s(&out)];
+        args.extend_from_slice(extra);
+        let o = jamflow(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let log = run(&[]);
+    assert!(log.contains("vocos:"), "the package's Vocos is used: {log}");
+    assert!(jamflow::audio::wav::read(&out).unwrap().frames() > 12000);
+    let log = run(&["--vocoder", "griffin-lim"]);
+    assert!(log.contains("griffin-lim"), "{log}");
+    let e = jamflow_err(&["say", "Hi.", "--engine", "model", "--vocoder", "hifigan", "--out", s(&out)]);
+    assert!(e.contains("vocos:DIR"), "{e}");
+}
