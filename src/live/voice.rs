@@ -59,12 +59,16 @@ impl SpeechModel for VoiceSpeech {
         let k = self.motion.motion_dim();
         let mut prev: (Vec<f32>, Vec<f32>) = (Vec::new(), Vec::new());
         for piece in clauses::pieces(&req.text) {
+            let t0 = std::time::Instant::now();
             let voice = self.speaker.speak(&piece).map_err(|e| StreamError::Source(format!("speech: {e}")))?;
+            let voice_ms = t0.elapsed().as_secs_f64() * 1e3;
             let mut audio = resample(&voice, self.speaker.sample_rate(), self.rates.sample_rate)
                 .map_err(|e| StreamError::Source(format!("speech resampling: {e}")))?;
             let frames = audio.len().div_ceil(spf);
             audio.resize(frames * spf, 0.0); // whole frames: pieces play back to back
             let motion = self.motion_of(&audio, &prev)?; // [frames, K]
+            let lips_ms = t0.elapsed().as_secs_f64() * 1e3 - voice_ms;
+            tracing::debug!(piece = %piece, frames, voice_ms, lips_ms, "piece synthesized");
             let keep = self.history.min(frames);
             prev = (audio[(frames - keep) * spf..].to_vec(), motion[(frames - keep) * k..].to_vec());
             if !emit(Speech { audio, motion }) {
