@@ -8,6 +8,7 @@
 pub mod articulation;
 pub mod espeak;
 pub mod festival;
+pub mod lipsync;
 mod make;
 pub mod phones;
 pub mod text;
