@@ -131,7 +131,7 @@ mod tests {
         for (j, (a, b)) in env.iter().zip(PY_ENV).enumerate() {
             assert!((*a as f64 - b).abs() < 1e-4, "envelope frame {j}: {a} vs lipsync.py {b}");
         }
-        let base = fit_envelope(&[env], &[tr.clone()]);
+        let base = fit_envelope(&[env], std::slice::from_ref(&tr));
         let rb = pooled_r(&base, &[tr]);
         assert!((rb - PY_BASE_R).abs() < 1e-4, "baseline r {rb} vs lipsync.py {PY_BASE_R}");
     }

@@ -103,7 +103,11 @@ pub fn offline(
     for (i, u) in set.utterances.iter().enumerate() {
         let mut wav = WavStream::open(&paths[u.id.as_str()])?;
         let mut motion = Vec::new();
-        animate_wav(&mut wav, backend, cfg, &windows, i as u64, |m| Ok(motion.extend_from_slice(m)), |_, _| {})
+        let emit = |m: &[f32]| {
+            motion.extend_from_slice(m);
+            Ok(())
+        };
+        animate_wav(&mut wav, backend, cfg, &windows, i as u64, emit, |_, _| {})
             .with_context(|| format!("offline sampler on {}", u.id))?;
         openings.push(lipsync::openings(&motion));
         bar.inc(1);
