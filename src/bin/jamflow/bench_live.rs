@@ -40,6 +40,9 @@ pub struct BenchLiveArgs {
     /// Margin (ms) of the latency runs (default: `[streaming] margin_ms`).
     #[arg(long)]
     margin_ms: Option<u32>,
+    /// History (ms) of the latency runs: motion context of each window (default: `[streaming] history_ms`).
+    #[arg(long)]
+    history_ms: Option<u32>,
     /// A corpus (`jamflow corpus make`): the real-time runs play its clean test utterances (held-out voice
     /// families) joined with 0.6 s gaps, and each row adds the lip-sync r of the live path, of the offline
     /// sampler and of the loudness-envelope baseline against the corpus truth, on the same frames.
@@ -121,6 +124,9 @@ pub fn run(a: &BenchLiveArgs) -> Result<()> {
     if let Some(m) = a.margin_ms {
         cfg.streaming.margin_ms = m;
     }
+    if let Some(h) = a.history_ms {
+        cfg.streaming.history_ms = h;
+    }
     let frames = match &eval {
         Some(_) => (audio.len() as u64 * OUTPUT_FPS as u64 / rates.sample_rate as u64) + EVAL_TAIL_FRAMES,
         None => (a.realtime_s * OUTPUT_FPS as f64).ceil() as u64,
@@ -134,10 +140,11 @@ pub fn run(a: &BenchLiveArgs) -> Result<()> {
         cfg.streaming.margin_ms
     );
     println!(
-        "{:>8} {:>6} {:>8} {:>7} {:>7} {:>7} {:>9} {:>6} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7}",
+        "{:>8} {:>6} {:>8} {:>7} {:>7} {:>7} {:>7} {:>9} {:>6} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7}",
         "chunk_ms",
         "la_ms",
         "delay_ms",
+        "win_ms",
         "p50_ms",
         "p95_ms",
         "p99_ms",
@@ -173,10 +180,11 @@ pub fn run(a: &BenchLiveArgs) -> Result<()> {
                 _ => ("-".into(), "-".into(), "-".into()),
             };
             println!(
-                "{:>8} {:>6} {:>8} {:>7} {:>7} {:>7} {:>9.3} {:>6} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7}",
+                "{:>8} {:>6} {:>8} {:>7.0} {:>7} {:>7} {:>7} {:>9.3} {:>6} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7}",
                 chunk,
                 la,
                 delay * 1000 / OUTPUT_FPS as u64,
+                get(&s.window_us) as f64 / get(&s.windows).max(1) as f64 / 1e3,
                 q(0.5),
                 q(0.95),
                 q(0.99),
