@@ -176,7 +176,10 @@ pub fn run(a: &BenchLiveArgs) -> Result<()> {
             let get = |x: &AtomicU64| x.load(Ordering::Relaxed);
             let delay = get(&s.delay_frames);
             let (live_r, off_r, env_r) = match (&eval, &received) {
-                (Some((set, off)), Some(got)) => scores(set, off, got, delay),
+                (Some((set, off)), Some(got)) => {
+                    let spf = (rates.sample_rate / OUTPUT_FPS) as usize;
+                    scores(set, off, &live_eval::score_live(set, off, got, delay, spf, |x| s.media_sample(x)))
+                }
                 _ => ("-".into(), "-".into(), "-".into()),
             };
             println!(
@@ -203,13 +206,7 @@ pub fn run(a: &BenchLiveArgs) -> Result<()> {
 }
 
 /// The r cells of one row (a note on stderr when frames of the eval set never arrived).
-fn scores(
-    set: &EvalSet,
-    off: &Offline,
-    got: &std::collections::HashMap<u64, Vec<f32>>,
-    delay: u64,
-) -> (String, String, String) {
-    let live = live_eval::score_live(set, off, got, delay);
+fn scores(set: &EvalSet, off: &Offline, live: &live_eval::LiveScore) -> (String, String, String) {
     if live.missing > 0 {
         eprintln!("note: {} scored frames were never received over UDP (counted as a closed mouth)", live.missing);
     }

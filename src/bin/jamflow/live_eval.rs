@@ -169,14 +169,22 @@ impl MotionTap {
     }
 }
 
-/// Lip sync of one live run: output frame `n` showed media frame `n - delay`; media frame `j` of the joined WAV
-/// is frame `j - start` of its utterance. A frame never received counts as the rest pose (opening 0).
+/// Lip sync of one live run: input sample `x` of the joined WAV played as media sample `media(x)` (the input's
+/// anchors: a stalled input is re-anchored later), and output frame `n` showed media frame `n - delay`, its audio
+/// and its motion together. A frame never received counts as the rest pose (opening 0).
 pub struct LiveScore {
     pub r: f64,
     pub missing: usize,
 }
 
-pub fn score_live(set: &EvalSet, off: &Offline, frames: &HashMap<u64, Vec<f32>>, delay: u64) -> LiveScore {
+pub fn score_live(
+    set: &EvalSet,
+    off: &Offline,
+    frames: &HashMap<u64, Vec<f32>>,
+    delay: u64,
+    spf: usize,
+    media: impl Fn(u64) -> Option<i64>,
+) -> LiveScore {
     let mut missing = 0;
     let preds: Vec<Vec<f32>> = set
         .utterances
@@ -184,11 +192,16 @@ pub fn score_live(set: &EvalSet, off: &Offline, frames: &HashMap<u64, Vec<f32>>,
         .zip(&off.lens)
         .map(|(u, &n)| {
             (0..n)
-                .map(|j| match frames.get(&((u.start_frame + j) as u64 + delay)) {
-                    Some(m) if m.len() == FRAME => opening(m),
-                    _ => {
-                        missing += 1;
-                        0.0
+                .map(|j| {
+                    let shown = media(((u.start_frame + j) * spf) as u64)
+                        .map(|m| (m as f64 / spf as f64).round() as i64 + delay as i64)
+                        .and_then(|n| frames.get(&u64::try_from(n).ok()?));
+                    match shown {
+                        Some(m) if m.len() == FRAME => opening(m),
+                        _ => {
+                            missing += 1;
+                            0.0
+                        }
                     }
                 })
                 .collect()
