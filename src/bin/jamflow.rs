@@ -21,8 +21,12 @@ use jamflow::compile::{CalibMethod, Policy, Precision};
 
 #[path = "jamflow/animate.rs"]
 mod animate;
+#[path = "jamflow/bench_live.rs"]
+mod bench_live;
 #[path = "jamflow/bench_say.rs"]
 mod bench_say;
+#[path = "jamflow/live_eval.rs"]
+mod live_eval;
 #[path = "jamflow/say.rs"]
 mod say;
 
@@ -208,7 +212,7 @@ enum Cmd {
     BenchPrepare(prepare_cli::BenchPrepareArgs),
     /// The live path: throughput (model windows + renderer + H.264/AAC encoding, unpaced: real-time factor) and a
     /// real-time run through the daemon's pipeline (mic-to-frame latency p50/p95), on an espeak-ng speech clip.
-    BenchLive(BenchLiveArgs),
+    BenchLive(bench_live::BenchLiveArgs),
     /// Request-to-first-speech-frame of jamflowd's /say (p50/p95) through the daemon's live source.
     BenchSay(bench_say::BenchSayArgs),
     /// The synthetic speech + mouth-motion training corpus (espeak-ng; docs/corpus.md).
@@ -304,7 +308,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Portrait(c) => render_cli::portrait(&c),
         Cmd::BenchRender(a) => render_cli::bench_render(&a),
         Cmd::BenchPrepare(a) => prepare_cli::bench_prepare(&a),
-        Cmd::BenchLive(a) => bench_live(&a),
+        Cmd::BenchLive(a) => bench_live::run(&a),
         Cmd::BenchSay(a) => bench_say::bench_say(&a),
         Cmd::Corpus(c) => corpus_cmd(c),
         Cmd::Animate(a) => animate::run(&a),
@@ -585,44 +589,6 @@ fn demo(out: &Path, package: Option<&Path>, (backend, precision): (Target, Preci
     Ok(())
 }
 
-#[derive(clap::Args)]
-struct BenchLiveArgs {
-    /// Model package (default: the shipped default model).
-    #[arg(long)]
-    package: Option<PathBuf>,
-    /// A second package to compare per-window time with (e.g. the teacher of a distilled student).
-    #[arg(long)]
-    compare: Option<PathBuf>,
-    /// Seconds of speech for the throughput run.
-    #[arg(long, default_value_t = 20.0)]
-    seconds: f64,
-    /// Seconds of each real-time latency run (0: skip them).
-    #[arg(long, default_value_t = 20.0)]
-    realtime_s: f64,
-    /// Chunk sizes (ms, multiples of 40) of the real-time latency runs, one run each; `[streaming]` defaults for
-    /// history, look-ahead and margin unless given below.
-    #[arg(long, value_delimiter = ',', default_values_t = [80, 160, 240, 320, 400])]
-    chunks_ms: Vec<u32>,
-    /// Look-ahead (ms) of the latency runs (default: `[streaming] lookahead_ms`).
-    #[arg(long)]
-    lookahead_ms: Option<u32>,
-    /// Margin (ms) of the latency runs (default: `[streaming] margin_ms`).
-    #[arg(long)]
-    margin_ms: Option<u32>,
-    /// ONNX Runtime intra-op threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Where the network runs (as jamflowd's `[model] backend`; tensorrt builds a missing engine first).
-    #[arg(long, value_enum, default_value_t = Target::OrtCpu, alias = "provider")]
-    backend: Target,
-    /// Precision of the artifacts run (as jamflowd's `[model] precision`).
-    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
-    precision: Precision,
-    /// Where the bench MP4s go.
-    #[arg(long, default_value = "target/bench-live")]
-    out: PathBuf,
-}
-
 /// Speech for demos and benches: [`DEMO_TEXT`] by espeak-ng at the package's rate, repeated to at least `secs`.
 fn demo_speech(secs: f64, audio_cfg: &jamflow::model::config::AudioConfig) -> Result<Vec<f32>> {
     use jamflow::corpus::{articulation::Articulator, espeak::VoiceSettings};
@@ -636,117 +602,6 @@ fn demo_speech(secs: f64, audio_cfg: &jamflow::model::config::AudioConfig) -> Re
             return Ok(x);
         }
     }
-}
-
-fn bench_live(a: &BenchLiveArgs) -> Result<()> {
-    use jamflow::daemon::{self, config::InputKind, Config};
-    use jamflow::live::{self, bench, OUTPUT_FPS};
-    use jamflow::stream::{pipeline::EncoderSettings, Mp4Output};
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let root = repo_root();
-    let main = match &a.package {
-        Some(p) => p.clone(),
-        None => daemon::default_package(&root).context("no default model package under engines/")?,
-    };
-    let mut cfg = Config::default();
-    cfg.portrait.image = Some(root.join(DEMO_PORTRAIT));
-    cfg.model.threads = a.threads;
-    cfg.model.backend = a.backend;
-    cfg.model.precision = a.precision;
-    let main_cfg = load(&main)?.config;
-    let rates = live::rates(Some(&main_cfg))?;
-    let audio = demo_speech(a.seconds, &main_cfg.audio)?;
-    let plan = daemon::chunk_plan(&cfg);
-    println!(
-        "live path: window {} frames (history {}, chunk {}, look-ahead {}), {:.0} s of speech, {} thread(s)",
-        plan.window(),
-        plan.history,
-        plan.chunk,
-        plan.lookahead,
-        audio.len() as f64 / rates.sample_rate as f64,
-        a.threads.map_or("all".to_string(), |t| t.to_string())
-    );
-    let mut per_window = Vec::new();
-    for (i, dir) in std::iter::once(&main).chain(a.compare.as_ref()).enumerate() {
-        let mut pkg = load(dir)?;
-        let mut model = daemon::package_model(&cfg, &mut pkg)?;
-        let mut renderer = daemon::renderer(&cfg)?;
-        let mp4 = a.out.join(format!("throughput-{i}.mp4"));
-        let r = bench::throughput(
-            &mut model,
-            &mut renderer,
-            &audio,
-            rates,
-            plan,
-            &EncoderSettings { encoder: cfg.encoder.video, bitrate_kbps: cfg.encoder.bitrate_kbps, latency_ms: 0 },
-            &mp4,
-        )?;
-        println!(
-            "{}: RTF {:.3} (wall / media; target <= 0.35): model {:.1} ms/window = {:.3} of a chunk, render {:.2} ms/frame, encode+push {:.2} ms/frame",
-            dir.display(),
-            r.rtf(),
-            r.per_window_s() * 1e3,
-            r.per_window_s() / (plan.chunk as f64 / OUTPUT_FPS as f64),
-            r.render_s / r.frames as f64 * 1e3,
-            (r.wall_s - r.model_s - r.render_s) / r.frames as f64 * 1e3
-        );
-        per_window.push(r.per_window_s());
-    }
-    if per_window.len() == 2 {
-        println!(
-            "per-window time ratio {} / {}: {:.3}",
-            main.display(),
-            a.compare.as_ref().unwrap().display(),
-            per_window[0] / per_window[1]
-        );
-    }
-    if a.realtime_s > 0.0 {
-        let wav = a.out.join("speech.wav");
-        jamflow::audio::wav::write(&wav, rates.sample_rate, &audio, jamflow::audio::wav::WavFormat::Pcm16)?;
-        cfg.input.kind = InputKind::Wav;
-        cfg.input.wav = Some(wav);
-        cfg.model.package = Some(main.clone());
-        cfg.control.enabled = false;
-        if let Some(l) = a.lookahead_ms {
-            cfg.streaming.lookahead_ms = l;
-        }
-        if let Some(m) = a.margin_ms {
-            cfg.streaming.margin_ms = m;
-        }
-        let frames = (a.realtime_s * OUTPUT_FPS as f64).ceil() as u64;
-        println!(
-            "real time: {:.0} s per chunk size through the daemon pipeline (WAV input; latency from the capture time \
-             of a frame's last sample to the frame's slot on the pipeline clock), look-ahead {} ms, margin {} ms",
-            a.realtime_s, cfg.streaming.lookahead_ms, cfg.streaming.margin_ms
-        );
-        println!(
-            "{:>8} {:>8} {:>7} {:>7} {:>7} {:>9} {:>6} {:>7} {:>8}",
-            "chunk_ms", "delay_ms", "p50_ms", "p95_ms", "p99_ms", "model_rtf", "late", "late_ch", "underrun"
-        );
-        for &chunk in &a.chunks_ms {
-            cfg.streaming.chunk_ms = chunk;
-            cfg.outputs.mp4 = Some(Mp4Output::new(a.out.join(format!("realtime-{chunk}ms.mp4"))));
-            cfg.check()?;
-            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let out = daemon::run(&cfg, Some(frames), stop)?;
-            let s = out.live.context("live stats")?;
-            let q = |p: f64| s.latency_sample_quantile(p).map_or("-".into(), |v| format!("{:.0}", v * 1e3));
-            let get = |x: &std::sync::atomic::AtomicU64| x.load(std::sync::atomic::Ordering::Relaxed);
-            println!(
-                "{:>8} {:>8} {:>7} {:>7} {:>7} {:>9.3} {:>6} {:>7} {:>8}",
-                chunk,
-                get(&s.delay_frames) * 1000 / OUTPUT_FPS as u64,
-                q(0.5),
-                q(0.95),
-                q(0.99),
-                s.rtf(),
-                get(&s.late_frames),
-                get(&s.stream.late_chunks),
-                get(&s.input_underruns)
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The sample portrait shipped in the repository.

@@ -9,6 +9,7 @@ pub mod articulation;
 /// The project's one espeak-ng loader lives in the audio layer (the Piper phonemizer uses it too).
 pub use crate::audio::espeak;
 pub mod festival;
+pub mod lipsync;
 mod make;
 pub mod phones;
 pub mod text;

@@ -62,8 +62,8 @@ pub struct LiveSource {
     takes_reference: bool,
 }
 
-/// Seconds of silence for the start-up measurement of the model's processing time.
-const WARMUP_RUNS: usize = 3;
+/// Windows timed at start-up (after one warm-up run); the slowest sets the processing part of the delay.
+const MEASURED_RUNS: usize = 3;
 
 impl LiveSource {
     /// Start the input and model threads. `motion` runs the windows; `speech` (optional) serves `/say`; without a
@@ -111,12 +111,15 @@ impl LiveSource {
         let k = motion.motion_dim();
         let plan = opts.plan;
         let spf = format.samples_per_frame();
-        // Measure one window on silence (also warms the backend up).
+        // Measure a full window on silence, after one unmeasured run that warms the backend up (the first run of
+        // a fresh session allocates and is several times slower than the steady state the delay must cover).
         let silent = vec![0.0; plan.window() * spf];
+        let known = vec![0.0; plan.history * k];
+        motion.window(&silent, plan.window(), &known)?;
         let mut worst = Duration::ZERO;
-        for _ in 0..WARMUP_RUNS {
+        for _ in 0..MEASURED_RUNS {
             let t0 = Instant::now();
-            motion.window(&silent, plan.window(), &vec![0.0; plan.history * k])?;
+            motion.window(&silent, plan.window(), &known)?;
             worst = worst.max(t0.elapsed());
         }
         let frame_s = 1.0 / format.fps as f64;

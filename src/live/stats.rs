@@ -40,6 +40,9 @@ pub struct LiveStats {
     pub input_losses: AtomicU64,
     pub xruns: AtomicU64,
     pub input_reanchors: AtomicU64,
+    /// Where the input plays: `(input sample index, media sample offset)` at the first block and at every
+    /// re-anchor (the first [`MAX_ANCHORS`]); see [`LiveStats::media_sample`].
+    pub input_anchors: Mutex<Vec<(u64, i64)>>,
     /// Text mode: requests accepted, utterances played (started), interrupted, frames of speech output, errors.
     pub say_requests: AtomicU64,
     pub speech_started: AtomicU64,
@@ -55,7 +58,25 @@ pub struct LiveStats {
     pub udp_errors: AtomicU64,
 }
 
+/// Input anchors kept (a re-anchor is rare: a gap or a stall of the input).
+pub const MAX_ANCHORS: usize = 10_000;
+
 impl LiveStats {
+    pub(super) fn record_anchor(&self, index: u64, offset: i64) {
+        let mut v = self.input_anchors.lock().expect("anchor lock");
+        if v.len() < MAX_ANCHORS {
+            v.push((index, offset));
+        }
+    }
+
+    /// The media sample input sample `index` played as (`None` before the input was placed), e.g. to line a
+    /// played file up with the frames that showed it.
+    pub fn media_sample(&self, index: u64) -> Option<i64> {
+        let v = self.input_anchors.lock().expect("anchor lock");
+        let i = v.partition_point(|&(at, _)| at <= index);
+        (i > 0).then(|| index as i64 + v[i - 1].1)
+    }
+
     pub(super) fn observe_latency(&self, secs: f64) {
         if let Some(i) = LATENCY_BUCKETS.iter().position(|&b| secs <= b) {
             self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
@@ -158,6 +179,17 @@ impl LiveStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_sample_follows_the_anchors() {
+        let s = LiveStats::default();
+        assert_eq!(s.media_sample(0), None, "not placed yet");
+        s.record_anchor(0, 37);
+        s.record_anchor(48_000, 9_000);
+        assert_eq!(s.media_sample(100), Some(137));
+        assert_eq!(s.media_sample(47_999), Some(48_036));
+        assert_eq!(s.media_sample(48_000), Some(57_000), "re-anchored: the input plays later from here");
+    }
 
     #[test]
     fn latency_histogram_quantiles() {

@@ -158,11 +158,18 @@ impl Anchor {
         let sr = sh.format.sample_rate as f64;
         let now = sh.now_sample()? as i64;
         let end = index as i64 + len as i64;
-        let off = *self.offset.get_or_insert(now - end);
+        let off = match self.offset {
+            Some(off) => off,
+            None => {
+                sh.stats.record_anchor(index, now - end);
+                *self.offset.insert(now - end)
+            }
+        };
         let pos_end = end + off;
         if pos_end < now - (BEHIND_S * sr) as i64 {
             self.offset = Some(now - end);
             sh.stats.input_reanchors.fetch_add(1, Ordering::Relaxed);
+            sh.stats.record_anchor(index, now - end);
         } else if pos_end > now + (AHEAD_S * sr) as i64 {
             std::thread::sleep(Duration::from_secs_f64((pos_end - now) as f64 / sr));
         }
