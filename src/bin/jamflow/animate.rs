@@ -58,17 +58,17 @@ pub fn run(a: &AnimateArgs) -> Result<()> {
         cfg.motion.as_ref().map(|m| m.layout.clone()).with_context(|| format!("{}: no motion", dir.display()))?;
     let k = layout.motion_dim();
     let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    if !["safetensors", "mp4"].contains(&ext.as_str()) {
-        bail!("--out {}: expected OUT.mp4 (video) or OUT.safetensors (motion)", a.out.display());
-    }
+    let video = match ext.as_str() {
+        "safetensors" => false,
+        "mp4" => true,
+        _ => bail!("--out {}: expected OUT.mp4 (video) or OUT.safetensors (motion)", a.out.display()),
+    };
     let mut wav = WavStream::open(&a.audio)?;
-    let mut out = match ext.as_str() {
-        "safetensors" => Out::Motion { frames: Vec::new() },
-        "mp4" => {
-            let (renderer, sink) = open_video(&dir, &layout, &a.portrait, a.size, &a.audio, &a.out)?;
-            Out::Video { sink, renderer: Box::new(renderer), next: 0 }
-        }
-        _ => unreachable!("extension checked above"),
+    let mut out = if video {
+        let (renderer, sink) = open_video(&dir, &layout, &a.portrait, a.size, &a.audio, &a.out)?;
+        Out::Video { sink, renderer: Box::new(renderer), next: 0 }
+    } else {
+        Out::Motion { frames: Vec::new() }
     };
     let mut backend = super::backend(&mut pkg, &(a.rt.clone(), a.precision))?;
     let bar = indicatif::ProgressBar::new((wav.frames as f64 / wav.sample_rate as f64).ceil() as u64);
