@@ -106,8 +106,13 @@ impl MotionModel for PackageModel {
 
 impl SpeechModel for PackageModel {
     fn speak(&mut self, req: &SayRequest, emit: &mut dyn FnMut(Speech) -> bool) -> Result<(), StreamError> {
+        // The reference voice's mel once: every piece takes it as its prompt.
+        let reference = match &req.reference {
+            Some((audio, text)) => Some((self.mel_of(audio)?, text.as_str())),
+            None => None,
+        };
         for piece in crate::speech::clauses::pieces(&req.text) {
-            let clip = self.speak_piece(&SayRequest { text: piece, reference: req.reference.clone() })?;
+            let clip = self.speak_piece(&piece, reference.as_ref())?;
             if !emit(clip) {
                 break;
             }
@@ -117,25 +122,26 @@ impl SpeechModel for PackageModel {
 }
 
 impl PackageModel {
-    /// One piece of text -> speech + motion in one sampling run (with the reference voice as its prompt).
-    fn speak_piece(&mut self, req: &SayRequest) -> Result<Speech, StreamError> {
+    /// One piece of text -> speech + motion in one sampling run, with the reference voice (its mel and
+    /// transcript) as its prompt.
+    fn speak_piece(&mut self, text: &str, reference: Option<&(Mel, &str)>) -> Result<Speech, StreamError> {
         let vocab = self.vocab.as_ref().ok_or_else(|| StreamError::Config("no vocabulary".into()))?;
         let n = self.cfg.audio.n_mels;
-        let (ref_mel, ref_text) = match &req.reference {
-            Some((audio, text)) => (Some(self.mel_of(audio)?), text.as_str()),
+        let (ref_mel, ref_text) = match reference {
+            Some((mel, text)) => (Some(mel), *text),
             None => (None, ""),
         };
-        let ref_frames = ref_mel.as_ref().map_or(0, |m| m.frames);
+        let ref_frames = ref_mel.map_or(0, |m| m.frames);
         let gen = match ref_mel {
-            Some(_) => sampler::estimate_frames(ref_frames, ref_text, &req.text, 1.0) - ref_frames,
-            None => (req.text.chars().count() as f64 / CHARS_PER_SECOND * self.cfg.audio.mel_rate()).ceil() as usize,
+            Some(_) => sampler::estimate_frames(ref_frames, ref_text, text, 1.0) - ref_frames,
+            None => (text.chars().count() as f64 / CHARS_PER_SECOND * self.cfg.audio.mel_rate()).ceil() as usize,
         }
         .max((0.5 * self.cfg.audio.mel_rate()) as usize);
-        let full = if ref_text.is_empty() { req.text.clone() } else { format!("{ref_text} {}", req.text) };
+        let full = if ref_text.is_empty() { text.to_string() } else { format!("{ref_text} {text}") };
         let max_len = self.cfg.text.as_ref().map_or(0, |t| t.max_len);
         let ids = vocab.encode_checked(&full, max_len).map_err(|e| StreamError::Source(e.to_string()))?;
         let empty = Vec::new();
-        let ref_data = ref_mel.as_ref().map_or(&empty, |m| &m.data);
+        let ref_data = ref_mel.map_or(&empty, |m| &m.data);
         let r = Request::text_to_speech(&self.cfg, ids, ref_data, ref_frames + gen);
         let out = sampler::sample(self.backend.as_mut(), &self.cfg, &r, &self.opts)
             .map_err(|e| StreamError::Source(format!("sampler: {e}")))?;
