@@ -119,7 +119,7 @@ pub fn prepare_artifacts(cfg: &Config, pkg_dir: &std::path::Path) -> Result<(), 
         method: Default::default(),
         shapes: None,
         policy: Default::default(),
-        ort: OrtOptions { threads: cfg.model.threads, ..OrtOptions::default() },
+        ort: ort_options(cfg),
         force: false,
         accept_accuracy: false,
     };
@@ -134,6 +134,11 @@ pub fn prepare_artifacts(cfg: &Config, pkg_dir: &std::path::Path) -> Result<(), 
     Ok(())
 }
 
+/// ONNX Runtime options of `[model]` (its threads) for every session the daemon opens.
+fn ort_options(cfg: &Config) -> OrtOptions {
+    OrtOptions { threads: cfg.model.threads, ..OrtOptions::default() }
+}
+
 /// The network backend of `[model]` over `pkg`: the in-memory `graph` for FP32 on ONNX Runtime, else the
 /// package's build (made first when missing), checked against this package, TensorRT and GPU.
 fn model_backend(
@@ -141,7 +146,7 @@ fn model_backend(
     pkg: &mut Package,
     graph: &[u8],
 ) -> Result<Box<dyn crate::runtime::Backend>, DaemonError> {
-    let ort = OrtOptions { threads: cfg.model.threads, ..OrtOptions::default() };
+    let ort = ort_options(cfg);
     let (target, precision) = (cfg.model.backend, cfg.model.precision);
     if let (Some(provider), Precision::Fp32) = (target.provider(), precision) {
         target.compiled_in().map_err(|msg| BuildError::Target { target: target.name().into(), msg })?;
@@ -261,49 +266,8 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
             }
             let graph = onnx::to_bytes(&pkg.graph()?)?;
             let motion = session(cfg, &mut pkg, &graph)?;
-            // Text mode ([speech]): a Piper voice with a second session of the live model for its lips, or the
-            // joint model: the speech package when one is set (e.g. the teacher of a student distilled for the
-            // live audio -> motion path), else a second session over the same graph.
             let rates = live::rates(Some(motion.config()))?;
-            let speech: Option<Box<dyn SpeechModel>> = match speech_engine(cfg)? {
-                TextEngine::Piper(voice) => {
-                    let ort = OrtOptions { threads: cfg.model.threads, ..OrtOptions::default() };
-                    let speaker = PiperVoice::open(&voice, &ort)
-                        .map_err(|e| ConfigError::Invalid { key: "speech.voice".into(), message: e.to_string() })?;
-                    let lips = session(cfg, &mut pkg, &graph)?;
-                    tracing::info!(voice = %voice.display(), "text mode: a Piper voice, lips from the live model");
-                    Some(Box::new(VoiceSpeech::new(Box::new(speaker), Box::new(lips), rates, Windows::default())))
-                }
-                TextEngine::Model => {
-                    let (mut speech_model, speech_layout, speech_dir) = match &cfg.model.speech_package {
-                        Some(d) => {
-                            let mut sp = Package::load(d)?;
-                            let l = sp.config.motion.as_ref().map(|m| m.layout.clone());
-                            (package_model(cfg, &mut sp)?, l, d.clone())
-                        }
-                        None => (session(cfg, &mut pkg, &graph)?, None, dir.clone()),
-                    };
-                    // Vocos when the config or the package names weights, else Griffin-Lim.
-                    let explicit = cfg.speech.vocos.clone().map(VocoderChoice::Vocos);
-                    let choice = VocoderChoice::for_package(explicit.as_ref(), &speech_dir);
-                    let ort = OrtOptions { threads: cfg.model.threads, ..OrtOptions::default() };
-                    let vocoder = Vocoder::open(&choice, &speech_model.config().audio, &ort).map_err(|e| {
-                        ConfigError::Invalid { key: "speech.vocos".into(), message: format!("{choice}: {e}") }
-                    })?;
-                    tracing::info!(vocoder = %choice, "text mode vocoder");
-                    speech_model.set_vocoder(vocoder);
-                    if speech_model.has_text() {
-                        if let Some(r) = &renderer {
-                            check_layout(r, speech_layout.as_ref().unwrap_or(&layout))?;
-                        }
-                        tracing::info!("text mode: the joint model speaks");
-                        Some(Box::new(speech_model))
-                    } else {
-                        tracing::warn!("the model package has no text input: /say is unavailable");
-                        None
-                    }
-                }
-            };
+            let speech = text_mode(cfg, &mut pkg, &graph, renderer.as_ref(), &layout, rates)?;
             (Box::new(motion) as _, speech, layout.name(), rates)
         }
         None => (Box::new(RestModel { k: layout_dim.motion_dim() }) as _, None, layout_dim.name(), opts.rates),
@@ -311,6 +275,53 @@ pub fn live_source(cfg: &Config, stats: Arc<LiveStats>) -> Result<LiveSource, Da
     let opts = LiveOptions { rates, ..opts };
     let renderer = renderer.map(|r| Box::new(r) as Box<dyn crate::render::Renderer + Send>);
     Ok(LiveSource::start(&opts, motion, speech, renderer, layout, stats)?)
+}
+
+/// Text mode (`[speech]`) over the live package `pkg` (its serialized `graph`, its `layout`): a Piper voice with
+/// a second session of the live model for its lips, or the joint model (the speech package when one is set, e.g.
+/// the teacher of a student distilled for the live audio -> motion path, else a second session over the same
+/// graph) with Vocos when the config or the package names weights, else Griffin-Lim. `None`: no text input.
+fn text_mode(
+    cfg: &Config,
+    pkg: &mut Package,
+    graph: &[u8],
+    renderer: Option<&MeshWarpRenderer>,
+    layout: &crate::model::config::MotionLayout,
+    rates: crate::stream::Rates,
+) -> Result<Option<Box<dyn SpeechModel>>, DaemonError> {
+    match speech_engine(cfg)? {
+        TextEngine::Piper(voice) => {
+            let speaker = PiperVoice::open(&voice, &ort_options(cfg))
+                .map_err(|e| ConfigError::Invalid { key: "speech.voice".into(), message: e.to_string() })?;
+            let lips = session(cfg, pkg, graph)?;
+            tracing::info!(voice = %voice.display(), "text mode: a Piper voice, lips from the live model");
+            Ok(Some(Box::new(VoiceSpeech::new(Box::new(speaker), Box::new(lips), rates, Windows::default()))))
+        }
+        TextEngine::Model => {
+            let (mut speech_model, speech_layout, speech_dir) = match &cfg.model.speech_package {
+                Some(d) => {
+                    let mut sp = Package::load(d)?;
+                    let l = sp.config.motion.as_ref().map(|m| m.layout.clone());
+                    (package_model(cfg, &mut sp)?, l, d.clone())
+                }
+                None => (session(cfg, pkg, graph)?, None, pkg.dir.clone()),
+            };
+            if !speech_model.has_text() {
+                tracing::warn!("the model package has no text input: /say is unavailable");
+                return Ok(None);
+            }
+            if let Some(r) = renderer {
+                check_layout(r, speech_layout.as_ref().unwrap_or(layout))?;
+            }
+            let explicit = cfg.speech.vocos.clone().map(VocoderChoice::Vocos);
+            let choice = VocoderChoice::for_package(explicit.as_ref(), &speech_dir);
+            let vocoder = Vocoder::open(&choice, &speech_model.config().audio, &ort_options(cfg))
+                .map_err(|e| ConfigError::Invalid { key: "speech.vocos".into(), message: format!("{choice}: {e}") })?;
+            tracing::info!(vocoder = %choice, "text mode: the joint model speaks");
+            speech_model.set_vocoder(vocoder);
+            Ok(Some(Box::new(speech_model)))
+        }
+    }
 }
 
 /// systemd notify + watchdog, control-state updates and the stop flag, called from the streaming loop.
