@@ -86,10 +86,7 @@ impl SpeechControl {
         if !self.has_text {
             return Err(SayError::NoTextModel);
         }
-        let n = req.text.chars().count();
-        if req.text.trim().is_empty() || n > MAX_SAY_CHARS {
-            return Err(SayError::Invalid(format!("text must have 1..={MAX_SAY_CHARS} characters, found {n}")));
-        }
+        crate::speech::check_text(&req.text).map_err(|e| SayError::Invalid(format!("text: {e}")))?;
         if let Some((audio, text)) = &req.reference {
             if !self.takes_reference {
                 return Err(SayError::Invalid(
