@@ -859,6 +859,15 @@ fn live_wav_mp4_has_both_streams_and_motion_goes_out_over_udp() {
     decode_clean(&mp4);
 }
 
+/// A healthy text-mode daemon (no input) speaking with `engine`, recording to `mp4`, its control API on `ctl`.
+fn say_daemon(home: &Path, engine: &str, mp4: &Path, ctl: u16) -> Daemon {
+    let (mp4, ctl_s) = (mp4.to_str().unwrap(), ctl.to_string());
+    let args = ["--input", "none", "--no-rtsp", "--speech-engine", engine, "--mp4", mp4, "--control-port", &ctl_s];
+    let d = live_daemon(home, &args);
+    wait_healthy(ctl, Duration::from_secs(30));
+    d
+}
+
 #[test]
 fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
     let _turn = heavy();
@@ -866,21 +875,7 @@ fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
     let ctl = free_port();
     let mp4 = dir.path().join("say.mp4");
     // The Piper voice scripts/setup.sh installs speaks; the live model moves the lips.
-    let d = live_daemon(
-        dir.path(),
-        &[
-            "--input",
-            "none",
-            "--no-rtsp",
-            "--speech-engine",
-            "piper",
-            "--mp4",
-            mp4.to_str().unwrap(),
-            "--control-port",
-            &ctl.to_string(),
-        ],
-    );
-    wait_healthy(ctl, Duration::from_secs(30));
+    let d = say_daemon(dir.path(), "piper", &mp4, ctl);
     // A Piper voice speaks in its own voice: a reference voice is refused, naming the engine to use.
     let ref_wav = dir.path().join("ref.wav");
     let tone: Vec<f32> = (0..24_000).map(|i| 0.2 * (i as f32 * 0.05).sin()).collect();
@@ -935,21 +930,7 @@ fn say_through_the_joint_model_plays_its_pieces_as_one_utterance() {
     let dir = tempfile::tempdir().unwrap();
     let ctl = free_port();
     let mp4 = dir.path().join("say-model.mp4");
-    let d = live_daemon(
-        dir.path(),
-        &[
-            "--input",
-            "none",
-            "--no-rtsp",
-            "--speech-engine",
-            "model",
-            "--mp4",
-            mp4.to_str().unwrap(),
-            "--control-port",
-            &ctl.to_string(),
-        ],
-    );
-    wait_healthy(ctl, Duration::from_secs(30));
+    let d = say_daemon(dir.path(), "model", &mp4, ctl);
     // Two clauses: two pieces, synthesized one after the other, one utterance on the output.
     let (code, body) = http(ctl, "POST", "/say", "{\"text\": \"Good morning to you, welcome to the shop.\"}").unwrap();
     assert_eq!(code, 202, "{body}");
