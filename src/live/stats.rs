@@ -91,13 +91,8 @@ impl LiveStats {
 
     /// Exact latency quantile over the kept samples (`None` before any).
     pub fn latency_sample_quantile(&self, q: f64) -> Option<f64> {
-        let mut v = self.latency_samples.lock().expect("latency lock").clone();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f32::total_cmp);
-        let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
-        Some(v[i] as f64)
+        let v: Vec<f64> = self.latency_samples.lock().expect("latency lock").iter().map(|&x| x as f64).collect();
+        quantile(&v, q)
     }
 
     /// Real-time factor of the model so far (compute time / audio time of the chunks produced).
@@ -176,6 +171,18 @@ impl LiveStats {
     }
 }
 
+/// Exact quantile `q` of `values` (nearest rank: the smallest value with at least `q` of them at or below it);
+/// `None` when empty.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+    Some(v[i])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +196,16 @@ mod tests {
         assert_eq!(s.media_sample(100), Some(137));
         assert_eq!(s.media_sample(47_999), Some(48_036));
         assert_eq!(s.media_sample(48_000), Some(57_000), "re-anchored: the input plays later from here");
+    }
+
+    #[test]
+    fn exact_quantiles_are_nearest_rank() {
+        let v = [0.3, 0.1, 0.2, 0.4];
+        assert_eq!(quantile(&v, 0.0), Some(0.1));
+        assert_eq!(quantile(&v, 0.5), Some(0.2));
+        assert_eq!(quantile(&v, 0.95), Some(0.4));
+        assert_eq!(quantile(&v, 1.0), Some(0.4));
+        assert_eq!(quantile(&[], 0.5), None);
     }
 
     #[test]
