@@ -26,7 +26,8 @@ fn free_port() -> u16 {
 /// Run a command to completion with a time limit (killed after it); returns its output. Output is read on threads
 /// so a chatty child never blocks on a full pipe.
 fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    // No stdin: ffmpeg reads commands from it, and two clients sharing the test's stdin stall each other.
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let mut out_pipe = child.stdout.take().unwrap();
     let mut err_pipe = child.stderr.take().unwrap();
     let out_t = std::thread::spawn(move || {
