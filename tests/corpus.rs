@@ -220,3 +220,35 @@ fn bad_arguments_are_clear_errors() {
     let e = jamflow::corpus::festival::check(&bogus).unwrap_err().to_string();
     assert!(e.contains("festvox-zz"), "{e}");
 }
+
+/// `jamflow corpus truth`: espeak-ng's own timeline of an utterance, given as JSON, gives back exactly the motion
+/// `corpus make` derives (one phone table, one articulator); bad timelines and audio are named errors.
+#[test]
+fn truth_from_a_phone_timeline_matches_the_corpus_motion() {
+    let d = tempfile::tempdir().unwrap();
+    let audio = AudioConfig::default();
+    let voice = VoiceSettings { voice: "en-us".into(), rate: 160, pitch: 50, range: 50 };
+    let spoken = utterance("Bob, pop a map at the bar.", &voice, &audio, &Articulator::default()).unwrap();
+    let wav = d.path().join("s.wav");
+    jamflow::audio::wav::write(&wav, audio.sample_rate, &spoken.audio, jamflow::audio::wav::WavFormat::Pcm16).unwrap();
+    let phones: Vec<_> = spoken.segments.iter().map(|s| serde_json::json!([s.name, s.start, s.end])).collect();
+    let json = d.path().join("p.json");
+    std::fs::write(&json, serde_json::json!({"phone_set": "espeak", "phones": phones}).to_string()).unwrap();
+    let out = d.path().join("t.safetensors");
+    jamflow_ok(&["corpus", "truth", "--phones", s(&json), "--audio", s(&wav), "--out", s(&out)]);
+    let t = jamflow::runtime::tensors::read_safetensors(&out).unwrap();
+    let got = t[jamflow::corpus::names::MOTION].as_f32().unwrap();
+    assert_eq!(got.len(), spoken.motion.len(), "frame count");
+    let worst = got.iter().zip(&spoken.motion).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-6, "motion differs from the corpus's by {worst}");
+    assert!(safetensors_phonemes(&out).starts_with(&spoken.segments[0].name));
+
+    std::fs::write(&json, r#"{"phone_set": "arpabet", "phones": [["B", 0.3, 0.1]]}"#).unwrap();
+    let e = jamflow_err(&["corpus", "truth", "--phones", s(&json), "--audio", s(&wav), "--out", s(&out)]);
+    assert!(e.contains("p.json") && e.contains("start <= end"), "{e}");
+    std::fs::write(&json, r#"{"phone_set": "arpabet", "phones": [["B", 0.1, 0.3]]}"#).unwrap();
+    let not_wav = d.path().join("not-a.wav");
+    std::fs::write(&not_wav, "hello").unwrap();
+    let e = jamflow_err(&["corpus", "truth", "--phones", s(&json), "--audio", s(&not_wav), "--out", s(&out)]);
+    assert!(e.contains("not-a.wav"), "a non-WAV audio file is named: {e}");
+}

@@ -1162,6 +1162,20 @@ enum CorpusCmd {
         #[arg(long)]
         python: Option<PathBuf>,
     },
+    /// Mouth truth for any speech: a phone timeline (JSON as scripts/corpus_piper.py prints it: `phone_set`
+    /// espeak|arpabet|ipa, `phones` [[name, start_s, end_s], ...]) -> a corpus motion file covering AUDIO's length,
+    /// through the corpus's phone tables and articulator (scores `say` lips: scripts/eval_say_lips.py).
+    Truth {
+        /// The phone timeline (JSON).
+        #[arg(long)]
+        phones: PathBuf,
+        /// The speech the timeline belongs to (any WAV): the motion covers its mel frames.
+        #[arg(long)]
+        audio: PathBuf,
+        /// OUT.safetensors (`motion` [F, 12], `ph_start`, `ph_end`, phoneme names).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn corpus_cmd(c: CorpusCmd) -> Result<()> {
@@ -1199,6 +1213,19 @@ fn corpus_cmd(c: CorpusCmd) -> Result<()> {
                 println!("phonemes without a mapping (neutral target): {}", m.unknown_phonemes.join(" "));
             }
             println!("{} source sentences -> {}", m.source_sentences, out.join(corpus::MANIFEST).display());
+            Ok(())
+        }
+        CorpusCmd::Truth { phones, audio, out } => {
+            let text = std::fs::read_to_string(&phones).with_context(|| format!("reading {}", phones.display()))?;
+            let timeline = corpus::truth::Timeline::parse(&text, &phones)?;
+            let cfg = jamflow::model::config::AudioConfig::default();
+            let samples = jamflow::audio::wav::load_mono(&audio, cfg.sample_rate)?.len();
+            let art = corpus::articulation::Articulator::default();
+            let t = corpus::truth::write_truth(&timeline, samples, &cfg, &art, &out)?;
+            if !t.unknown.is_empty() {
+                tracing::warn!(phones = %t.unknown.join(" "), "phones without a mapping (neutral target)");
+            }
+            println!("{} phones -> {} frames -> {}", t.phonemes, t.frames, out.display());
             Ok(())
         }
     }

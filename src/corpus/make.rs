@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::articulation::{self, Articulator, Segment, FRAME};
-use super::phones::{PhoneSet, PAUSE};
+use super::phones::PhoneSet;
+use super::truth::{motion_frames, to_espeak};
 use super::voices::{self, Augment, Engine, TestCondition, Voice};
 use super::{festival, write_motion, CorpusError, Manifest, Rng, SplitStats, Utterance, FORMAT, MANIFEST, SPLITS};
 use crate::audio::wav::{self, WavFormat};
@@ -212,22 +213,6 @@ fn batch(
         )));
     }
     Ok(out)
-}
-
-/// Map a timeline onto the eSpeak names of the articulator, a pause filling any leading gap.
-fn to_espeak(set: PhoneSet, raw: Vec<Segment>, unknown: &mut BTreeSet<String>) -> Vec<Segment> {
-    let mut out = Vec::with_capacity(raw.len() + 1);
-    if let Some(first) = raw.first().filter(|s| s.start > 0.0) {
-        out.push(Segment { name: PAUSE.into(), start: 0.0, end: first.start });
-    }
-    for s in raw {
-        let name = set.to_espeak(&s.name).unwrap_or_else(|| {
-            unknown.insert(format!("{set:?}:{}", s.name).to_lowercase());
-            s.name.clone()
-        });
-        out.push(Segment { name, ..s });
-    }
-    out
 }
 
 fn write_raw(out: &Path, id: &str, audio: &[f32], rate: u32) -> Result<(), CorpusError> {
@@ -458,8 +443,7 @@ pub fn make_corpus(opts: &CorpusOptions) -> Result<Manifest, CorpusError> {
             .iter()
             .map(|s| Segment { name: s.name.clone(), start: s.start / tempo, end: s.end / tempo })
             .collect();
-        let mel_frames = samples / audio.hop_length + 1;
-        let frames = ((mel_frames as f64) * MOTION_FPS / audio.mel_rate()).ceil() as usize;
+        let frames = motion_frames(samples, &audio);
         let motion = art.motion(&segs, MOTION_FPS, frames);
         let mot_rel = format!("{}/{}.safetensors", p.split, p.id);
         write_motion(&opts.out.join(&mot_rel), &motion, &segs)?;

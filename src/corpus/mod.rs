@@ -13,6 +13,7 @@ pub mod lipsync;
 mod make;
 pub mod phones;
 pub mod text;
+pub mod truth;
 pub mod voices;
 
 pub use make::{make_corpus, CorpusOptions};
@@ -214,9 +215,7 @@ pub fn utterance(
     let y = crate::audio::resample::resample(&x, speech.sample_rate, audio.sample_rate)
         .map_err(|e| CorpusError::Invalid(format!("resampling espeak-ng output: {e}")))?;
     let segs = segments(&speech);
-    // Motion covers the mel frames of the audio (center=True: samples / hop + 1).
-    let mel_frames = y.len() / audio.hop_length + 1;
-    let frames = ((mel_frames as f64) * MOTION_FPS / audio.mel_rate()).ceil() as usize;
+    let frames = truth::motion_frames(y.len(), audio);
     let motion = art.motion(&segs, MOTION_FPS, frames);
     Ok(Spoken { audio: y, segments: segs, motion })
 }
