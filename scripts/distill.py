@@ -74,12 +74,12 @@ class Windows:
     """The rows of one batch as random --crop-s windows (mel start 15 k, motion start 4 k: both at 0.16 k s);
     text dropped. Same attributes as train.Corpus for make_batch (rows 0..len-1)."""
 
-    def __init__(self, data: Corpus, idx: list[int], crop_s: float, gen: random.Random):
+    def __init__(self, data: Corpus, idx: list[int], crop_s: float, gen: random.Random, p_augment: float = 0.0):
         w = max(4, 4 * round(crop_s * 25 / 4))  # motion frames (multiple of 4); mel frames 15 w / 4
         wm = w * 15 // 4
         self.mel, self.motion, self.text = [], [], []
         for i in idx:
-            mel, mot = data.mel[i], data.motion[i]
+            mel, mot = data.heard_mel(i, gen, p_augment), data.motion[i]
             k_max = min((mot.shape[0] - w) // 4, (mel.shape[0] - wm) // 15)
             if k_max < 0:
                 self.mel.append(mel)
@@ -105,6 +105,8 @@ def main() -> None:
                     "0 1 0 0 distills the live audio -> motion path only")
     ap.add_argument("--crop-s", type=float, default=0.0,
                     help="train on random windows of this many seconds, text dropped (0 = whole utterances)")
+    ap.add_argument("--augment", type=float, default=0.0, metavar="P",
+                    help="share of a2m rows heard through freshly drawn room / noise / level (train.py --augment)")
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
@@ -131,7 +133,7 @@ def main() -> None:
     if sum(args.task_weights) <= 0 or min(args.task_weights) < 0:
         sys.exit("--task-weights: non-negative, not all zero")
     targs = argparse.Namespace(task_weights=args.task_weights, p_uncond=0.0,
-                               p_drop_text=1.0 if args.crop_s > 0 else 0.2)
+                               p_drop_text=1.0 if args.crop_s > 0 else 0.2, augment=args.augment)
 
     cfg = json.loads((args.teacher / "model.json").read_text())
     vocab = (args.teacher / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
@@ -160,6 +162,8 @@ def main() -> None:
         gen.setstate(ck["py_rng"])
         tgen.set_state(ck["torch_rng"])
     data = Corpus(args.corpus, "train", vocab)
+    if args.augment > 0:
+        data.keep_audio()
     norm = cfg["motion"].get("normalization")
     if norm is not None:  # the network works on (motion - mean) / std, as in scripts/train.py
         mean, std = torch.tensor(norm["mean"]), torch.tensor(norm["std"])
@@ -182,7 +186,8 @@ def main() -> None:
         h = 1.0 / (2 * steps)
         idx = [gen.randrange(len(data)) for _ in range(args.batch)]
         if args.crop_s > 0:
-            inputs, tg = make_batch(Windows(data, idx, args.crop_s, gen), list(range(len(idx))), gen, targs)
+            inputs, tg = make_batch(Windows(data, idx, args.crop_s, gen, args.augment), list(range(len(idx))), gen,
+                                    targs)
         else:
             inputs, tg = make_batch(data, idx, gen, targs)
         b = tg["mel"].shape[0]

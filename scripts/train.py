@@ -114,6 +114,25 @@ class Corpus:
             with safe_open(str(root / u["motion"]), "pt") as f:
                 self.motion.append(f.get_tensor("motion").float())
         self.mel = self._mels(split)
+        self.wav: list[np.ndarray] | None = None  # int16 audio, loaded by keep_audio() for on-the-fly conditions
+
+    def keep_audio(self) -> None:
+        """Hold every utterance's audio (int16, ~0.17 MB per second of a split) for `heard_mel`."""
+        self.wav = [(read_wav(self.root / u["wav"]) * 32767.0).astype(np.int16) for u in self.utts]
+
+    def heard_mel(self, i: int, gen: random.Random, p: float) -> torch.Tensor:
+        """Row i's mel [T, n_mels] (float32), with probability p heard through freshly drawn recording conditions
+        (`recording_conditions`): an a2m row's audio is known input, so a new room and noise every time it is drawn
+        teach the audio -> motion path what the corpus' one fixed copy per utterance cannot. Same frame count."""
+        if self.wav is None or p <= 0 or gen.random() >= p:
+            return self.mel[i].float()
+        rng = np.random.default_rng(gen.getrandbits(63))
+        x = recording_conditions(self.wav[i].astype(np.float32) / 32767.0, rng,
+                                 lambda: self.wav[int(rng.integers(len(self.wav)))].astype(np.float32) / 32767.0)
+        from f5_tts.model.modules import get_vocos_mel_spectrogram
+
+        mel = get_vocos_mel_spectrogram(torch.from_numpy(x)[None])[0].T.contiguous()  # [T, n_mels]
+        return mel[: self.mel[i].shape[0]]
 
     def _mels(self, split: str) -> list[torch.Tensor]:
         cache = self.root / f"mel-cache-{split}.pt"
@@ -134,6 +153,47 @@ class Corpus:
 
     def __len__(self) -> int:
         return len(self.utts)
+
+
+# On-the-fly recording conditions (train.py --augment): the held-out eval's noisy and reverberant copies are made
+# by scripts/corpus_augment.py with pyroomacoustics rooms and 5-20 dB noise; here cheaper stand-ins of the same kinds,
+# drawn anew each time, at a wider spread (0-30 dB, RT60 0.15-1.0 s).
+SAMPLE_RATE = 24000
+
+
+def recording_conditions(x: np.ndarray, rng: np.random.Generator, other) -> np.ndarray:
+    """x (float mono at SAMPLE_RATE) through a random room (exponentially decaying noise tail after the direct path,
+    which keeps the phone timings), additive noise (white, pink, or babble of 2-4 other utterances from `other()`)
+    at 0-30 dB SNR against the active speech level, and a random peak level of -35..-1 dBFS."""
+    n = len(x)
+    y = x.astype(np.float64)
+    if rng.random() < 0.5:
+        rt60 = rng.uniform(0.15, 1.0)
+        t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+        h = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60) * rng.uniform(0.1, 0.5)
+        h[0] = 1.0
+        y = np.fft.irfft(np.fft.rfft(y, n + len(h)) * np.fft.rfft(h, n + len(h)), n + len(h))[:n]
+    if rng.random() < 0.8:
+        kind = rng.integers(3)
+        if kind == 0:
+            z = rng.standard_normal(n)
+        elif kind == 1:
+            f = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
+            z = np.fft.irfft((rng.standard_normal(len(f)) + 1j * rng.standard_normal(len(f)))
+                             / np.sqrt(np.maximum(f, 20.0)), n)
+        else:
+            z = np.zeros(n)
+            for _ in range(int(rng.integers(2, 5))):
+                b = other()
+                b = np.roll(np.tile(b, 1 + n // max(len(b), 1)), -int(rng.integers(max(len(b), 1))))[:n]
+                z += b / (np.sqrt(np.mean(b ** 2)) + 1e-9)
+        frames = y[: n // 240 * 240].reshape(-1, 240)
+        rms = np.sqrt(np.mean(frames ** 2, axis=1)) if len(frames) else np.array([1e-3])
+        active = rms[rms > rms.max() * 0.01]
+        level = np.sqrt(np.mean(active ** 2)) if len(active) else 1e-3
+        y = y + z / (np.sqrt(np.mean(z ** 2)) + 1e-12) * level / 10 ** (rng.uniform(0.0, 30.0) / 20)
+    y = y / (np.max(np.abs(y)) + 1e-9) * 10 ** (rng.uniform(-35.0, -1.0) / 20)
+    return y.astype(np.float32)
 
 
 def span_mask(n: int, lo: float, hi: float, gen: random.Random) -> torch.Tensor:
@@ -161,9 +221,12 @@ def make_batch(data: Corpus, idx: list[int], gen: random.Random, args) -> tuple[
     uncond = torch.zeros(b, dtype=torch.bool)
     for r, i in enumerate(idx):
         t, f = data.mel[i].shape[0], data.motion[i].shape[0]
-        mel[r, :t], motion[r, :f] = data.mel[i].float(), data.motion[i]
-        mel_mask[r, :t], motion_mask[r, :f] = True, True
         task = gen.choices(["tts", "a2m", "m2a", "both"], weights=args.task_weights)[0]
+        heard = getattr(data, "heard_mel", None)
+        p_aug = getattr(args, "augment", 0.0) if task == "a2m" else 0.0
+        mel[r, :t] = heard(i, gen, p_aug) if heard is not None else data.mel[i].float()
+        motion[r, :f] = data.motion[i]
+        mel_mask[r, :t], motion_mask[r, :f] = True, True
         if task == "tts":
             mel_loss[r, :t] = span_mask(t, 0.7, 1.0, gen)
             motion_loss[r, :f] = True
@@ -251,6 +314,8 @@ def main() -> None:
     ap.add_argument("--p-drop-text", type=float, default=0.2)
     ap.add_argument("--task-weights", type=float, nargs=4, default=[0.25, 0.5, 0.05, 0.2],
                     metavar=("TTS", "A2M", "M2A", "BOTH"))
+    ap.add_argument("--augment", type=float, default=0.0, metavar="P",
+                    help="share of a2m rows heard through freshly drawn room / noise / level (recording_conditions)")
     ap.add_argument("--f16", action="store_true", help="package weights in float16 (default float32)")
     ap.add_argument("--resume", action="store_true", help="continue OUT/ckpt.pt")
     ap.add_argument("--init", type=Path, help="start from a package's weights (model.json, model.safetensors, "
@@ -298,6 +363,8 @@ def main() -> None:
 
     data = Corpus(args.corpus, "train", vocab)
     print(f"train: {len(data)} utterances", flush=True)
+    if args.augment > 0:
+        data.keep_audio()
     if cfg["motion"].get("normalization") is None and not args.resume and not args.init:
         cfg["motion"]["normalization"] = motion_normalization(data.motion)
     norm = cfg["motion"].get("normalization")
