@@ -11,6 +11,7 @@
 pub mod detect;
 pub mod facemesh;
 pub mod sample;
+pub mod symmetry;
 pub mod topology;
 pub mod truth;
 
