@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Lip sync of `jamflow say` videos, scored against the phones of the speech they show (issue 12, docs/speech.md).
+
+`jamflow say TEXT --out X.mp4` (engine piper) is: the Piper voice speaks TEXT, then `animate` turns that audio
+into lips (the same call, package, windows and seed). Our Rust voice equals piper-tts sample for sample when both
+draw the same noise (docs/speech.md), so here piper-tts speaks, because it also reports where each phoneme lies.
+For each held-out sentence of scripts/eval_say_sentences.txt (never used in training):
+  1. piper-tts (the joe voice, its config's noise / length / noise_w, ONNX Runtime seeded) -> S.wav and the voice's
+     own phoneme timeline (scripts/corpus_piper.py: IPA, its measured 45 ms lag removed: the corpus's Piper truth);
+  2. `jamflow animate S.wav --out M.safetensors`: the lips `say` renders for that audio;
+  3. the truth: `jamflow corpus truth` of that timeline (the corpus's phone tables and articulator); as a cross-check
+     also of pocketsphinx's forced alignment of S.wav to TEXT (en-us model, ARPAbet), a recognizer that never saw
+     the voice's internals;
+  4. the corpus eval's audio -> motion metrics (scripts/lipsync.py) beside the loudness-envelope baseline of the
+     same audio, against each truth. Target: r >= 0.8 (against the voice's timeline).
+
+    .venv/bin/python scripts/eval_say_lips.py [--jamflow target/debug/jamflow] [--package DIR] [--limit N]
+"""
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import unicodedata
+import wave
+from pathlib import Path
+
+import numpy as np
+from safetensors import safe_open
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lipsync  # noqa: E402
+from corpus_piper import Aligner, piper_phones  # noqa: E402
+from eval_say import SENTENCES, VOICE  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FPS = 25.0
+TARGET_R = 0.8
+TRUTHS = ("voice", "aligned")
+
+
+def run(cmd: list[str]) -> None:
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"eval_say_lips: {' '.join(cmd)} failed:\n{r.stderr}")
+
+
+def motion(path: Path) -> np.ndarray:
+    with safe_open(str(path), "np") as f:
+        return f.get_tensor("motion")
+
+
+def speak(voice, text: str, out: Path) -> tuple[np.ndarray, int, list]:
+    """piper-tts: audio (written to `out`) and the voice's phoneme timeline."""
+    audio, phones, offset = [], [], 0.0
+    rate = voice.config.sample_rate
+    for c in voice.synthesize(text, include_alignments=True):
+        if not c.phoneme_alignments:
+            raise SystemExit("eval_say_lips: the voice reported no phoneme alignments")
+        phones += [[p[0], p[1] + offset, p[2] + offset] for p in piper_phones(c.phoneme_alignments, rate)]
+        audio.append(c.audio_float_array)
+        offset += len(c.audio_float_array) / rate
+    x = np.concatenate(audio).astype(np.float32)
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    return x, rate, phones
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jamflow", default=str(ROOT / "target" / "debug" / "jamflow"))
+    ap.add_argument("--package", help="audio -> motion package for the lips (default: animate's, the live student)")
+    ap.add_argument("--limit", type=int, default=0, help="first N sentences only (0: all)")
+    ap.add_argument("--threads", default="2")
+    ap.add_argument("--seed", type=int, default=0, help="ONNX Runtime seed of the voice's noise")
+    ap.add_argument("--closure-threshold", type=float, default=0.03)
+    ap.add_argument("--json", help="also write the reports here")
+    a = ap.parse_args()
+    sentences = [s.strip() for s in SENTENCES.read_text().splitlines() if s.strip() and not s.startswith("#")]
+    if a.limit:
+        sentences = sentences[: a.limit]
+    import onnxruntime
+    from piper import PiperVoice
+    onnxruntime.set_seed(a.seed)
+    voice = PiperVoice.load(VOICE, include_alignments=True)
+    # Per truth: the sentences it could score (pocketsphinx fails on a few; the voice's timeline never does).
+    rows = {k: {"utts": [], "preds": [], "trues": [], "envs": [], "spans": []} for k in TRUTHS}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for i, text in enumerate(sentences):
+            wav, mot = tmp / f"{i}.wav", tmp / f"{i}.motion.safetensors"
+            audio, rate, voice_phones = speak(voice, text, wav)
+            cmd = [a.jamflow, "animate", str(wav), "--out", str(mot), "--threads", a.threads]
+            run(cmd + (["--package", a.package] if a.package else []))
+            timelines = {"voice": ("ipa", voice_phones)}
+            # The recognizer's dictionary is plain ASCII (café -> cafe); a fresh decoder each time (one that failed
+            # an alignment refuses the next).
+            plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+            try:
+                timelines["aligned"] = ("arpabet", Aligner().phones(audio, rate, plain))
+            except RuntimeError as e:
+                print(f"{i + 1:2d}/{len(sentences)} no forced alignment (pocketsphinx: {e})", flush=True)
+            got = motion(mot)
+            cells = []
+            for k, (set_, phones) in timelines.items():
+                ph, tru = tmp / f"{i}.{k}.json", tmp / f"{i}.{k}.safetensors"
+                ph.write_text(json.dumps({"phone_set": set_, "phones": phones}))
+                run([a.jamflow, "corpus", "truth", "--phones", str(ph), "--audio", str(wav), "--out", str(tru)])
+                gt = motion(tru)
+                n = min(len(got), len(gt))
+                if max(len(got), len(gt)) - n > 1:
+                    raise SystemExit(f"eval_say_lips: sentence {i + 1}: {len(got)} motion frames vs {len(gt)} ({k})")
+                row = rows[k]
+                row["preds"].append(lipsync.opening(got[:n]))
+                row["trues"].append(lipsync.opening(gt[:n]))
+                row["envs"].append(lipsync.envelope(audio, rate, n, FPS))
+                row["spans"].append(lipsync.phone_spans(tru, n, FPS))
+                row["utts"].append({"family": "piper:joe", "condition": "say", "held_out": False})
+                cells.append(f"{k} r {lipsync.pearson(row['preds'][-1], row['trues'][-1]):.3f} "
+                             f"(loudness {lipsync.pearson(row['envs'][-1], row['trues'][-1]):.3f})")
+            print(f"{i + 1:2d}/{len(sentences)} {'  '.join(cells)}  {text}", flush=True)
+    reports = {}
+    for k in TRUTHS:
+        row = rows[k]
+        if not row["utts"]:
+            continue
+        rep = lipsync.report(row["utts"], row["preds"], row["trues"], row["envs"], row["spans"], a.closure_threshold)
+        reports[k] = rep["all"]
+        print(f"\ntruth: {k} ({'the voice' + chr(39) + 's own phoneme timeline' if k == 'voice' else 'pocketsphinx'})",
+              file=sys.stderr)
+        lipsync.print_report({"all": rep["all"]})
+    v = reports["voice"]
+    r = v["model"]["r_pooled"]
+    verdict = "meets" if r >= TARGET_R else "MISSES"
+    cross = (f"; {reports['aligned']['model']['r_pooled']:.3f} against pocketsphinx's ({reports['aligned']['utterances']}"
+             " sentences)" if "aligned" in reports else "")
+    print(f"say lips over {v['utterances']} sentences: r {r:.3f} (loudness baseline {v['baseline']['r_pooled']:.3f}) "
+          f"against the voice's timeline{cross}; {verdict} the target r >= {TARGET_R}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(reports, indent=1, allow_nan=True))
+
+
+if __name__ == "__main__":
+    main()
