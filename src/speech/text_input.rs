@@ -65,7 +65,9 @@ pub struct Timeline {
     pub seconds: f64,
 }
 
-/// espeak-ng's timeline of `text` with [`duration_voice`]; an error when nothing in it is a phoneme.
+/// espeak-ng's timeline of `text` with [`duration_voice`]; an error when nothing in it is a phoneme. The library
+/// keeps state between utterances: the same text can come out a few percent longer or shorter depending on what
+/// it spoke before (e.g. "The moon was old." 0.885 s or 0.93 s, the difference in the last phonemes).
 pub fn espeak_timeline(text: &str) -> Result<Timeline, SpeechError> {
     let speech = espeak::synthesize(text, &duration_voice())?;
     let phones = speech.timeline();
@@ -266,7 +268,9 @@ mod tests {
         let distinct: std::collections::BTreeSet<_> = x.ids.iter().collect();
         assert!(distinct.len() >= 5, "{distinct:?}");
         let slow = text_input(&cfg, &v, "Hello there.", None, Length::Speed(0.5)).unwrap();
-        assert!(slow.gen_frames.abs_diff(2 * x.gen_frames) <= 1);
+        // (espeak-ng's durations vary a few percent with what it spoke before: espeak_timeline)
+        let ratio = slow.gen_frames as f64 / x.gen_frames as f64;
+        assert!((1.8..2.2).contains(&ratio), "{} vs {}", slow.gen_frames, x.gen_frames);
         let e = text_input(&cfg, &v, "...", None, Length::Speed(1.0)).unwrap_err();
         assert!(matches!(e, SpeechError::Unsayable(_)), "{e}");
     }
