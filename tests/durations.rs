@@ -10,7 +10,7 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-use jamflow::model::alignment::{frames_for_seconds, TextAlignment, PAUSE};
+use jamflow::model::alignment::{frames_for_seconds, TextAlignment, TimedPhone, PAUSE};
 use jamflow::model::Package;
 use jamflow::runtime::tensors::write_safetensors;
 use jamflow::runtime::{HostTensor, NamedTensors};
@@ -86,6 +86,22 @@ fn random_durations_package_says_and_dubs_with_lengths_from_the_durations() {
     assert!((secs - 2.0).abs() < 0.05, "{secs:.3} s of speech for 2 s of motion");
 }
 
+/// Rust's per-frame ids of a corpus motion file's phone timeline over `frames` mel frames.
+fn frame_ids_of(motion: &Path, vocab: &jamflow::model::vocab::Vocab, rate: f64, frames: usize) -> Vec<i64> {
+    let bytes = std::fs::read(motion).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let names = meta.metadata().as_ref().unwrap()["phonemes"].clone();
+    let t = read(motion);
+    let (start, end) = (t["ph_start"].as_f32().unwrap(), t["ph_end"].as_f32().unwrap());
+    let phones: Vec<TimedPhone> = names
+        .split(' ')
+        .zip(start.iter().zip(end))
+        .map(|(n, (&a, &b))| TimedPhone { name: n.into(), start: a as f64, end: b as f64 })
+        .collect();
+    assert_eq!(phones.len(), start.len());
+    vocab.frame_ids(&phones, rate, frames).unwrap().ids
+}
+
 #[test]
 fn train_py_writes_a_durations_package_that_speaks() {
     let d = tempfile::tempdir().unwrap();
@@ -115,6 +131,34 @@ fn train_py_writes_a_durations_package_that_speaks() {
     for name in ["m", "u:", "b"] {
         assert!(vocab.id(name).is_some(), "{name} from \"moon\", \"bubble\" is in the corpus's vocabulary");
     }
+    // Training's per-frame ids (scripts/train.py `frame_phonemes`) are the ones Rust's rule gives for the same
+    // timeline and mel length (`Vocab::frame_ids`).
+    let code = "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import train; \
+                p = Path(sys.argv[3]); cfg = json.loads((p / 'model.json').read_text()); \
+                vocab = (p / 'vocab.txt').read_text().split('\\n')[:-1]; \
+                c = train.Corpus(Path(sys.argv[2]), 'train', vocab, cfg); \
+                print(json.dumps([{'motion': u['motion'], 'ids': t.tolist()} for u, t in zip(c.utts, c.text)]))";
+    let out = Command::new(python())
+        .args(["-c", code, s(&root().join("scripts")), s(&corpus), s(&pkg_dir)])
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rate = pkg.config.audio.mel_rate();
+    for row in rows.as_array().unwrap() {
+        let py_ids: Vec<i64> = row["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        let rs = frame_ids_of(&corpus.join(row["motion"].as_str().unwrap()), vocab, rate, py_ids.len());
+        assert_eq!(rs, py_ids, "{}", row["motion"]);
+        assert!(py_ids.iter().filter(|&&i| i != 0).count() > py_ids.len() / 2, "mostly phonemes: {py_ids:?}");
+    }
+    // eval.py builds a durations package's text the same way (its tts task runs).
+    let out = Command::new(python())
+        .arg(root().join("scripts/eval.py"))
+        .args(["--corpus", s(&corpus), "--package", s(&pkg_dir), "--task", "tts", "--limit", "1", "--steps", "2"])
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
     // The trained package speaks through the same request builder; the length follows the durations.
     let wav = d.path().join("t.wav");
     let args = ["say", "The moon was old.", "--engine", "model", "--package", s(&pkg_dir), "--steps", "2"];
