@@ -161,7 +161,7 @@ def main() -> None:
         opt.load_state_dict(ck["opt"])
         gen.setstate(ck["py_rng"])
         tgen.set_state(ck["torch_rng"])
-    data = Corpus(args.corpus, "train", vocab)
+    data = Corpus(args.corpus, "train", vocab, cfg)
     if args.augment > 0:
         data.keep_audio()
     norm = cfg["motion"].get("normalization")

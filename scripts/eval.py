@@ -369,7 +369,7 @@ def main() -> None:
     steps = len(t_list) - 1
     rows = 2 if cfg_strength != 0 and not baked else 1
 
-    data = Corpus(args.corpus, args.split, vocab)
+    data = Corpus(args.corpus, args.split, vocab, raw)  # durations packages: per-frame phonemes (train.py)
     n = len(data) if args.limit == 0 else min(args.limit, len(data))
     metrics = {
         "package": str(args.package),

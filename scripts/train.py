@@ -12,6 +12,10 @@ region of each stream. Per utterance one inpainting task is drawn (docs/training
 Condition dropping for CFG: a row is unconditional (text, audio cond, motion cond dropped: the `uncond` input)
 with p_uncond; otherwise the text alone is dropped with p_drop_text (so audio-only driving works without text).
 
+Text (--text-alignment, model.json text.alignment): filler = the sentence's characters (F5); durations = one eSpeak
+phoneme id per mel frame from the utterance's phone timeline (motion safetensors ph_start / ph_end / metadata
+phonemes), the vocabulary the corpus's phoneme names with the pause "_" first.
+
 Checkpoint: OUT/ckpt.pt (model, optimizer, EMA, step, rng states, config, vocab, loss log) every --ckpt-every
 steps and at the end; --resume continues it exactly. The package OUT/package/ (model.json, model.safetensors with
 the EMA weights in f16 or f32, vocab.txt) is what `jamflow info/forward/sample` load.
@@ -20,6 +24,7 @@ the EMA weights in f16 or f32, vocab.txt) is what `jamflow info/forward/sample` 
     .venv/bin/python scripts/train.py --corpus target/corpus --out target/train --steps 4000 --resume
     .venv/bin/python scripts/train.py --corpus target/corpus --out target/train2 --init engines/jamflow-small \
         --init-step 1200 --steps 5000        # continue from shipped f16 weights (fresh optimizer)
+    .venv/bin/python scripts/train.py --corpus target/corpus --out target/train-dur --text-alignment durations
 """
 
 from __future__ import annotations
@@ -67,13 +72,16 @@ def motion_normalization(motion: list[torch.Tensor]) -> dict:
     return {"mean": [round(float(v), 6) for v in mean], "std": [round(float(v), 6) for v in std]}
 
 
-def make_config(size: str, vocab_size: int, name: str) -> dict:
+def make_config(size: str, vocab_size: int, name: str, alignment: str = "filler") -> dict:
     s = SIZES[size]
     (ad, depth, heads, dh), md, (td, conv) = s["audio"], s["motion"], s["text"]
+    text = {"vocab_size": vocab_size, "dim": td, "conv_layers": conv}
+    if alignment != "filler":  # filler is the default: existing packages' model.json stay as they are
+        text["alignment"] = alignment
     return {
         "format": ref.FORMAT,
         "name": name,
-        "text": {"vocab_size": vocab_size, "dim": td, "conv_layers": conv},
+        "text": text,
         "audio_dit": dit(ad, depth, heads, dh),
         "motion": {"layout": {"kind": "mouth4-2d"}, "fps": 25.0, "dit": dit(md, depth, heads, dh),
                    "known_mask_channel": True},
@@ -93,27 +101,80 @@ def read_wav(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32767.0
 
 
-def build_vocab(manifest: dict) -> list[str]:
+# Text alignments (model.json text.alignment, DESIGN §7; src/model/alignment.rs): "filler" = F5's characters padded
+# with filler to the mel length; "durations" = one eSpeak phoneme id per mel frame, from the corpus's phone timings.
+ALIGNMENTS = ("filler", "durations")
+# The eSpeak pause: line 0 of a durations vocabulary, the id of frames without a phoneme (and of unknown names).
+PAUSE = "_"
+
+
+def text_alignment(cfg: dict) -> str:
+    return (cfg.get("text") or {}).get("alignment", "filler")
+
+
+def read_phones(path: Path) -> tuple[list[str], list[float], list[float]]:
+    """An utterance's phone timeline from its motion safetensors: metadata `phonemes` (eSpeak names, space-separated;
+    every engine's timeline is mapped onto them by `jamflow corpus make`), `ph_start` / `ph_end` in seconds."""
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+        start, end = f.get_tensor("ph_start").tolist(), f.get_tensor("ph_end").tolist()
+    joined = meta.get("phonemes", "")
+    names = joined.split(" ") if joined else []
+    if len(names) != len(start) or len(start) != len(end):
+        raise ValueError(f"{path}: {len(names)} phoneme names for {len(start)} starts and {len(end)} ends")
+    return names, start, end
+
+
+def frame_phonemes(names: list[str], start: list[float], end: list[float], rate: float, frames: int) -> list[str]:
+    """The phoneme at each mel frame, frame i at i / rate seconds: the last phoneme starting at or before it, the
+    pause before the first and after a phoneme's end. The same rule as src/model/alignment.rs `frame_names`."""
+    out, k = [], 0
+    for i in range(frames):
+        t = i / rate
+        while k < len(names) and start[k] <= t:
+            k += 1
+        out.append(names[k - 1] if k > 0 and t < end[k - 1] else PAUSE)
+    return out
+
+
+def build_vocab(manifest: dict, alignment: str = "filler", root: Path | None = None) -> list[str]:
+    """filler: the corpus's characters, a space first (F5's vocab); durations: the corpus's eSpeak phoneme names
+    (every split's, so no evaluated name is unknown), the pause first."""
+    if alignment == "durations":
+        names = set()
+        for u in manifest["utterances"]:
+            names.update(read_phones(root / u["motion"])[0])
+        return [PAUSE] + sorted(names - {PAUSE})
     chars = sorted({c for u in manifest["utterances"] for c in u["text"]} - {" "})
     return [" "] + chars
 
 
 class Corpus:
-    """Mel (cached as float16 in CORPUS/mel-cache-SPLIT.pt), motion and text ids of one split."""
+    """Mel (cached as float16 in CORPUS/mel-cache-SPLIT.pt), motion and text ids of one split. With cfg's
+    text.alignment = "durations" the text ids are one phoneme id per mel frame (`frame_phonemes`)."""
 
-    def __init__(self, root: Path, split: str, vocab: list[str]):
+    def __init__(self, root: Path, split: str, vocab: list[str], cfg: dict | None = None):
         self.root = root
         manifest = json.loads((root / "manifest.json").read_text())
         self.utts = [u for u in manifest["utterances"] if u["split"] == split]
         if not self.utts:
             raise ValueError(f"{root}/manifest.json: no utterances in split {split!r}")
         index = {c: i for i, c in enumerate(vocab)}
-        self.text = [torch.tensor([index.get(c, 0) for c in u["text"]], dtype=torch.long) for u in self.utts]
         self.motion = []
         for u in self.utts:
             with safe_open(str(root / u["motion"]), "pt") as f:
                 self.motion.append(f.get_tensor("motion").float())
         self.mel = self._mels(split)
+        if cfg is not None and text_alignment(cfg) == "durations":
+            if vocab[0] != PAUSE:
+                raise ValueError(f"a durations vocabulary starts with the pause {PAUSE!r}, found {vocab[0]!r}")
+            rate = ref.mel_rate(ref.normalize_config(cfg))
+            self.text = []
+            for u, mel in zip(self.utts, self.mel, strict=True):
+                names = frame_phonemes(*read_phones(root / u["motion"]), rate, mel.shape[0])
+                self.text.append(torch.tensor([index.get(n, 0) for n in names], dtype=torch.long))  # [T]
+        else:
+            self.text = [torch.tensor([index.get(c, 0) for c in u["text"]], dtype=torch.long) for u in self.utts]
         self.wav: list[np.ndarray] | None = None  # int16 audio, loaded by keep_audio() for on-the-fly conditions
 
     def keep_audio(self) -> None:
@@ -321,6 +382,10 @@ def main() -> None:
     ap.add_argument("--init", type=Path, help="start from a package's weights (model.json, model.safetensors, "
                     "vocab.txt; e.g. engines/jamflow-small): model and EMA from it, fresh optimizer, --init-step")
     ap.add_argument("--init-step", type=int, default=0, help="global step of the --init weights (for logs, warm-up)")
+    ap.add_argument("--text-alignment", choices=ALIGNMENTS, default=None,
+                    help="a new package's text input (model.json text.alignment): filler (characters, F5; the "
+                    "default) or durations (one eSpeak phoneme id per mel frame from the corpus's phone timings); "
+                    "--resume / --init keep theirs")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -337,9 +402,12 @@ def main() -> None:
         vocab = (args.init / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
         ck = None
     else:
-        vocab = build_vocab(manifest)
-        cfg = make_config(args.size, len(vocab), args.name)
+        alignment = args.text_alignment or "filler"
+        vocab = build_vocab(manifest, alignment, args.corpus)
+        cfg = make_config(args.size, len(vocab), args.name, alignment)
         ck = None
+    if args.text_alignment is not None and args.text_alignment != text_alignment(cfg):
+        sys.exit(f"--text-alignment {args.text_alignment}: the continued weights are {text_alignment(cfg)!r}")
     model = ref.build(cfg).train()
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
@@ -361,8 +429,8 @@ def main() -> None:
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model {args.size}: {n_params / 1e6:.2f} M parameters; step {step} -> {args.steps}", flush=True)
 
-    data = Corpus(args.corpus, "train", vocab)
-    print(f"train: {len(data)} utterances", flush=True)
+    data = Corpus(args.corpus, "train", vocab, cfg)
+    print(f"train: {len(data)} utterances, text {text_alignment(cfg)} ({len(vocab)} entries)", flush=True)
     if args.augment > 0:
         data.keep_audio()
     if cfg["motion"].get("normalization") is None and not args.resume and not args.init:

@@ -13,6 +13,8 @@ use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use crate::model::alignment::{TimedPhone, PAUSE};
+
 /// espeak-ng failures (library missing, data directory, voice, text).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -82,6 +84,32 @@ pub struct Speech {
     pub sample_rate: u32,
     pub samples: Vec<i16>,
     pub phonemes: Vec<PhonemeEvent>,
+}
+
+impl Speech {
+    /// The phoneme timeline in seconds, eSpeak names: espeak-ng reports no phoneme for its leading silence, so
+    /// a pause ([`PAUSE`]) covers the time until the first phoneme; each phoneme lasts until the next one, the
+    /// last until the end of the audio. (The corpus's motion truth and the `durations` text input both use it.)
+    pub fn timeline(&self) -> Vec<TimedPhone> {
+        let sr = self.sample_rate as f64;
+        let total = self.samples.len() as f64 / sr;
+        let ph = &self.phonemes;
+        let mut out = Vec::with_capacity(ph.len() + 1);
+        if let Some(first) = ph.first().filter(|p| p.sample > 0) {
+            out.push(TimedPhone { name: PAUSE.into(), start: 0.0, end: first.sample as f64 / sr });
+        }
+        out.extend((0..ph.len()).map(|i| {
+            let start = ph[i].sample as f64 / sr;
+            let end = ph.get(i + 1).map(|n| n.sample as f64 / sr).unwrap_or(total).max(start);
+            TimedPhone { name: ph[i].name.clone(), start, end }
+        }));
+        out
+    }
+
+    /// Length of the audio in seconds.
+    pub fn seconds(&self) -> f64 {
+        self.samples.len() as f64 / self.sample_rate as f64
+    }
 }
 
 /// Voice settings of one utterance.

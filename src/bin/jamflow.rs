@@ -6,9 +6,11 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use jamflow::corpus::phones::ESPEAK_ENGLISH;
+use jamflow::model::alignment::TextAlignment;
 use jamflow::model::config::Schedule;
 use jamflow::model::import::{import_f5tts, F5Import, F5Preset};
-use jamflow::model::random::{write_random_package, Preset};
+use jamflow::model::random::{write_random_package_with_vocab, Preset};
 use jamflow::model::{graph, io, onnx, stats, Package};
 use jamflow::runtime::tensors::{check_inputs, read_safetensors, write_safetensors};
 use jamflow::runtime::{ort_backend, Backend, OrtOptions, Provider};
@@ -159,6 +161,10 @@ enum Cmd {
         preset: Preset,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// `filler` (characters, F5) or `durations` (one eSpeak phoneme id per mel frame; its vocabulary: the
+        /// English eSpeak mnemonics the corpus's articulation knows).
+        #[arg(long, default_value_t = TextAlignment::Filler)]
+        text_alignment: TextAlignment,
     },
     /// Build artifacts of a precision for a target (ONNX, engines) with a manifest and an accuracy report.
     Build(BuildArgs),
@@ -294,9 +300,22 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Build(args) => build_cmd(args),
         Cmd::Calibration(CalibrationCmd::Make(args)) => calibration_make(args),
-        Cmd::Random { dir, preset, seed } => {
-            write_random_package(&preset.config(), seed, &dir)?;
-            println!("wrote random-weights package {:?} (seed {seed}) -> {}", preset, dir.display());
+        Cmd::Random { dir, preset, seed, text_alignment } => {
+            let mut cfg = preset.config();
+            let vocab = match (cfg.text.as_mut(), text_alignment) {
+                (Some(tc), TextAlignment::Durations) => {
+                    tc.alignment = TextAlignment::Durations;
+                    tc.vocab_size = ESPEAK_ENGLISH.len();
+                    Some(ESPEAK_ENGLISH)
+                }
+                _ => None,
+            };
+            write_random_package_with_vocab(&cfg, seed, &dir, vocab)?;
+            println!(
+                "wrote random-weights package {:?} (seed {seed}, text {text_alignment}) -> {}",
+                preset,
+                dir.display()
+            );
             Ok(())
         }
         Cmd::Demo { out, package, backend, precision } => demo(&out, package.as_deref(), (backend, precision)),

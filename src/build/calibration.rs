@@ -24,6 +24,7 @@ use crate::rng::Noise;
 use crate::runtime::tensors::{read_safetensors, write_safetensors};
 use crate::runtime::{Backend, HostTensor, NamedTensors, RuntimeError};
 use crate::sampler::{self, names, Request, SamplerOptions};
+use crate::speech::text_input::{text_input, Length};
 
 pub const FORMAT: &str = "jamflow-calibration/1";
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -152,9 +153,11 @@ pub fn wav_request(pkg: &Package, audio: &Path, text: &str, motion: Option<&Path
         .and_then(|m| m.compute(&samples))
         .map_err(|e| format!("{}: {e}", audio.display()))?;
     let mut req = Request::audio_to_motion(cfg, &mel.data);
-    if let Some(tc) = &cfg.text {
+    if cfg.text.is_some() {
         let vocab = pkg.vocab.as_ref().ok_or_else(|| "the package has text but no vocab".to_string())?;
-        req.text = vocab.encode_checked(text, tc.max_len).map_err(|e| e.to_string())?;
+        // As the model engine builds it (filler characters, or a durations package's phonemes over the WAV).
+        let frames = Length::Frames(req.mel_frames);
+        req.text = text_input(cfg, vocab, text, None, frames).map_err(|e| e.to_string())?.ids;
     }
     if let (Some(path), Some(mc)) = (motion, &cfg.motion) {
         let t = read_safetensors(path).map_err(|e| e.to_string())?;

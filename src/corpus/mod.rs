@@ -174,22 +174,9 @@ pub fn split_sentences(mut sentences: Vec<String>, seed: u64, eval_fraction: f64
     [sentences, val, train]
 }
 
-/// The phoneme timeline of one synthesis, in seconds.
+/// The phoneme timeline of one synthesis, in seconds ([`espeak::Speech::timeline`]).
 pub(crate) fn segments(speech: &espeak::Speech) -> Vec<Segment> {
-    let sr = speech.sample_rate as f64;
-    let total = speech.samples.len() as f64 / sr;
-    let ph = &speech.phonemes;
-    let mut out = Vec::with_capacity(ph.len() + 1);
-    // espeak-ng reports no phoneme for its leading silence: the rest pose until the first phoneme.
-    if let Some(first) = ph.first().filter(|p| p.sample > 0) {
-        out.push(Segment { name: "_".into(), start: 0.0, end: first.sample as f64 / sr });
-    }
-    out.extend((0..ph.len()).map(|i| {
-        let start = ph[i].sample as f64 / sr;
-        let end = ph.get(i + 1).map(|n| n.sample as f64 / sr).unwrap_or(total).max(start);
-        Segment { name: ph[i].name.clone(), start, end }
-    }));
-    out
+    speech.timeline().into_iter().map(|p| Segment { name: p.name, start: p.start, end: p.end }).collect()
 }
 
 /// One synthesized sentence.

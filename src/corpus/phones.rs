@@ -18,8 +18,18 @@ pub enum PhoneSet {
     Ipa,
 }
 
-/// The pause name of the eSpeak set (silence: the rest pose).
-pub const PAUSE: &str = "_";
+/// The pause name of the eSpeak set (silence: the rest pose); defined with the text alignment.
+pub use crate::model::alignment::PAUSE;
+
+/// The eSpeak mnemonics of espeak-ng's English voices that [`super::articulation::targets`] knows, pauses first:
+/// the vocabulary of a random-weights `durations` package (`jamflow random --text-alignment durations`); a trained
+/// package takes its vocabulary from its corpus (scripts/train.py).
+pub const ESPEAK_ENGLISH: &[&str] = &[
+    PAUSE, "_:", "_!", "_^_", "i", "i:", "I", "I#", "I2", "e", "eI", "E", "e@", "a", "a#", "&", "aa", "A:", "A@", "V",
+    "@", "@-", "@2", "@5", "3", "@L", "3:", "0", "O:", "O@", "O", "o@", "oU", "u:", "U", "aI", "aU", "OI", "i@", "i@3",
+    "U@", "aI@", "aI3", "aU@", "p", "b", "m", "f", "v", "w", "W", "r", "r-", "*", "S", "Z", "tS", "dZ", "s", "z", "T",
+    "D", "t", "d", "n", "l", "t#", "d#", "n-", "l-", "t2", "d2", "t[", "d[", "j", "k", "g", "N", "x", "h", "?", ";",
+];
 
 impl PhoneSet {
     /// The eSpeak mnemonic that carries `name`'s articulation; `None` for a name the set does not know (the
@@ -162,6 +172,15 @@ mod tests {
 
     fn class(set: PhoneSet, name: &str) -> Class {
         targets(&set.to_espeak(name).unwrap_or_else(|| panic!("{set:?} {name} unmapped"))).0
+    }
+
+    #[test]
+    fn the_english_list_has_targets_and_no_repeats() {
+        for (i, &name) in ESPEAK_ENGLISH.iter().enumerate() {
+            assert_ne!(targets(name).0, Class::Unknown, "{name}");
+            assert!(!ESPEAK_ENGLISH[..i].contains(&name), "{name} repeated");
+        }
+        assert_eq!(ESPEAK_ENGLISH[0], PAUSE);
     }
 
     #[test]

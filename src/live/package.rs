@@ -1,7 +1,7 @@
 //! The model package behind the live traits: audio -> motion windows ([`MotionModel`]) and text -> speech +
 //! motion ([`SpeechModel`]) through the sampler on any runtime [`Backend`].
 
-use super::speech::{SayRequest, Speech, SpeechModel, CHARS_PER_SECOND};
+use super::speech::{SayRequest, Speech, SpeechModel};
 use super::window::MotionModel;
 use crate::audio::mel::{Mel, MelSpec};
 use crate::audio::vocoder::{Vocoder, VocoderChoice};
@@ -9,6 +9,7 @@ use crate::model::config::ModelConfig;
 use crate::model::vocab::Vocab;
 use crate::runtime::Backend;
 use crate::sampler::{self, Request, SamplerOptions};
+use crate::speech::text_input::{text_input, Length, Prompt};
 use crate::stream::StreamError;
 
 /// Audio -> motion and text -> speech + motion with a model package through the sampler (any [`Backend`]).
@@ -20,6 +21,8 @@ pub struct PackageModel {
     vocab: Option<Vocab>,
     /// Mel -> audio for text mode (Griffin-Lim until [`PackageModel::set_vocoder`]).
     vocoder: Option<Vocoder>,
+    /// Speaking speed of text mode (1 = normal; [`PackageModel::set_speed`]).
+    speed: f64,
 }
 
 impl PackageModel {
@@ -34,12 +37,18 @@ impl PackageModel {
             return Err(StreamError::Config("the model package has no motion stream (audio-only F5 package?)".into()));
         }
         let mel = MelSpec::new(&cfg.audio).map_err(|e| StreamError::Config(e.to_string()))?;
-        Ok(Self { backend, cfg, opts, mel, vocab, vocoder: None })
+        Ok(Self { backend, cfg, opts, mel, vocab, vocoder: None, speed: 1.0 })
     }
 
     /// The vocoder of text mode (Vocos where weights exist; Griffin-Lim otherwise, the default).
     pub fn set_vocoder(&mut self, vocoder: Vocoder) {
         self.vocoder = Some(vocoder);
+    }
+
+    /// Speaking speed of text mode (2 = twice as fast): scales a `durations` package's phoneme durations and a
+    /// `filler` package's length estimate (checked when speaking: [`crate::speech::text_input::SPEED_RANGE`]).
+    pub fn set_speed(&mut self, speed: f64) {
+        self.speed = speed;
     }
 
     /// The package's configuration (its rates go to the stream: [`super::rates`]).
@@ -127,22 +136,16 @@ impl PackageModel {
     fn speak_piece(&mut self, text: &str, reference: Option<&(Mel, &str)>) -> Result<Speech, StreamError> {
         let vocab = self.vocab.as_ref().ok_or_else(|| StreamError::Config("no vocabulary".into()))?;
         let n = self.cfg.audio.n_mels;
-        let (ref_mel, ref_text) = match reference {
-            Some((mel, text)) => (Some(mel), *text),
-            None => (None, ""),
-        };
+        let ref_mel = reference.map(|(mel, _)| mel);
         let ref_frames = ref_mel.map_or(0, |m| m.frames);
-        let gen = match ref_mel {
-            Some(_) => sampler::estimate_frames(ref_frames, ref_text, text, 1.0) - ref_frames,
-            None => (text.chars().count() as f64 / CHARS_PER_SECOND * self.cfg.audio.mel_rate()).ceil() as usize,
-        }
-        .max((0.5 * self.cfg.audio.mel_rate()) as usize);
-        let full = if ref_text.is_empty() { text.to_string() } else { format!("{ref_text} {text}") };
-        let max_len = self.cfg.text.as_ref().map_or(0, |t| t.max_len);
-        let ids = vocab.encode_checked(&full, max_len).map_err(|e| StreamError::Source(e.to_string()))?;
+        let prompt = reference.map(|(mel, text)| Prompt { text, frames: mel.frames });
+        // Filler characters or per-frame phonemes, by the package's text.alignment; the generated length with it.
+        let input = text_input(&self.cfg, vocab, text, prompt, Length::Speed(self.speed))
+            .map_err(|e| StreamError::Source(e.to_string()))?;
+        let gen = input.gen_frames;
         let empty = Vec::new();
         let ref_data = ref_mel.map_or(&empty, |m| &m.data);
-        let r = Request::text_to_speech(&self.cfg, ids, ref_data, ref_frames + gen);
+        let r = Request::text_to_speech(&self.cfg, input.ids, ref_data, ref_frames + gen);
         let out = sampler::sample(self.backend.as_mut(), &self.cfg, &r, &self.opts)
             .map_err(|e| StreamError::Source(format!("sampler: {e}")))?;
         // The generated part: mel frames [ref, ref + gen) and the motion frames they cover.

@@ -52,9 +52,8 @@ pub fn speak_all(model: &mut dyn SpeechModel, req: &SayRequest) -> Result<Speech
 pub use crate::speech::{MAX_REFERENCE_S, MAX_SAY_CHARS};
 /// Requests waiting for synthesis at most.
 pub const MAX_SAY_QUEUE: usize = 4;
-/// Speaking rate used to size generated speech when no reference voice is given (the corpus' espeak-ng voices
-/// speak 140-200 words/min, about 14 characters per second).
-pub const CHARS_PER_SECOND: f64 = 14.0;
+/// Speaking rate that sizes a filler package's speech without a reference voice (defined in the speech layer).
+pub use crate::speech::text_input::CHARS_PER_SECOND;
 
 /// Why a `/say` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

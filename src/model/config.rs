@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+pub use super::alignment::TextAlignment;
 use super::ModelError;
 
 /// Format tag written into every package we produce.
@@ -82,9 +83,12 @@ pub struct TextConfig {
     /// Zero filler/padding tokens between blocks (`text_mask_padding`; true for F5TTS_v1).
     #[serde(default = "yes")]
     pub mask_padding: bool,
-    /// Longest accepted text, in tokens.
+    /// Longest accepted text, in tokens (with `durations`: in mel frames).
     #[serde(default = "default_max_text_len")]
     pub max_len: usize,
+    /// How the text lines up with the mel frames (DESIGN §7): `filler` (F5, the default) or `durations`.
+    #[serde(default, skip_serializing_if = "TextAlignment::is_filler")]
+    pub alignment: TextAlignment,
 }
 
 fn default_vocab_file() -> String {
@@ -611,6 +615,24 @@ mod tests {
             let e = parse(v).unwrap_err();
             assert!(e.contains(field), "{ptr}: {e}");
         }
+    }
+
+    #[test]
+    fn text_alignment_defaults_to_filler_and_parses_durations() {
+        let c = parse(small_json()).unwrap();
+        assert_eq!(c.text.as_ref().unwrap().alignment, TextAlignment::Filler);
+        // A filler package's model.json does not spell it out (files of existing packages stay byte-identical).
+        assert!(!serde_json::to_string(&c).unwrap().contains("alignment"));
+        let mut v = small_json();
+        v["text"]["alignment"] = "durations".into();
+        let c = parse(v).unwrap();
+        assert_eq!(c.text.as_ref().unwrap().alignment, TextAlignment::Durations);
+        let back: ModelConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        let mut v = small_json();
+        v["text"]["alignment"] = "phonemes".into();
+        let e = parse(v).unwrap_err();
+        assert!(e.contains("text.alignment") && e.contains("\"phonemes\"") && e.contains("\"filler\""), "{e}");
     }
 
     #[test]

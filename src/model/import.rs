@@ -123,6 +123,8 @@ pub fn import_f5tts(opts: &F5Import) -> Result<Package, ModelError> {
             conv_mult: 2,
             mask_padding: v1,
             max_len: 4096,
+            // F5 checkpoints are character models: filler, and their parity (DESIGN §7).
+            alignment: super::alignment::TextAlignment::Filler,
         }),
         audio_dit: DitConfig {
             dim,

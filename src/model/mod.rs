@@ -1,5 +1,6 @@
 //! The model: package configuration, weights, graph inputs/outputs and the ONNX graph definition.
 
+pub mod alignment;
 pub mod config;
 pub mod graph;
 pub mod import;
@@ -35,6 +36,8 @@ pub enum ModelError {
     Vocab { path: PathBuf, msg: String },
     #[error("graph: {0}")]
     Graph(String),
+    #[error("phoneme \"{name}\" is not in the package's vocabulary (text.alignment = \"durations\")")]
+    UnknownPhoneme { name: String },
     #[error("text of {len} characters is longer than the model's limit of {max} (text.max_len)")]
     TextTooLong { len: usize, max: usize },
 }

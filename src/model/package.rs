@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use onnx_protobuf::ModelProto;
 
+use super::alignment::{TextAlignment, PAUSE};
 use super::config::ModelConfig;
 use super::graph;
 use super::vocab::Vocab;
@@ -53,6 +54,15 @@ impl Package {
                             dir.join(CONFIG_FILE).display(),
                             tc.vocab_size
                         ),
+                    });
+                }
+                if tc.alignment == TextAlignment::Durations && v.pause_id().is_err() {
+                    return Err(ModelError::Vocab {
+                        path,
+                        msg: format!(
+                        "has no pause entry \"{PAUSE}\", which a package with text.alignment = \"durations\" needs \
+                         (the id of frames without a phoneme)"
+                    ),
                     });
                 }
                 Some(v)

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::alignment::TextAlignment;
 use super::config::{AudioConfig, DitConfig, JointConfig, ModelConfig, MotionConfig, MotionLayout, TextConfig, FORMAT};
 use super::graph;
 use super::package::{CONFIG_FILE, WEIGHTS_FILE};
@@ -52,6 +53,7 @@ fn text(vocab_size: usize, dim: usize, conv_layers: usize) -> TextConfig {
         conv_mult: 2,
         mask_padding: true,
         max_len: 4096,
+        alignment: Default::default(),
     }
 }
 
@@ -95,7 +97,35 @@ impl Preset {
 
 /// Write a package with random weights for `cfg` into `dir` (created if needed).
 pub fn write_random_package(cfg: &ModelConfig, seed: u64, dir: &Path) -> Result<(), ModelError> {
+    write_random_package_with_vocab(cfg, seed, dir, None)
+}
+
+/// [`write_random_package`] with the vocabulary's entries given (`text.vocab_size` of them; a `durations`
+/// package needs its phoneme names, the pause among them); `None`: one character per line.
+pub fn write_random_package_with_vocab(
+    cfg: &ModelConfig,
+    seed: u64,
+    dir: &Path,
+    vocab: Option<&[&str]>,
+) -> Result<(), ModelError> {
     cfg.validate()?;
+    let vocab_entries = vocab;
+    if let (Some(tc), Some(v)) = (&cfg.text, vocab) {
+        if v.len() != tc.vocab_size {
+            return Err(ModelError::Config {
+                file: None,
+                field: "text.vocab_size".into(),
+                msg: format!("is {}, but {} vocabulary entries were given", tc.vocab_size, v.len()),
+            });
+        }
+    }
+    if cfg.text.as_ref().is_some_and(|t| t.alignment == TextAlignment::Durations) && vocab.is_none() {
+        return Err(ModelError::Config {
+            file: None,
+            field: "text.alignment".into(),
+            msg: "a random \"durations\" package needs its phoneme vocabulary".into(),
+        });
+    }
     std::fs::create_dir_all(dir).map_err(|e| ModelError::Io { path: dir.to_path_buf(), source: e })?;
     let mut noise = Noise::new(seed);
     let mut tensors = BTreeMap::new();
@@ -115,13 +145,21 @@ pub fn write_random_package(cfg: &ModelConfig, seed: u64, dir: &Path) -> Result<
     }
     save_f32(&dir.join(WEIGHTS_FILE), &tensors)?;
     if let Some(tc) = &cfg.text {
-        // One distinct character per line; line 0 is a space, as in F5's vocab.
-        let mut vocab = String::from(" \n");
-        let chars =
-            "abcdefghijklmnopqrstuvwxyz.,!?'-:;\"()0123456789".chars().chain(('\u{00C0}'..).take(tc.vocab_size));
-        for c in chars.take(tc.vocab_size - 1) {
-            vocab.push(c);
-            vocab.push('\n');
+        let mut vocab = String::new();
+        if let Some(v) = vocab_entries {
+            for e in v {
+                vocab.push_str(e);
+                vocab.push('\n');
+            }
+        } else {
+            // One distinct character per line; line 0 is a space, as in F5's vocab.
+            vocab.push_str(" \n");
+            let chars =
+                "abcdefghijklmnopqrstuvwxyz.,!?'-:;\"()0123456789".chars().chain(('\u{00C0}'..).take(tc.vocab_size));
+            for c in chars.take(tc.vocab_size - 1) {
+                vocab.push(c);
+                vocab.push('\n');
+            }
         }
         let p = dir.join(&tc.vocab_file);
         std::fs::write(&p, vocab).map_err(|e| ModelError::Io { path: p, source: e })?;
@@ -146,5 +184,24 @@ mod tests {
             assert_eq!(pa.vocab.as_ref().unwrap().len(), 40);
             assert!(pa.weights.extra.is_empty());
         }
+    }
+
+    #[test]
+    fn durations_package_needs_and_keeps_its_phoneme_vocab() {
+        let d = tempfile::tempdir().unwrap();
+        let mut cfg = Preset::SmallMmdit.config();
+        let tc = cfg.text.as_mut().unwrap();
+        tc.alignment = TextAlignment::Durations;
+        tc.vocab_size = 3;
+        let e = write_random_package(&cfg, 1, d.path()).unwrap_err().to_string();
+        assert!(e.contains("text.alignment"), "{e}");
+        write_random_package_with_vocab(&cfg, 1, d.path(), Some(&["_", "a", "aI"])).unwrap();
+        let p = Package::load(d.path()).unwrap();
+        assert_eq!(p.config.text.as_ref().unwrap().alignment, TextAlignment::Durations);
+        assert_eq!(p.vocab.as_ref().unwrap().id("aI"), Some(2));
+        // Without the pause a durations package does not load.
+        std::fs::write(d.path().join("vocab.txt"), "x\na\naI\n").unwrap();
+        let e = Package::load(d.path()).err().expect("no pause: an error").to_string();
+        assert!(e.contains("\"_\"") && e.contains("durations"), "{e}");
     }
 }

@@ -64,6 +64,11 @@ impl Vocab {
         Ok(self.encode(text))
     }
 
+    /// The id of a whole entry (a phoneme name of a `durations` vocabulary, [`super::alignment`]).
+    pub fn id(&self, entry: &str) -> Option<i64> {
+        self.map.get(entry).copied()
+    }
+
     /// The entry of an id (`None` out of range).
     pub fn entry(&self, id: i64) -> Option<&str> {
         usize::try_from(id).ok().and_then(|i| self.entries.get(i)).map(|s| s.as_str())

@@ -3,13 +3,15 @@
 //! - [`piper`]: Piper VITS voices (`MODEL.onnx` + `MODEL.onnx.json`) run by our ONNX Runtime backend, fed phoneme
 //!   ids made exactly as Piper makes them ([`phonemize`], espeak-ng through [`crate::audio::espeak`]).
 //! - `model`: the joint model's own text path (text -> mel + motion in one sampling run); it lives with the model
-//!   package behind the live traits (`live::PackageModel`), chosen by [`SpeechEngine::Model`].
+//!   package behind the live traits (`live::PackageModel`), chosen by [`SpeechEngine::Model`]; its text input
+//!   (filler characters or per-frame phonemes, by the package's `text.alignment`) is built by [`text_input`].
 //!
 //! Layer: after `model`, `runtime` and `audio`; it never reaches into `stream`, `live` or `daemon`.
 
 pub mod clauses;
 pub mod phonemize;
 pub mod piper;
+pub mod text_input;
 
 use std::path::PathBuf;
 
@@ -83,6 +85,8 @@ pub enum SpeechError {
     Espeak(#[from] EspeakError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
     #[error("{0}")]
     Invalid(String),
 }

@@ -19,6 +19,7 @@ use jamflow::runtime::tensors::read_safetensors;
 use jamflow::runtime::OrtOptions;
 use jamflow::sampler::{self, Request, SamplerOptions};
 use jamflow::speech::piper::{default_voice, PiperVoice, DEFAULT_VOICE};
+use jamflow::speech::text_input::{text_input, Length, SPEED_RANGE};
 use jamflow::speech::{check_text, Speaker, SpeechEngine, MAX_REFERENCE_S};
 
 use super::animate::{self, AnimateArgs};
@@ -61,6 +62,10 @@ pub struct SayArgs {
     /// `--engine model`: sampler steps (default: the package's; `configs/demo.toml` speaks with 8).
     #[arg(long)]
     steps: Option<usize>,
+    /// `--engine model`: speaking speed, 0.25..=4 (2 = twice as fast): scales a `durations` package's phoneme
+    /// durations (or a `filler` package's length estimate).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
     #[command(flatten)]
     rt: RuntimeArgs,
 }
@@ -213,6 +218,9 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
     if a.voice.is_some() {
         bail!("--voice names a Piper voice; it applies to --engine piper");
     }
+    if !SPEED_RANGE.contains(&a.speed) {
+        bail!("--speed {}: expected {}..={}", a.speed, SPEED_RANGE.start(), SPEED_RANGE.end());
+    }
     let dir = speech_package(a.package.as_deref())?;
     let (pkg, mut model) =
         package_model(&dir, vocoder_choice(a.vocoder.as_deref())?.as_ref(), (a.seed, a.steps), &a.rt)?;
@@ -228,6 +236,7 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
         }
         _ => None,
     };
+    model.set_speed(a.speed);
     let speech = speak_all(&mut model, &SayRequest { text: a.text.clone(), reference })?;
     let secs = speech.audio.len() as f64 / rate as f64;
     match kind {
@@ -267,7 +276,7 @@ pub fn dub(a: &DubArgs) -> Result<()> {
     let dir = speech_package(a.package.as_deref())?;
     let mut pkg = super::load(&dir)?;
     let cfg = pkg.config.clone();
-    let (Some(text_cfg), Some(vocab)) = (cfg.text.as_ref(), pkg.vocab.as_ref()) else {
+    let (Some(_), Some(vocab)) = (cfg.text.as_ref(), pkg.vocab.as_ref()) else {
         bail!("{}: the package has no text input (vocab.txt); it cannot dub", dir.display());
     };
     let motion_cfg = cfg.motion.as_ref().with_context(|| format!("{}: the package has no motion", dir.display()))?;
@@ -289,8 +298,9 @@ pub fn dub(a: &DubArgs) -> Result<()> {
     while mel_frames > 0 && cfg.motion_frames_for(mel_frames) > frames {
         mel_frames -= 1;
     }
-    let ids = vocab.encode_checked(&a.text, text_cfg.max_len)?;
-    let req = Request::motion_to_speech(&cfg, data, ids, mel_frames);
+    // The words over exactly those frames (a `durations` package: the phonemes stretched to the motion's length).
+    let input = text_input(&cfg, vocab, &a.text, None, Length::Frames(mel_frames))?;
+    let req = Request::motion_to_speech(&cfg, data, input.ids, mel_frames);
     let mut backend = super::backend(&mut pkg, &(a.rt.clone(), Precision::Fp32))?;
     let mut opts = SamplerOptions::from_config(&cfg, a.seed);
     opts.steps = a.steps.unwrap_or(opts.steps);
