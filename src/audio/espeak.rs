@@ -92,7 +92,7 @@ impl Speech {
     /// last until the end of the audio. (The corpus's motion truth and the `durations` text input both use it.)
     pub fn timeline(&self) -> Vec<TimedPhone> {
         let sr = self.sample_rate as f64;
-        let total = self.samples.len() as f64 / sr;
+        let total = self.seconds();
         let ph = &self.phonemes;
         let mut out = Vec::with_capacity(ph.len() + 1);
         if let Some(first) = ph.first().filter(|p| p.sample > 0) {

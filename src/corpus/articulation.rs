@@ -119,13 +119,9 @@ pub fn targets(name: &str) -> (Class, Vec<Target>) {
     }
 }
 
-/// One phoneme on the utterance timeline (seconds).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Segment {
-    pub name: String,
-    pub start: f64,
-    pub end: f64,
-}
+/// One phoneme on the utterance timeline (seconds): the model layer's timed phone, which espeak-ng's timeline and
+/// the `durations` text input use too.
+pub use crate::model::alignment::TimedPhone as Segment;
 
 /// Coarticulation and geometry constants (inter-ocular units for distances).
 #[derive(Debug, Clone, PartialEq)]

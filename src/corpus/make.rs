@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use super::articulation::{self, Articulator, Segment, FRAME};
 use super::phones::PhoneSet;
-use super::truth::{motion_frames, to_espeak};
+use super::truth::{motion_frames, to_espeak, Timeline};
 use super::voices::{self, Augment, Engine, TestCondition, Voice};
 use super::{festival, write_motion, CorpusError, Manifest, Rng, SplitStats, Utterance, FORMAT, MANIFEST, SPLITS};
 use crate::audio::wav::{self, WavFormat};
@@ -324,20 +324,16 @@ fn piper_clean(
 ) -> Result<HashMap<usize, Clean>, CorpusError> {
     let mut out = HashMap::new();
     for (i, r) in res {
-        let bad =
-            |m: &str| CorpusError::Format { path: opts.scripts.join("corpus_piper.py"), msg: format!("{m}: {r}") };
-        let set: PhoneSet = serde_json::from_value(r["phone_set"].clone()).map_err(|_| bad("phone_set"))?;
-        let raw: Vec<Segment> = r["phones"]
-            .as_array()
-            .ok_or_else(|| bad("phones"))?
-            .iter()
-            .map(|p| Some(Segment { name: p[0].as_str()?.to_string(), start: p[1].as_f64()?, end: p[2].as_f64()? }))
-            .collect::<Option<_>>()
-            .ok_or_else(|| bad("phones entries [name, start, end]"))?;
-        let p = PathBuf::from(r["wav"].as_str().ok_or_else(|| bad("wav"))?);
+        let script = opts.scripts.join("corpus_piper.py");
+        let Timeline { phone_set, phones } = Timeline::from_value(&r, &script)?;
+        let p = PathBuf::from(
+            r["wav"]
+                .as_str()
+                .ok_or_else(|| CorpusError::Format { path: script.clone(), msg: format!("no `wav` in {r}") })?,
+        );
         let y = wav::load_mono(&p, rate).map_err(|e| CorpusError::Format { path: p.clone(), msg: e.to_string() })?;
         write_raw(&opts.out, &plans[i].id, &y, rate)?;
-        out.insert(i, Clean { segments: to_espeak(set, raw, unknown), phone_set: set });
+        out.insert(i, Clean { segments: to_espeak(phone_set, phones, unknown), phone_set });
     }
     Ok(out)
 }

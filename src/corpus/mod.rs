@@ -176,7 +176,7 @@ pub fn split_sentences(mut sentences: Vec<String>, seed: u64, eval_fraction: f64
 
 /// The phoneme timeline of one synthesis, in seconds ([`espeak::Speech::timeline`]).
 pub(crate) fn segments(speech: &espeak::Speech) -> Vec<Segment> {
-    speech.timeline().into_iter().map(|p| Segment { name: p.name, start: p.start, end: p.end }).collect()
+    speech.timeline()
 }
 
 /// One synthesized sentence.

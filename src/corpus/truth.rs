@@ -46,8 +46,14 @@ pub struct Timeline {
 impl Timeline {
     /// Parse and check the JSON of `path` (times finite, non-negative, end >= start, in order).
     pub fn parse(text: &str, path: &Path) -> Result<Self, CorpusError> {
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| CorpusError::Format { path: path.to_path_buf(), msg: format!("not JSON: {e}") })?;
+        Self::from_value(&v, path)
+    }
+
+    /// [`Timeline::parse`] of JSON already read (a line `scripts/corpus_piper.py` printed; `path` names its source).
+    pub fn from_value(v: &serde_json::Value, path: &Path) -> Result<Self, CorpusError> {
         let bad = |msg: String| CorpusError::Format { path: path.to_path_buf(), msg };
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
         let phone_set: PhoneSet = serde_json::from_value(v["phone_set"].clone()).map_err(|_| {
             bad(format!("`phone_set` is {}; expected \"espeak\", \"arpabet\" or \"ipa\"", v["phone_set"]))
         })?;

@@ -159,14 +159,6 @@ mod tests {
         TimedPhone { name: name.into(), start, end }
     }
 
-    fn vocab(entries: &[&str]) -> (tempfile::TempDir, Vocab) {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("vocab.txt");
-        std::fs::write(&p, entries.iter().map(|e| format!("{e}\n")).collect::<String>()).unwrap();
-        let v = Vocab::load(&p).unwrap();
-        (d, v)
-    }
-
     #[test]
     fn names_parse_and_unknown_values_name_the_field() {
         for a in TextAlignment::ALL {
@@ -190,7 +182,7 @@ mod tests {
 
     #[test]
     fn ids_per_frame_at_the_mel_rate_with_speed_scaling() {
-        let (_d, v) = vocab(&["_", "h", "@", "l", "oU"]);
+        let (_d, v) = Vocab::for_test(&["_", "h", "@", "l", "oU"]);
         let rate = crate::model::config::AudioConfig::default().mel_rate(); // 93.75
         let t = [ph("_", 0.0, 0.085), ph("h", 0.085, 0.165), ph("oU", 0.165, 0.41)];
         let n = frames_for_seconds(0.41, rate);
@@ -210,13 +202,13 @@ mod tests {
 
     #[test]
     fn unknown_phonemes_are_named_and_map_to_the_pause() {
-        let (_d, v) = vocab(&["_", "a"]);
+        let (_d, v) = Vocab::for_test(&["_", "a"]);
         let e = v.phoneme_id("zz").unwrap_err().to_string();
         assert!(e.contains("\"zz\"") && e.contains("vocabulary"), "{e}");
         let f = v.frame_ids(&[ph("a", 0.0, 0.1), ph("zz", 0.1, 0.2)], 10.0, 2).unwrap();
         assert_eq!(f.ids, [1, 0]);
         assert_eq!(f.unknown.into_iter().collect::<Vec<_>>(), ["zz"]);
-        let (_d, no_pause) = vocab(&["a", "b"]);
+        let (_d, no_pause) = Vocab::for_test(&["a", "b"]);
         let e = no_pause.frame_ids(&[], 10.0, 1).unwrap_err().to_string();
         assert!(e.contains("\"_\""), "{e}");
     }

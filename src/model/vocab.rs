@@ -64,6 +64,16 @@ impl Vocab {
         Ok(self.encode(text))
     }
 
+    /// A vocabulary of `entries` in a temporary `vocab.txt` (unit tests; keep the directory alive).
+    #[cfg(test)]
+    pub(crate) fn for_test(entries: &[&str]) -> (tempfile::TempDir, Vocab) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("vocab.txt");
+        std::fs::write(&p, entries.iter().map(|e| format!("{e}\n")).collect::<String>()).unwrap();
+        let v = Vocab::load(&p).unwrap();
+        (d, v)
+    }
+
     /// The id of a whole entry (a phoneme name of a `durations` vocabulary, [`super::alignment`]).
     pub fn id(&self, entry: &str) -> Option<i64> {
         self.map.get(entry).copied()

@@ -170,14 +170,6 @@ mod tests {
     use super::*;
     use crate::model::config::AudioConfig;
 
-    fn vocab(entries: &[&str]) -> (tempfile::TempDir, Vocab) {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("vocab.txt");
-        std::fs::write(&p, entries.iter().map(|e| format!("{e}\n")).collect::<String>()).unwrap();
-        let v = Vocab::load(&p).unwrap();
-        (d, v)
-    }
-
     fn timeline(parts: &[(&str, f64)]) -> Timeline {
         let mut t = 0.0;
         let phones = parts
@@ -193,7 +185,7 @@ mod tests {
 
     #[test]
     fn durations_give_the_length_and_follow_the_speed() {
-        let (_d, v) = vocab(&["_", "h", "aI"]);
+        let (_d, v) = Vocab::for_test(&["_", "h", "aI"]);
         let rate = AudioConfig::default().mel_rate();
         let t = timeline(&[("_", 0.1), ("h", 0.1), ("aI", 0.3), ("_", 0.1)]);
         let x = durations_input(&v, rate, 4096, &t, None, Length::Speed(1.0)).unwrap();
@@ -213,7 +205,7 @@ mod tests {
 
     #[test]
     fn a_prompt_gets_its_transcripts_phonemes_and_passes_on_its_tempo() {
-        let (_d, v) = vocab(&["_", "h", "aI", "b"]);
+        let (_d, v) = Vocab::for_test(&["_", "h", "aI", "b"]);
         let rate = 100.0;
         let reference = timeline(&[("b", 0.5), ("aI", 0.5)]); // espeak-ng: 1 s; the real reference: 150 frames
         let t = timeline(&[("h", 0.2), ("aI", 0.2)]);
@@ -229,7 +221,7 @@ mod tests {
 
     #[test]
     fn unknown_phonemes_are_the_pause_not_a_panic() {
-        let (_d, v) = vocab(&["_", "a"]);
+        let (_d, v) = Vocab::for_test(&["_", "a"]);
         let t = timeline(&[("a", 0.1), ("zz", 0.1)]);
         let x = durations_input(&v, 10.0, 4096, &t, None, Length::Speed(1.0)).unwrap();
         assert_eq!(x.ids, [1, 0]);
@@ -237,7 +229,7 @@ mod tests {
 
     #[test]
     fn filler_packages_keep_their_character_ids() {
-        let (_d, v) = vocab(&[" ", "a", "b"]);
+        let (_d, v) = Vocab::for_test(&[" ", "a", "b"]);
         let mut cfg = crate::model::random::Preset::SmallMmdit.config();
         let x = text_input(&cfg, &v, "ab", None, Length::Speed(1.0)).unwrap();
         assert_eq!(x.ids, [1, 2]);
@@ -256,7 +248,7 @@ mod tests {
 
     #[test]
     fn espeak_times_real_text() {
-        let (_d, v) = vocab(crate::corpus::phones::ESPEAK_ENGLISH);
+        let (_d, v) = Vocab::for_test(crate::corpus::phones::ESPEAK_ENGLISH);
         let mut cfg = crate::model::random::Preset::SmallMmdit.config();
         let tc = cfg.text.as_mut().unwrap();
         tc.alignment = TextAlignment::Durations;
