@@ -8,7 +8,7 @@ Conditions, on the held-out sentences of scripts/eval_say_sentences.txt (never u
   (d) model    the joint model's own text path (`jamflow say --engine model`).
 Target (docs/speech.md): WER (c) <= 1.1 x WER (a).
 
-    .venv/bin/python scripts/eval_say.py [--jamflow target/debug/jamflow] [--only piper,rust] [--limit N]
+    .venv/bin/python scripts/eval_say.py [--jamflow target/debug/jamflow] [--only piper,rust] [--limit N] [--package DIR]
 """
 import argparse
 import json
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(CONDITIONS), help="comma-separated subset of " + ",".join(CONDITIONS))
     ap.add_argument("--limit", type=int, default=0, help="first N sentences only (0: all)")
     ap.add_argument("--threads", default="2")
+    ap.add_argument("--package", help="(d)'s package (`say --package`; default: say's own default speech package)")
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
     only = a.only.split(",")
@@ -126,7 +127,8 @@ def main() -> None:
                 if cond in only:
                     wavs[cond] = tmp / f"{i}-{cond}.wav"
                     t0 = time.time()
-                    run([jf, "say", text, "--engine", engine, "--out", str(wavs[cond]), "--threads", a.threads])
+                    extra = ["--package", a.package] if cond == "model" and a.package else []
+                    run([jf, "say", text, "--engine", engine, "--out", str(wavs[cond]), "--threads", a.threads, *extra])
                     seconds[cond] += time.time() - t0
             line = [f"{i + 1:2d}/{len(sentences)}"]
             for c in only:

@@ -14,7 +14,14 @@ For each held-out sentence of scripts/eval_say_sentences.txt (never used in trai
   4. the corpus eval's audio -> motion metrics (scripts/lipsync.py) beside the loudness-envelope baseline of the
      same audio, against each truth. Target: r >= 0.8 (against the voice's timeline).
 
+With --engine model (the joint model speaks and moves the lips in one sampling run; a `durations` package):
+  1. `jamflow say TEXT --engine model --out S.wav --motion-out M.safetensors --phones-out P.json`: the speech, the
+     lips shown with it and where each phone of that speech lies (the phonemes the model was given per frame);
+  2.-4. as above, the "voice" truth being P.json (the timing the speech was made to), pocketsphinx's alignment of
+     S.wav the cross-check (it also tells whether the speech says the words where they were asked for).
+
     .venv/bin/python scripts/eval_say_lips.py [--jamflow target/debug/jamflow] [--package DIR] [--limit N]
+    .venv/bin/python scripts/eval_say_lips.py --engine model [--package engines/jamflow-speech]
 """
 import argparse
 import json
@@ -72,7 +79,9 @@ def speak(voice, text: str, out: Path) -> tuple[np.ndarray, int, list]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jamflow", default=str(ROOT / "target" / "debug" / "jamflow"))
-    ap.add_argument("--package", help="audio -> motion package for the lips (default: animate's, the live student)")
+    ap.add_argument("--engine", choices=("piper", "model"), default="piper", help="which engine of `say` to score")
+    ap.add_argument("--package", help="piper: the audio -> motion package for the lips (default: animate's, the live "
+                    "student); model: the speech package (default: say's)")
     ap.add_argument("--limit", type=int, default=0, help="first N sentences only (0: all)")
     ap.add_argument("--threads", default="2")
     ap.add_argument("--seed", type=int, default=0, help="ONNX Runtime seed of the voice's noise")
@@ -82,20 +91,32 @@ def main() -> None:
     sentences = [s.strip() for s in SENTENCES.read_text().splitlines() if s.strip() and not s.startswith("#")]
     if a.limit:
         sentences = sentences[: a.limit]
-    import onnxruntime
-    from piper import PiperVoice
-    onnxruntime.set_seed(a.seed)
-    voice = PiperVoice.load(VOICE, include_alignments=True)
+    voice = None
+    if a.engine == "piper":
+        import onnxruntime
+        from piper import PiperVoice
+        onnxruntime.set_seed(a.seed)
+        voice = PiperVoice.load(VOICE, include_alignments=True)
     # Per truth: the sentences it could score (pocketsphinx fails on a few; the voice's timeline never does).
     rows = {k: {"utts": [], "preds": [], "trues": [], "envs": [], "spans": []} for k in TRUTHS}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for i, text in enumerate(sentences):
             wav, mot = tmp / f"{i}.wav", tmp / f"{i}.motion.safetensors"
-            audio, rate, voice_phones = speak(voice, text, wav)
-            cmd = [a.jamflow, "animate", str(wav), "--out", str(mot), "--threads", a.threads]
-            run(cmd + (["--package", a.package] if a.package else []))
-            timelines = {"voice": ("ipa", voice_phones)}
+            extra = ["--package", a.package] if a.package else []
+            if voice is not None:
+                audio, rate, voice_phones = speak(voice, text, wav)
+                run([a.jamflow, "animate", str(wav), "--out", str(mot), "--threads", a.threads, *extra])
+                timelines = {"voice": ("ipa", voice_phones)}
+            else:
+                told = tmp / f"{i}.told.json"
+                run([a.jamflow, "say", text, "--engine", "model", "--out", str(wav), "--motion-out", str(mot),
+                     "--phones-out", str(told), "--seed", str(a.seed), "--threads", a.threads, *extra])
+                with wave.open(str(wav)) as w:
+                    rate = w.getframerate()
+                    audio = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+                told_json = json.loads(told.read_text())
+                timelines = {"voice": (told_json["phone_set"], told_json["phones"])}
             # The recognizer's dictionary is plain ASCII (café -> cafe); a fresh decoder each time (one that failed
             # an alignment refuses the next).
             plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -118,7 +139,8 @@ def main() -> None:
                 row["trues"].append(lipsync.opening(gt[:n]))
                 row["envs"].append(lipsync.envelope(audio, rate, n, FPS))
                 row["spans"].append(lipsync.phone_spans(tru, n, FPS))
-                row["utts"].append({"family": "piper:joe", "condition": "say", "held_out": False})
+                family = "piper:joe" if voice is not None else "model"
+                row["utts"].append({"family": family, "condition": "say", "held_out": False})
                 cells.append(f"{k} r {lipsync.pearson(row['preds'][-1], row['trues'][-1]):.3f} "
                              f"(loudness {lipsync.pearson(row['envs'][-1], row['trues'][-1]):.3f})")
             print(f"{i + 1:2d}/{len(sentences)} {'  '.join(cells)}  {text}", flush=True)
@@ -129,8 +151,8 @@ def main() -> None:
             continue
         rep = lipsync.report(row["utts"], row["preds"], row["trues"], row["envs"], row["spans"], a.closure_threshold)
         reports[k] = rep["all"]
-        print(f"\ntruth: {k} ({'the voice' + chr(39) + 's own phoneme timeline' if k == 'voice' else 'pocketsphinx'})",
-              file=sys.stderr)
+        own = "the voice's own phoneme timeline" if voice is not None else "the phones the model was given"
+        print(f"\ntruth: {k} ({own if k == 'voice' else 'pocketsphinx'})", file=sys.stderr)
         lipsync.print_report({"all": rep["all"]})
     v = reports["voice"]
     r = v["model"]["r_pooled"]
@@ -138,7 +160,8 @@ def main() -> None:
     cross = (f"; {reports['aligned']['model']['r_pooled']:.3f} against pocketsphinx's ({reports['aligned']['utterances']}"
              " sentences)" if "aligned" in reports else "")
     print(f"say lips over {v['utterances']} sentences: r {r:.3f} (loudness baseline {v['baseline']['r_pooled']:.3f}) "
-          f"against the voice's timeline{cross}; {verdict} the target r >= {TARGET_R}")
+          f"against {'the voice' + chr(39) + 's timeline' if voice is not None else 'the phones it was given'}{cross}; "
+          f"{verdict} the target r >= {TARGET_R} ({a.engine} engine)")
     if a.json:
         Path(a.json).write_text(json.dumps(reports, indent=1, allow_nan=True))
 

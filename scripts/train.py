@@ -25,6 +25,8 @@ the EMA weights in f16 or f32, vocab.txt) is what `jamflow info/forward/sample` 
     .venv/bin/python scripts/train.py --corpus target/corpus --out target/train2 --init engines/jamflow-small \
         --init-step 1200 --steps 5000        # continue from shipped f16 weights (fresh optimizer)
     .venv/bin/python scripts/train.py --corpus target/corpus --out target/train-dur --text-alignment durations
+    .venv/bin/python scripts/train.py --corpus target/joe --out target/speech --init engines/jamflow-small \
+        --text-alignment durations --name jamflow-speech   # a durations package grown from the filler teacher
 """
 
 from __future__ import annotations
@@ -289,7 +291,9 @@ def make_batch(data: Corpus, idx: list[int], gen: random.Random, args) -> tuple[
         motion[r, :f] = data.motion[i]
         mel_mask[r, :t], motion_mask[r, :f] = True, True
         if task == "tts":
-            mel_loss[r, :t] = span_mask(t, 0.7, 1.0, gen)
+            # F5's prompt inpainting, or (share --tts-whole) the whole mel unknown: speech with no reference voice
+            whole = gen.random() < getattr(args, "tts_whole", 0.0)
+            mel_loss[r, :t] = True if whole else span_mask(t, 0.7, 1.0, gen)
             motion_loss[r, :f] = True
         elif task == "a2m":
             motion_loss[r, :f] = True
@@ -375,6 +379,9 @@ def main() -> None:
     ap.add_argument("--p-drop-text", type=float, default=0.2)
     ap.add_argument("--task-weights", type=float, nargs=4, default=[0.25, 0.5, 0.05, 0.2],
                     metavar=("TTS", "A2M", "M2A", "BOTH"))
+    ap.add_argument("--tts-whole", type=float, default=0.0, metavar="P",
+                    help="share of tts rows whose whole mel is unknown (speaking with no reference voice, as "
+                    "`say` without --reference); the rest keep F5's 0-30 %% known prompt")
     ap.add_argument("--augment", type=float, default=0.0, metavar="P",
                     help="share of a2m rows heard through freshly drawn room / noise / level (recording_conditions)")
     ap.add_argument("--f16", action="store_true", help="package weights in float16 (default float32)")
@@ -385,7 +392,8 @@ def main() -> None:
     ap.add_argument("--text-alignment", choices=ALIGNMENTS, default=None,
                     help="a new package's text input (model.json text.alignment): filler (characters, F5; the "
                     "default) or durations (one eSpeak phoneme id per mel frame from the corpus's phone timings); "
-                    "--resume / --init keep theirs")
+                    "--resume keeps its own; with --init of another alignment, the vocabulary is built from --corpus and the text "
+                    "embedding table starts fresh (every other weight kept)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -401,6 +409,18 @@ def main() -> None:
         cfg = json.loads((args.init / "model.json").read_text())
         vocab = (args.init / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
         ck = None
+        if args.text_alignment is not None and args.text_alignment != text_alignment(cfg):
+            # A new text input on trained weights (e.g. a durations speech package grown from the filler teacher):
+            # the vocabulary is the corpus's, the embedding table starts fresh, every other weight is kept.
+            vocab = build_vocab(manifest, args.text_alignment, args.corpus)
+            cfg = copy.deepcopy(cfg)
+            cfg["name"] = args.name
+            cfg["text"]["vocab_size"] = len(vocab)
+            cfg["text"].pop("vocab_file", None)
+            if args.text_alignment == "filler":
+                cfg["text"].pop("alignment", None)
+            else:
+                cfg["text"]["alignment"] = args.text_alignment
     else:
         alignment = args.text_alignment or "filler"
         vocab = build_vocab(manifest, alignment, args.corpus)
@@ -416,8 +436,15 @@ def main() -> None:
     tgen = torch.Generator().manual_seed(args.seed)
     if args.init and not args.resume:
         sd = {k: v.float() for k, v in load_file(str(args.init / "model.safetensors")).items()}
-        model.load_state_dict(sd)
-        ema.load_state_dict(sd)
+        own = model.state_dict()
+        fresh = sorted(k for k in own if k not in sd or sd[k].shape != own[k].shape)
+        if fresh and text_alignment(cfg) == text_alignment(json.loads((args.init / "model.json").read_text())):
+            sys.exit(f"--init {args.init}: weights do not fit the model: {', '.join(fresh)}")
+        sd = {k: v for k, v in sd.items() if k not in fresh}
+        model.load_state_dict({**own, **sd})
+        ema.load_state_dict(model.state_dict())
+        if fresh:
+            print(f"init: fresh for the new text input: {', '.join(fresh)}", flush=True)
         step = args.init_step
     if ck is not None:
         model.load_state_dict(ck["model"])

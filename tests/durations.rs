@@ -67,6 +67,43 @@ fn random_durations_package_says_and_dubs_with_lengths_from_the_durations() {
         jamflow_err(&["say", "Hi.", "--engine", "model", "--package", s(&pkg_dir), "--speed", "0", "--out", "x.wav"]);
     assert!(e.contains("--speed"), "{e}");
 
+    // Two pieces (sentences) with their motion and where their phones lie, as `corpus truth` reads them.
+    let (two, motion, phones) = (d.path().join("two.wav"), d.path().join("two.safetensors"), d.path().join("p.json"));
+    let secs = say("Open the window. Then close it.", &two, &["--motion-out", s(&motion), "--phones-out", s(&phones)]);
+    let m = jamflow::runtime::tensors::read_safetensors(&motion).unwrap();
+    assert_eq!(m["motion"].shape, vec![(secs * 25.0).round() as usize, 12]);
+    let p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&phones).unwrap()).unwrap();
+    assert_eq!(p["phone_set"], "espeak");
+    let list = p["phones"].as_array().unwrap();
+    let times: Vec<(f64, f64)> = list.iter().map(|x| (x[1].as_f64().unwrap(), x[2].as_f64().unwrap())).collect();
+    assert!(times.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].0 <= w[0].1), "{times:?}");
+    let first_k = list.iter().position(|x| x[0] == "k").expect("the k of close");
+    assert!(times[first_k].0 > 0.4 * secs, "the second sentence's phones come after the first's: {times:?}");
+    assert!((times.last().unwrap().1 - secs).abs() < 0.2, "{:?} vs {secs:.3} s", times.last());
+    jamflow_ok(&[
+        "corpus",
+        "truth",
+        "--phones",
+        s(&phones),
+        "--audio",
+        s(&two),
+        "--out",
+        s(&d.path().join("t.safetensors")),
+    ]);
+    let e = jamflow_err(&[
+        "say",
+        "Hi.",
+        "--engine",
+        "model",
+        "--package",
+        s(&pkg_dir),
+        "--motion-out",
+        "m.json",
+        "--out",
+        "x.wav",
+    ]);
+    assert!(e.contains("--motion-out m.json"), "{e}");
+
     // A reference voice: its frames take the transcript's phonemes; it sets the tempo of the new words.
     let clip = d.path().join("ref.wav");
     let ok = Command::new("espeak-ng").args(["-s", "120", "-w"]).arg(&clip).arg("Good morning.").status().unwrap();

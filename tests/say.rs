@@ -181,6 +181,23 @@ fn say_refuses_bad_input_with_named_errors() {
         s(&out),
     ]);
     assert!(e.contains("--engine model"), "{e}");
+    // Phone timings: only a durations package knows them.
+    let e = jamflow_err(&["say", "hi", "--phones-out", "p.json", "--out", s(&out)]);
+    assert!(e.contains("--phones-out") && e.contains("Piper"), "{e}");
+    let filler = root().join("engines/jamflow-small");
+    let e = jamflow_err(&[
+        "say",
+        "hi",
+        "--engine",
+        "model",
+        "--package",
+        s(&filler),
+        "--phones-out",
+        "p.json",
+        "--out",
+        s(&out),
+    ]);
+    assert!(e.contains("--phones-out") && e.contains("filler"), "{e}");
 }
 
 #[test]

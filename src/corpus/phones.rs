@@ -174,6 +174,66 @@ mod tests {
         targets(&set.to_espeak(name).unwrap_or_else(|| panic!("{set:?} {name} unmapped"))).0
     }
 
+    /// Each row of the text input's `SIMPLE_PHONES` is what the IPA table makes of espeak-ng's IPA for that
+    /// mnemonic (`espeak-ng -v en-us -x` against `--ipa`), one IPA letter (with its marks) per phone.
+    #[test]
+    fn simple_phones_follow_the_ipa_table() {
+        use crate::model::alignment::SIMPLE_PHONES;
+        let ipa_of = [
+            ("0", "ɑː"),
+            ("@-", "ə"),
+            ("@2", "ə"),
+            ("@5", "ə"),
+            ("@L", "əl"),
+            ("a#", "ɐ"),
+            ("aa", "æ"),
+            ("A@", "ɑːɹ"),
+            ("I#", "ᵻ"),
+            ("I2", "ɪ"),
+            ("O2", "ɔ"),
+            ("O@", "ɔːɹ"),
+            ("o@", "oːɹ"),
+            ("OI", "ɔɪ"),
+            ("U@", "ʊɹ"),
+            ("aI", "aɪ"),
+            ("aI3", "aɪɚ"),
+            ("aI@", "aɪə"),
+            ("aU", "aʊ"),
+            ("eI", "eɪ"),
+            ("oU", "oʊ"),
+            ("e@", "ɛɹ"),
+            ("i@", "iə"),
+            ("i@3", "ɪɹ"),
+            ("tS", "tʃ"),
+            ("dZ", "dʒ"),
+            ("t#", "ɾ"),
+            ("t2", "t"),
+            ("d#", "d"),
+            ("d2", "d"),
+            ("n-", "n̩"),
+            ("l-", "l̩"),
+            ("r-", "ɹ"),
+        ];
+        for (name, parts) in SIMPLE_PHONES {
+            for p in parts.iter() {
+                assert_ne!(targets(p).0, Class::Unknown, "{name} -> {p}");
+            }
+            let Some((_, ipa)) = ipa_of.iter().find(|(n, _)| n == name) else {
+                assert!(parts.iter().all(|p| *p == PAUSE), "{name}: a row without IPA is a pause or empty");
+                continue;
+            };
+            let mut letters: Vec<String> = Vec::new();
+            for c in ipa.chars() {
+                match letters.last_mut() {
+                    Some(l) if "ːˑ̩".contains(c) => l.push(c),
+                    _ => letters.push(c.to_string()),
+                }
+            }
+            let mapped: Vec<String> = letters.iter().map(|l| PhoneSet::Ipa.to_espeak(l).unwrap()).collect();
+            assert_eq!(mapped, parts.iter().map(|p| p.to_string()).collect::<Vec<_>>(), "{name} ({ipa})");
+        }
+    }
+
     #[test]
     fn the_english_list_has_targets_and_no_repeats() {
         for (i, &name) in ESPEAK_ENGLISH.iter().enumerate() {

@@ -165,6 +165,6 @@ impl PackageModel {
         // Whole frames of audio, so pieces played (or joined) back to back stay in step with their motion.
         let mut audio = audio;
         audio.resize((frames as f64 * self.cfg.audio.sample_rate as f64 / self.fps()).round() as usize, 0.0);
-        Ok(Speech { audio, motion })
+        Ok(Speech { audio, motion, phones: input.phones })
     }
 }

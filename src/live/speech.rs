@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::source::Shared;
+use crate::model::alignment::TimedPhone;
 use crate::stream::StreamError;
 
 /// A synthesized utterance: audio at the stream rate and motion at the frame rate.
@@ -15,6 +16,9 @@ pub struct Speech {
     pub audio: Vec<f32>,
     /// `[frames * K]`.
     pub motion: Vec<f32>,
+    /// Where each phone of the speech lies (seconds from its start), when the engine knows (a `durations`
+    /// package: the phones it was given); empty otherwise.
+    pub phones: Vec<TimedPhone>,
 }
 
 /// A `/say` request.
@@ -37,10 +41,13 @@ pub trait SpeechModel: Send {
     fn speak(&mut self, req: &SayRequest, emit: &mut dyn FnMut(Speech) -> bool) -> Result<(), StreamError>;
 }
 
-/// All pieces of `req` joined into one utterance (offline use: `jamflow say`).
-pub fn speak_all(model: &mut dyn SpeechModel, req: &SayRequest) -> Result<Speech, StreamError> {
-    let mut all = Speech { audio: Vec::new(), motion: Vec::new() };
+/// All pieces of `req` joined into one utterance (offline use: `jamflow say`; audio at `sample_rate`).
+pub fn speak_all(model: &mut dyn SpeechModel, req: &SayRequest, sample_rate: u32) -> Result<Speech, StreamError> {
+    let mut all = Speech { audio: Vec::new(), motion: Vec::new(), phones: Vec::new() };
+    let rate = f64::from(sample_rate);
     model.speak(req, &mut |piece| {
+        let t0 = all.audio.len() as f64 / rate;
+        all.phones.extend(piece.phones.into_iter().map(|p| TimedPhone { start: p.start + t0, end: p.end + t0, ..p }));
         all.audio.extend(piece.audio);
         all.motion.extend(piece.motion);
         true
@@ -196,7 +203,8 @@ mod tests {
             for i in 0..self.n {
                 std::thread::sleep(self.delay);
                 let v = (i + 1) as f32;
-                if !emit(Speech { audio: vec![v; self.frames * 960], motion: vec![v; self.frames * 2] }) {
+                let (audio, motion) = (vec![v; self.frames * 960], vec![v; self.frames * 2]);
+                if !emit(Speech { audio, motion, phones: Vec::new() }) {
                     break;
                 }
             }

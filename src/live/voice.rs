@@ -71,7 +71,7 @@ impl SpeechModel for VoiceSpeech {
             tracing::debug!(piece = %piece, frames, voice_ms, lips_ms, "piece synthesized");
             let keep = self.history.min(frames);
             prev = (audio[(frames - keep) * spf..].to_vec(), motion[(frames - keep) * k..].to_vec());
-            if !emit(Speech { audio, motion }) {
+            if !emit(Speech { audio, motion, phones: Vec::new() }) {
                 break;
             }
         }

@@ -116,6 +116,79 @@ pub fn scale_timeline(phones: &[TimedPhone], factor: f64) -> Vec<TimedPhone> {
     phones.iter().map(|p| TimedPhone { name: p.name.clone(), start: p.start * factor, end: p.end * factor }).collect()
 }
 
+/// How an eSpeak mnemonic of espeak-ng's English voices is spoken as the simple phones a vocabulary trained on IPA
+/// timelines knows (a Piper voice's corpus: one phone per IPA letter, `aɪ` is `a` then `ɪ`). Derived from espeak-ng
+/// `-v en-us -x` against `--ipa` on the corpus sentences, each IPA letter through the corpus's IPA table
+/// (`corpus::phones`, whose test checks every row): `aI` is `aɪ`, so `a` `I`; `t#` is the flap `ɾ`, so `*`. An
+/// empty list continues the phone before (`;`, palatalization, has no IPA of its own).
+pub const SIMPLE_PHONES: &[(&str, &[&str])] = &[
+    ("_:", &[PAUSE]),
+    ("_!", &[PAUSE]),
+    ("_^_", &[PAUSE]),
+    (";", &[]),
+    ("0", &["A:"]),
+    ("@-", &["@"]),
+    ("@2", &["@"]),
+    ("@5", &["@"]),
+    ("@L", &["@", "l"]),
+    ("a#", &["@"]),
+    ("aa", &["a"]),
+    ("A@", &["A:", "r"]),
+    ("I#", &["I"]),
+    ("I2", &["I"]),
+    ("O2", &["O"]),
+    ("O@", &["O:", "r"]),
+    ("o@", &["o", "r"]),
+    ("OI", &["O", "I"]),
+    ("U@", &["U", "r"]),
+    ("aI", &["a", "I"]),
+    ("aI3", &["a", "I", "3"]),
+    ("aI@", &["a", "I", "@"]),
+    ("aU", &["a", "U"]),
+    ("eI", &["e", "I"]),
+    ("oU", &["o", "U"]),
+    ("e@", &["E", "r"]),
+    ("i@", &["i", "@"]),
+    ("i@3", &["I", "r"]),
+    ("tS", &["t", "S"]),
+    ("dZ", &["d", "Z"]),
+    ("t#", &["*"]),
+    ("t2", &["t"]),
+    ("d#", &["d"]),
+    ("d2", &["d"]),
+    ("n-", &["n"]),
+    ("l-", &["l"]),
+    ("r-", &["r"]),
+];
+
+/// `phones` with every name `vocab` lacks but [`SIMPLE_PHONES`] lists replaced by its simple phones, each an equal
+/// share of its time (an empty list lengthens the phone before). Names the vocabulary holds stay as they are.
+pub fn simple_phones(phones: &[TimedPhone], vocab: &Vocab) -> Vec<TimedPhone> {
+    let mut out: Vec<TimedPhone> = Vec::with_capacity(phones.len());
+    for p in phones {
+        let parts = match SIMPLE_PHONES.iter().find(|(n, _)| *n == p.name) {
+            Some((_, parts)) if vocab.id(&p.name).is_none() => *parts,
+            _ => {
+                out.push(p.clone());
+                continue;
+            }
+        };
+        if parts.is_empty() {
+            match out.last_mut() {
+                Some(prev) if prev.end <= p.end => prev.end = p.end,
+                _ => out.push(TimedPhone { name: PAUSE.to_string(), start: p.start, end: p.end }),
+            }
+            continue;
+        }
+        let share = (p.end - p.start) / parts.len() as f64;
+        for (j, name) in parts.iter().enumerate() {
+            let start = p.start + share * j as f64;
+            out.push(TimedPhone { name: name.to_string(), start, end: start + share });
+        }
+    }
+    out
+}
+
 /// Mel frames a timeline of `seconds` covers (at least one).
 pub fn frames_for_seconds(seconds: f64, mel_rate: f64) -> usize {
     ((seconds * mel_rate).round() as usize).max(1)
@@ -132,12 +205,14 @@ impl Vocab {
         self.phoneme_id(PAUSE)
     }
 
-    /// One id per mel frame for `phones` ([`frame_names`]); unknown names take the pause's id and are listed in
-    /// [`FrameIds::unknown`] (the caller warns). Errors only when the vocabulary has no pause.
+    /// One id per mel frame for `phones` ([`frame_names`]) after [`simple_phones`]; names still unknown take the
+    /// pause's id and are listed in [`FrameIds::unknown`] (the caller warns). Errors only when the vocabulary has
+    /// no pause.
     pub fn frame_ids(&self, phones: &[TimedPhone], mel_rate: f64, frames: usize) -> Result<FrameIds, ModelError> {
         let pause = self.pause_id()?;
         let mut out = FrameIds { ids: Vec::with_capacity(frames), unknown: BTreeSet::new() };
-        for name in frame_names(phones, mel_rate, frames) {
+        let phones = simple_phones(phones, self);
+        for name in frame_names(&phones, mel_rate, frames) {
             let id = match self.phoneme_id(name) {
                 Ok(id) => id,
                 Err(_) => {
@@ -198,6 +273,23 @@ mod tests {
         assert_eq!(n2, 19);
         assert_eq!((count(0, &g.ids), count(1, &g.ids), count(4, &g.ids)), (4, 4, 11));
         assert!(g.ids.windows(2).all(|w| w[0] <= w[1]), "{:?}", g.ids);
+    }
+
+    #[test]
+    fn a_vocabulary_of_simple_phones_hears_diphthongs_as_their_parts() {
+        let (_d, v) = Vocab::for_test(&["_", "a", "I", "t", "S", "n"]);
+        // "aI" over 0.2 s: `a` then `I`, 0.1 s each; `;` lengthens the `n` before it; `tS` is `t` `S`.
+        let t = [ph("aI", 0.0, 0.2), ph("n", 0.2, 0.3), ph(";", 0.3, 0.4), ph("tS", 0.4, 0.6)];
+        let s = simple_phones(&t, &v);
+        let names: Vec<&str> = s.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a", "I", "n", "t", "S"]);
+        assert!((s[1].start - 0.1).abs() < 1e-9 && (s[2].end - 0.4).abs() < 1e-9);
+        let f = v.frame_ids(&t, 100.0, 60).unwrap();
+        assert!(f.unknown.is_empty(), "{:?}", f.unknown);
+        assert_eq!((f.ids[5], f.ids[15], f.ids[35], f.ids[55]), (1, 2, 5, 4));
+        // A vocabulary that holds the mnemonic keeps it whole.
+        let (_d, whole) = Vocab::for_test(&["_", "aI"]);
+        assert_eq!(simple_phones(&t[..1], &whole), t[..1].to_vec());
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct TextInput {
     pub ids: Vec<i64>,
     /// Mel frames to generate after the prompt's.
     pub gen_frames: usize,
+    /// `durations`: the phones the generated frames were given (seconds from the first generated frame, eSpeak
+    /// names as espeak-ng spoke them): where each phone of the new speech lies. Empty for `filler`.
+    pub phones: Vec<TimedPhone>,
 }
 
 /// A phoneme timeline and the length of the speech it times (seconds).
@@ -112,7 +115,7 @@ pub fn text_input(
                     as usize)
                     .max((MIN_FILLER_S * rate) as usize),
             };
-            Ok(TextInput { ids, gen_frames })
+            Ok(TextInput { ids, gen_frames, phones: Vec::new() })
         }
         TextAlignment::Durations => {
             let gen = espeak_timeline(text)?;
@@ -150,7 +153,8 @@ pub fn durations_input(
         Length::Speed(s) => (tempo / s, frames_for_seconds(gen.seconds * tempo / s, mel_rate)),
         Length::Frames(n) => (n as f64 / mel_rate / gen.seconds.max(1e-6), n),
     };
-    let f = vocab.frame_ids(&scale_timeline(&gen.phones, factor), mel_rate, gen_frames)?;
+    let phones = scale_timeline(&gen.phones, factor);
+    let f = vocab.frame_ids(&phones, mel_rate, gen_frames)?;
     ids.extend(f.ids);
     unknown.extend(f.unknown);
     if !unknown.is_empty() {
@@ -162,7 +166,7 @@ pub fn durations_input(
             ids.len()
         )));
     }
-    Ok(TextInput { ids, gen_frames })
+    Ok(TextInput { ids, gen_frames, phones })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use jamflow::live::speech::speak_all;
 use jamflow::live::{PackageModel, SayRequest};
 use jamflow::model::Package;
 use jamflow::render::Renderer;
-use jamflow::runtime::tensors::read_safetensors;
+use jamflow::runtime::tensors::{read_safetensors, write_safetensors, HostTensor, NamedTensors};
 use jamflow::runtime::OrtOptions;
 use jamflow::sampler::{self, Request, SamplerOptions};
 use jamflow::speech::piper::{default_voice, PiperVoice, DEFAULT_VOICE};
@@ -47,6 +47,13 @@ pub struct SayArgs {
     /// Griffin-Lim).
     #[arg(long)]
     vocoder: Option<String>,
+    /// Also write the mouth motion shown: safetensors `motion` [F, K] at 25 fps (as `jamflow animate` writes).
+    #[arg(long)]
+    motion_out: Option<PathBuf>,
+    /// `--engine model` with a `durations` package: also write where each phone of the speech lies, JSON
+    /// `{"phone_set": "espeak", "phones": [[name, start_s, end_s], ...]}` (what `jamflow corpus truth` reads).
+    #[arg(long)]
+    phones_out: Option<PathBuf>,
     /// Portrait for the video (its landmark file beside it).
     #[arg(long, default_value = "assets/portraits/astronaut.png")]
     portrait: PathBuf,
@@ -142,6 +149,11 @@ fn temp_wav(tag: &str) -> PathBuf {
 pub fn say(a: &SayArgs) -> Result<()> {
     check_text(&a.text)?;
     let kind = out_kind(&a.out)?;
+    if let Some(m) = &a.motion_out {
+        if !m.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("safetensors")) {
+            bail!("--motion-out {}: expected MOTION.safetensors", m.display());
+        }
+    }
     match a.engine {
         SpeechEngine::Piper => say_piper(a, kind),
         SpeechEngine::Model => say_model(a, kind),
@@ -151,6 +163,12 @@ pub fn say(a: &SayArgs) -> Result<()> {
 fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
     if a.reference.is_some() {
         bail!("--reference is a voice prompt for --engine model; a Piper voice is chosen with --voice");
+    }
+    if a.phones_out.is_some() {
+        bail!(
+            "--phones-out: the Piper engine does not report where its phones lie; use --engine model with a \
+               durations package"
+        );
     }
     let voice_path = match &a.voice {
         Some(v) => v.clone(),
@@ -164,18 +182,20 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
     let rate = voice.sample_rate();
     let secs = audio.len() as f64 / rate as f64;
     tracing::info!(seconds = secs, took_ms = t0.elapsed().as_millis() as u64, voice = %voice_path.display(), "spoken");
-    match kind {
-        OutKind::Wav => {
-            wav::write(&a.out, rate, &audio, WavFormat::Pcm16)?;
-            println!("{secs:.2} s of speech at {rate} Hz (piper, {}) -> {}", voice_path.display(), a.out.display());
-        }
-        OutKind::Mp4 => {
-            // The voice's audio -> the package's audio -> motion path -> video with the audio muxed (`animate`).
-            let tmp = temp_wav("say");
-            wav::write(&tmp, rate, &audio, WavFormat::Pcm16)?;
+    if kind == OutKind::Wav {
+        wav::write(&a.out, rate, &audio, WavFormat::Pcm16)?;
+        println!("{secs:.2} s of speech at {rate} Hz (piper, {}) -> {}", voice_path.display(), a.out.display());
+    }
+    // The voice's audio -> the package's audio -> motion path (`animate`) -> the video with the audio muxed and / or
+    // the motion.
+    let outs = [(kind == OutKind::Mp4).then_some(&a.out), a.motion_out.as_ref()];
+    if outs.iter().any(Option::is_some) {
+        let tmp = temp_wav("say");
+        wav::write(&tmp, rate, &audio, WavFormat::Pcm16)?;
+        let r = outs.into_iter().flatten().try_for_each(|out| {
             let args = AnimateArgs {
                 audio: tmp.clone(),
-                out: a.out.clone(),
+                out: out.clone(),
                 portrait: a.portrait.clone(),
                 package: a.package.clone(),
                 window_s: jamflow::animate::Windows::default().window_s,
@@ -185,10 +205,10 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
                 precision: Precision::Fp32,
                 rt: a.rt.clone(),
             };
-            let r = animate::run(&args);
-            let _ = std::fs::remove_file(&tmp);
-            r?;
-        }
+            animate::run(&args)
+        });
+        let _ = std::fs::remove_file(&tmp);
+        r?;
     }
     Ok(())
 }
@@ -225,6 +245,12 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
     let (pkg, mut model) =
         package_model(&dir, vocoder_choice(a.vocoder.as_deref())?.as_ref(), (a.seed, a.steps), &a.rt)?;
     let rate = pkg.config.audio.sample_rate;
+    if a.phones_out.is_some() && pkg.config.text.as_ref().is_some_and(|t| t.alignment.is_filler()) {
+        bail!(
+            "--phones-out: {} has text.alignment = filler, which gives no phone timings; a durations package does",
+            dir.display()
+        );
+    }
     let reference = match (&a.reference, &a.reference_text) {
         (Some(w), Some(t)) => {
             let x = wav::load_mono(w, rate)?;
@@ -237,8 +263,20 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
         _ => None,
     };
     model.set_speed(a.speed);
-    let speech = speak_all(&mut model, &SayRequest { text: a.text.clone(), reference })?;
+    let speech = speak_all(&mut model, &SayRequest { text: a.text.clone(), reference }, rate)?;
     let secs = speech.audio.len() as f64 / rate as f64;
+    let k = pkg.config.motion.as_ref().map(|m| m.layout.motion_dim()).context("the package has no motion")?;
+    if let Some(path) = &a.motion_out {
+        let n = speech.motion.len() / k;
+        let t: NamedTensors = [("motion".to_string(), HostTensor::f32(vec![n, k], speech.motion.clone()))].into();
+        write_safetensors(path, &t)?;
+    }
+    if let Some(path) = &a.phones_out {
+        let phones: Vec<_> = speech.phones.iter().map(|p| serde_json::json!([p.name, p.start, p.end])).collect();
+        let json = serde_json::json!({ "phone_set": "espeak", "phones": phones });
+        std::fs::write(path, serde_json::to_string(&json)? + "\n")
+            .with_context(|| format!("--phones-out {}", path.display()))?;
+    }
     match kind {
         OutKind::Wav => {
             wav::write(&a.out, rate, &speech.audio, WavFormat::Pcm16)?;
@@ -247,7 +285,6 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
         OutKind::Mp4 => {
             // Lips from the same sampling run as the speech.
             let layout = pkg.config.motion.as_ref().map(|m| m.layout.clone()).context("the package has no motion")?;
-            let k = layout.motion_dim();
             let tmp = temp_wav("say");
             wav::write(&tmp, rate, &speech.audio, WavFormat::Pcm16)?;
             let r = (|| -> Result<usize> {
