@@ -6,11 +6,15 @@ RTSP on a free port and a fragmented MP4 under --out), and every --interval seco
 /metrics and /proc: RSS, frames out, late frames (clock slot missed + motion not ready), late chunks, xruns, input
 underruns, pipeline restarts, and the mic-to-frame latency p50/p95 of that interval (from the histogram's bucket
 deltas: upper bucket bounds). At the end it compares the last third of the run with the first third and prints
-FLAT or NOT FLAT per series, then exits 0 when all are flat.
+FLAT or NOT FLAT per series, then exits 0 when all are flat. Each sample also shows the process's CPU time (user +
+system, /proc) per second of media streamed: its real-time factor in CPU, the cost of the configuration
+independent of what else runs (`--motion-only`: jamflowd with only `[motion_out]`, the robot-face mode of
+docs/daemon.md, whose target is RTF <= 0.1; `--config` for its `[streaming]` chunk / history and `[model] threads`).
 
     .venv/bin/python scripts/soak.py --minutes 30                  # the benchmark (not a CI test): about 30 min
     .venv/bin/python scripts/soak.py --minutes 0.4 --interval 2 --jamflowd target/debug/jamflowd \
         --checks rss,xruns,restarts                                 # the short CI version (~25 s of streaming)
+    .venv/bin/python scripts/soak.py --minutes 2 --motion-only --config C.toml --checks rss   # motion-only CPU RTF
 
 Flat means: RSS grows by less than --rss-growth-mb (default 20 MB) from the first third's median to the last
 third's; late frames per minute in the last third at most the first third's + 1.5/min; latency p95 of the last third
@@ -35,6 +39,7 @@ from pathlib import Path
 
 BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 3.0]
 RATE = 24000
+FPS = 25.0
 DEFAULT_PACKAGES = [Path("engines/jamflow-small-student"), Path("engines/jamflow-small")]
 
 
@@ -84,6 +89,12 @@ def rss_mb(pid: int) -> float:
     return math.nan
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process so far (/proc/PID/stat fields 14 and 15, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bucket_counts(m: dict[str, float]) -> list[float]:
     return [m.get(f'jamflow_mic_to_frame_seconds_bucket{{le="{b:g}"}}', 0.0) for b in BUCKETS] + [
         m.get('jamflow_mic_to_frame_seconds_bucket{le="+Inf"}', 0.0)
@@ -113,6 +124,9 @@ def main() -> None:
     ap.add_argument("--wav", type=Path, help="input played in a loop (default: generated babble)")
     ap.add_argument("--out", type=Path, default=Path("target/soak"))
     ap.add_argument("--no-mp4", action="store_true", help="no MP4 recording (RTSP only)")
+    ap.add_argument("--motion-only", action="store_true",
+                    help="no video or audio output: motion as UDP datagrams to a local port (robot-face mode)")
+    ap.add_argument("--config", type=Path, help="jamflowd --config (e.g. [streaming] chunk_ms / history_ms)")
     ap.add_argument("--rss-growth-mb", type=float, default=20.0)
     ap.add_argument("--json", type=Path, help="write the samples and the verdict here")
     ap.add_argument("--checks", default="rss,late_frames,latency,xruns,restarts",
@@ -126,13 +140,18 @@ def main() -> None:
         wav = tmp / "babble.wav"
         write_babble(wav, 30.0)
     ctl, rtsp = free_port(), free_port()
-    cmd = [str(a.jamflowd), "--wav", str(wav), "--portrait", str(a.portrait), "--control-port", str(ctl),
-           "--rtsp-port", str(rtsp)]
+    cmd = [str(a.jamflowd), "--wav", str(wav), "--control-port", str(ctl)]
+    if a.config is not None:
+        cmd += ["--config", str(a.config)]
+    if a.motion_only:
+        cmd += ["--motion-udp", f"127.0.0.1:{free_port()}"]
+    else:
+        cmd += ["--portrait", str(a.portrait), "--rtsp-port", str(rtsp)]
     package = a.package or next((p for p in DEFAULT_PACKAGES if (p / "model.json").is_file()), None)
     if package is None:
         sys.exit("no model package: pass --package")
     cmd += ["--package", str(package)]
-    if not a.no_mp4:
+    if not a.no_mp4 and not a.motion_only:
         cmd += ["--mp4", str(a.out / "soak.mp4")]
     log = open(a.out / "jamflowd.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -153,15 +172,17 @@ def main() -> None:
             time.sleep(0.5)
         t0 = time.time()
         prev = metrics(ctl)
+        prev_cpu = cpu_seconds(proc.pid)
         end = t0 + a.minutes * 60
         print(f"soak: {a.minutes:g} min, a sample every {a.interval:g} s; jamflowd pid {proc.pid}")
         print(f"{'t_s':>7} {'rss_mb':>7} {'frames':>7} {'late':>5} {'late_ch':>7} {'xruns':>5} {'undrn':>5} "
-              f"{'p50_ms':>6} {'p95_ms':>6}")
+              f"{'p50_ms':>6} {'p95_ms':>6} {'cpu_rtf':>7}")
         while time.time() < end:
             time.sleep(a.interval)
             if proc.poll() is not None:
                 sys.exit(f"jamflowd died during the soak ({proc.returncode}); see {a.out / 'jamflowd.log'}")
             now = metrics(ctl)
+            cpu = cpu_seconds(proc.pid)
             g = lambda k, m=now: m.get(k, 0.0)  # noqa: E731
             d = lambda k: g(k) - prev.get(k, 0.0)  # noqa: E731
             bp, bn = bucket_counts(prev), bucket_counts(now)
@@ -177,11 +198,14 @@ def main() -> None:
                 "restarts": g("jamflow_pipeline_restarts_total"),
                 "p50_s": p50,
                 "p95_s": p95,
+                "cpu_rtf": (cpu - prev_cpu) / max(d("jamflow_frames_out_total") / FPS, 1e-9),
             }
+            prev_cpu = cpu
             samples.append(s)
             ms = lambda v: "-" if v is None else f"{v * 1e3:.0f}"  # noqa: E731
             print(f"{s['t']:7.1f} {s['rss_mb']:7.1f} {s['frames']:7.0f} {s['late_frames']:5.0f} "
-                  f"{s['late_chunks']:7.0f} {s['xruns']:5.0f} {s['underruns']:5.0f} {ms(p50):>6} {ms(p95):>6}",
+                  f"{s['late_chunks']:7.0f} {s['xruns']:5.0f} {s['underruns']:5.0f} {ms(p50):>6} {ms(p95):>6} "
+                  f"{s['cpu_rtf']:7.3f}",
                   flush=True)
             prev = now
     finally:
@@ -216,6 +240,8 @@ def main() -> None:
         mark = ("FLAT    " if ok else "NOT FLAT") if name in wanted else "(info)  "
         print(f"{mark} {text}")
     flat = all(ok for name, (ok, _) in checks.items() if name in wanted)
+    print(f"CPU per second of media (RTF in CPU time): median {statistics.median(x['cpu_rtf'] for x in samples):.3f}"
+          f"{' (motion only)' if a.motion_only else ''}")
     print("soak:", "flat" if flat else "NOT flat")
     if a.json:
         a.json.write_text(json.dumps({"samples": samples, "flat": flat,
