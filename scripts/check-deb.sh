@@ -44,7 +44,7 @@ for f in "$ROOT"/usr/bin/* "$ROOT"/usr/lib/jamflow/*.so.*; do
   m=$(readelf -h "$f" 2>/dev/null | sed -n 's/^ *Machine: *//p')
   [ "$m" = "$MACHINE" ] || fail "${f#"$ROOT"/}: machine '$m', expected $MACHINE for $ARCH"
 done
-for pkg in jamflow-small jamflow-small-student; do
+for pkg in jamflow-small jamflow-small-student jamflow-speech; do
   for f in model.json model.safetensors vocab.txt MODEL_CARD.md; do
     cmp -s "engines/$pkg/$f" "$ROOT/usr/share/jamflow/engines/$pkg/$f" || fail "engines/$pkg/$f not shipped as is"
   done

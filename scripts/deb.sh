@@ -69,7 +69,7 @@ fi
 install -m 0644 systemd/jamflowd.service systemd/jamflow-engines.service "$ROOT/lib/systemd/system/"
 install -m 0640 packaging/jamflowd.toml "$ROOT/etc/jamflow/jamflowd.toml"
 # Default model packages: config, weights, vocabulary, card (no training logs or build outputs).
-for pkg in engines/jamflow-small engines/jamflow-small-student; do
+for pkg in engines/jamflow-small engines/jamflow-small-student engines/jamflow-speech; do
   dst="$ROOT/usr/share/jamflow/$pkg"
   install -d "$dst"
   for f in model.json model.safetensors vocab.txt MODEL_CARD.md; do install -m 0644 "$pkg/$f" "$dst/$f"; done

@@ -261,3 +261,39 @@ fn model_engine_uses_a_packages_vocos_weights() {
     let e = jamflow_err(&["say", "Hi.", "--engine", "model", "--vocoder", "hifigan", "--out", s(&out)]);
     assert!(e.contains("vocos:DIR"), "{e}");
 }
+
+/// The shipped speech package (`engines/jamflow-speech`, `durations`) moves the lips to the phones it was given:
+/// `say --engine model` with `--motion-out` / `--phones-out`, the phones through `corpus truth` (the corpus's
+/// articulator), then the pooled r of mouth opening against that truth, beside the loudness envelope of the same
+/// speech (what a level meter would give). The package's card has the full figures (scripts/eval_say_lips.py).
+#[test]
+fn shipped_speech_package_moves_the_lips_to_its_phones() {
+    use jamflow::corpus::lipsync::{envelope, openings, pearson};
+    let d = tempfile::tempdir().unwrap();
+    let (wav, motion, phones, truth) = ["a.wav", "m.safetensors", "p.json", "t.safetensors"].map(|f| d.path().join(f));
+    let text = "Please keep your ticket until the end of the visit. The museum opens at nine.";
+    jamflow_ok(&[
+        "say",
+        text,
+        "--engine",
+        "model",
+        "--out",
+        s(&wav),
+        "--motion-out",
+        s(&motion),
+        "--phones-out",
+        s(&phones),
+        "--threads",
+        "2",
+    ]);
+    jamflow_ok(&["corpus", "truth", "--phones", s(&phones), "--audio", s(&wav), "--out", s(&truth)]);
+    let got = openings(read(&motion)["motion"].as_f32().unwrap());
+    let want = openings(read(&truth)["motion"].as_f32().unwrap());
+    let n = got.len().min(want.len());
+    assert!(got.len().abs_diff(want.len()) <= 1 && n > 100, "{} vs {} frames", got.len(), want.len());
+    let w = jamflow::audio::wav::read(&wav).unwrap();
+    let env = envelope(&w.to_mono(), w.sample_rate, n, 25.0);
+    let (r, r_env) = (pearson(&got[..n], &want[..n]), pearson(&env, &want[..n]));
+    // Measured 2026-12-06: see engines/jamflow-speech/MODEL_CARD.md; bounds well below, to catch a broken package.
+    assert!(r >= 0.6 && r > r_env + 0.1, "lips r {r:.3} against the phones, loudness envelope {r_env:.3}");
+}

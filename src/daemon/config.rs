@@ -212,8 +212,10 @@ impl Default for PortraitConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamingConfig {
-    #[serde(default = "default_chunk")]
-    pub chunk_ms: u32,
+    /// New audio per model window; absent: [`DEFAULT_CHUNK_MS`], or [`MOTION_ONLY_CHUNK_MS`] when no A/V output is
+    /// configured ([`Config::chunk_ms`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_ms: Option<u32>,
     #[serde(default = "default_history")]
     pub history_ms: u32,
     #[serde(default = "default_lookahead")]
@@ -233,9 +235,10 @@ fn default_margin() -> u32 {
 /// Chunk, history, look-ahead and margin: the trade-off table of docs/daemon.md ("Benchmarks"): with the 2-step
 /// student a window of 80 ms new audio, 400 ms of history and 80 ms look-ahead costs ~0.26 of real time on one core
 /// (rendering included), p95 mic-to-frame 160 ms, live lip-sync r within 0.03 of the offline sampler's.
-fn default_chunk() -> u32 {
-    80
-}
+pub const DEFAULT_CHUNK_MS: u32 = 80;
+/// The chunk of motion-only mode (`[motion_out]` and no A/V output: a robot face sharing its CPU): a window every
+/// 240 ms costs under 0.1 of one core (docs/daemon.md, "Motion only"), at ~320 ms mic-to-motion.
+pub const MOTION_ONLY_CHUNK_MS: u32 = 240;
 fn default_history() -> u32 {
     400
 }
@@ -249,7 +252,7 @@ fn default_latency() -> u32 {
 impl Default for StreamingConfig {
     fn default() -> Self {
         Self {
-            chunk_ms: default_chunk(),
+            chunk_ms: None,
             history_ms: default_history(),
             lookahead_ms: default_lookahead(),
             latency_ms: default_latency(),
@@ -421,6 +424,13 @@ pub struct Config {
 }
 
 impl Config {
+    /// `[streaming] chunk_ms`, else the default of the mode: [`MOTION_ONLY_CHUNK_MS`] without A/V outputs (no
+    /// renderer, no encoder: the model is the whole cost, kept under 0.1 of a core), [`DEFAULT_CHUNK_MS`] otherwise.
+    pub fn chunk_ms(&self) -> u32 {
+        let motion_only = self.outputs.is_empty() && self.motion_out.udp.is_some();
+        self.streaming.chunk_ms.unwrap_or(if motion_only { MOTION_ONLY_CHUNK_MS } else { DEFAULT_CHUNK_MS })
+    }
+
     /// Parse TOML text; `origin` names the file in errors. Relative paths in the file are resolved against the
     /// file's directory.
     pub fn from_toml(text: &str, origin: &Path) -> Result<Self, ConfigError> {
@@ -544,10 +554,11 @@ impl Config {
             return Err(invalid("sampler.steps", "must be at least 1"));
         }
         let s = &self.streaming;
-        if s.chunk_ms == 0 || s.chunk_ms % 40 != 0 {
+        let chunk = self.chunk_ms();
+        if chunk == 0 || chunk % 40 != 0 {
             return Err(invalid(
                 "streaming.chunk_ms",
-                format!("must be a positive multiple of 40 ms (one frame), found {}", s.chunk_ms),
+                format!("must be a positive multiple of 40 ms (one frame), found {chunk}"),
             ));
         }
         if s.history_ms % 40 != 0 || s.lookahead_ms % 40 != 0 {
@@ -644,6 +655,18 @@ mod tests {
             let e = t.check().unwrap_err().to_string();
             assert!(e.contains("model.backend") && e.contains("tensorrt-native"), "{e}");
         }
+    }
+
+    #[test]
+    fn motion_only_mode_takes_the_cheaper_chunk_unless_one_is_set() {
+        let parse = |t: &str| Config::from_toml(t, Path::new("c.toml")).unwrap();
+        assert_eq!(parse("[outputs.mp4]\npath = \"o.mp4\"\n").chunk_ms(), DEFAULT_CHUNK_MS);
+        let robot = "[input]\nkind = \"alsa\"\n[motion_out]\nudp = \"127.0.0.1:9870\"\n";
+        assert_eq!(parse(robot).chunk_ms(), MOTION_ONLY_CHUNK_MS);
+        assert_eq!(parse(&format!("{robot}[streaming]\nchunk_ms = 80\n")).chunk_ms(), 80);
+        let bad =
+            parse("[outputs.mp4]\npath = \"o.mp4\"\n[streaming]\nchunk_ms = 50\n").check().unwrap_err().to_string();
+        assert!(bad.contains("streaming.chunk_ms") && bad.contains("50"), "{bad}");
     }
 
     #[test]

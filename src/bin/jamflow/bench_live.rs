@@ -160,7 +160,7 @@ pub fn run(a: &BenchLiveArgs) -> Result<()> {
     let lookaheads = if a.lookahead_ms.is_empty() { vec![cfg.streaming.lookahead_ms] } else { a.lookahead_ms.clone() };
     for &la in &lookaheads {
         for &chunk in &a.chunks_ms {
-            cfg.streaming.chunk_ms = chunk;
+            cfg.streaming.chunk_ms = Some(chunk);
             cfg.streaming.lookahead_ms = la;
             cfg.outputs.mp4 = Some(Mp4Output::new(a.out.join(format!("realtime-{chunk}-{la}ms.mp4"))));
             let tap = match eval {

@@ -58,7 +58,7 @@ pub struct SayArgs {
     #[arg(long, default_value = "assets/portraits/astronaut.png")]
     portrait: PathBuf,
     /// Model package (default: `--engine piper`: the live default, engines/jamflow-small-student, for audio ->
-    /// motion; `--engine model`: engines/jamflow-small, the package trained on the text tasks).
+    /// motion; `--engine model`: engines/jamflow-speech, the package trained to speak).
     #[arg(long)]
     package: Option<PathBuf>,
     /// Face-crop side in pixels.
@@ -88,7 +88,7 @@ pub struct DubArgs {
     /// OUT.wav (24 kHz mono).
     #[arg(long)]
     out: PathBuf,
-    /// Model package with a text input (default: engines/jamflow-small, trained on the text tasks).
+    /// Model package with a text input (default: engines/jamflow-speech, trained to speak).
     #[arg(long)]
     package: Option<PathBuf>,
     /// `vocos:DIR` or `griffin-lim` (default: the package's `vocos/` weights if any, else Griffin-Lim).
@@ -103,16 +103,16 @@ pub struct DubArgs {
     rt: RuntimeArgs,
 }
 
-/// The package that speaks text by default: the teacher, trained on the text tasks (the student is distilled for
-/// audio -> motion only; docs/training.md), as `configs/demo.toml` names it for `/say`.
-const SPEECH_PACKAGE: &str = "engines/jamflow-small";
+/// The package that speaks text by default: the `durations` package trained to speak one voice (its MODEL_CARD.md;
+/// the live student is distilled for audio -> motion only), as `configs/demo.toml` names it for `/say`.
+const SPEECH_PACKAGE: &str = "engines/jamflow-speech";
 
 /// `--package`, else [`SPEECH_PACKAGE`] under the checkout, else the live default.
 fn speech_package(package: Option<&Path>) -> Result<PathBuf> {
-    let teacher = Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEECH_PACKAGE);
+    let speaker = Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEECH_PACKAGE);
     match package {
         Some(p) => Ok(p.to_path_buf()),
-        None if teacher.join(jamflow::model::package::CONFIG_FILE).is_file() => Ok(teacher),
+        None if speaker.join(jamflow::model::package::CONFIG_FILE).is_file() => Ok(speaker),
         None => animate::package_dir(None),
     }
 }
