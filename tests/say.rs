@@ -270,7 +270,7 @@ fn model_engine_uses_a_packages_vocos_weights() {
 fn shipped_speech_package_moves_the_lips_to_its_phones() {
     use jamflow::corpus::lipsync::{envelope, openings, pearson};
     let d = tempfile::tempdir().unwrap();
-    let (wav, motion, phones, truth) = ["a.wav", "m.safetensors", "p.json", "t.safetensors"].map(|f| d.path().join(f));
+    let [wav, motion, phones, truth] = ["a.wav", "m.safetensors", "p.json", "t.safetensors"].map(|f| d.path().join(f));
     let text = "Please keep your ticket until the end of the visit. The museum opens at nine.";
     jamflow_ok(&[
         "say",
