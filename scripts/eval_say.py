@@ -85,6 +85,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="first N sentences only (0: all)")
     ap.add_argument("--threads", default="2")
     ap.add_argument("--package", help="(d)'s package (`say --package`; default: say's own default speech package)")
+    ap.add_argument("--steps", type=int, help="(d)'s sampler steps (`say --steps`; default: the package's)")
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
     only = a.only.split(",")
@@ -128,6 +129,7 @@ def main() -> None:
                     wavs[cond] = tmp / f"{i}-{cond}.wav"
                     t0 = time.time()
                     extra = ["--package", a.package] if cond == "model" and a.package else []
+                    extra += ["--steps", str(a.steps)] if cond == "model" and a.steps else []
                     run([jf, "say", text, "--engine", engine, "--out", str(wavs[cond]), "--threads", a.threads, *extra])
                     seconds[cond] += time.time() - t0
             line = [f"{i + 1:2d}/{len(sentences)}"]

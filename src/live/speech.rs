@@ -46,8 +46,11 @@ pub fn speak_all(model: &mut dyn SpeechModel, req: &SayRequest, sample_rate: u32
     let mut all = Speech { audio: Vec::new(), motion: Vec::new(), phones: Vec::new() };
     let rate = f64::from(sample_rate);
     model.speak(req, &mut |piece| {
-        let t0 = all.audio.len() as f64 / rate;
-        all.phones.extend(piece.phones.into_iter().map(|p| TimedPhone { start: p.start + t0, end: p.end + t0, ..p }));
+        // The piece's phones on the joined time axis, cut at its audio's end (whole frames: a trailing pause may
+        // reach past it).
+        let (t0, secs) = (all.audio.len() as f64 / rate, piece.audio.len() as f64 / rate);
+        let inside = piece.phones.into_iter().filter(|p| p.start < secs);
+        all.phones.extend(inside.map(|p| TimedPhone { start: p.start + t0, end: p.end.min(secs) + t0, ..p }));
         all.audio.extend(piece.audio);
         all.motion.extend(piece.motion);
         true
@@ -210,6 +213,28 @@ mod tests {
             }
             Ok(())
         }
+    }
+
+    /// Two pieces of 1 s whose phone timelines run 5-20 ms past their audio (a trailing pause of whole frames).
+    struct Overrun;
+
+    impl SpeechModel for Overrun {
+        fn speak(&mut self, _: &SayRequest, emit: &mut dyn FnMut(Speech) -> bool) -> Result<(), StreamError> {
+            let ph = |name: &str, start: f64, end: f64| TimedPhone { name: name.into(), start, end };
+            for _ in 0..2 {
+                let phones = vec![ph("a", 0.0, 0.5), ph("b", 0.5, 1.01), ph("_", 1.005, 1.02)];
+                emit(Speech { audio: vec![0.0; 24_000], motion: vec![0.0; 50], phones });
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn joined_phones_follow_the_audio_and_stay_in_order() {
+        let req = SayRequest { text: "x".into(), reference: None };
+        let all = speak_all(&mut Overrun, &req, 24_000).unwrap();
+        let got: Vec<(&str, f64, f64)> = all.phones.iter().map(|p| (p.name.as_str(), p.start, p.end)).collect();
+        assert_eq!(got, [("a", 0.0, 0.5), ("b", 0.5, 1.0), ("a", 1.0, 1.5), ("b", 1.5, 2.0)]);
     }
 
     fn source(model: Pieces) -> (LiveSource, Arc<LiveStats>) {
