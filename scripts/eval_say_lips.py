@@ -38,7 +38,7 @@ from safetensors import safe_open
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lipsync  # noqa: E402
 from corpus_piper import Aligner, piper_phones  # noqa: E402
-from eval_say import SENTENCES, VOICE  # noqa: E402
+from eval_say import SENTENCES, VOICE, read_wav  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FPS = 25.0
@@ -112,9 +112,7 @@ def main() -> None:
                 told = tmp / f"{i}.told.json"
                 run([a.jamflow, "say", text, "--engine", "model", "--out", str(wav), "--motion-out", str(mot),
                      "--phones-out", str(told), "--seed", str(a.seed), "--threads", a.threads, *extra])
-                with wave.open(str(wav)) as w:
-                    rate = w.getframerate()
-                    audio = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+                audio, rate = read_wav(wav)
                 told_json = json.loads(told.read_text())
                 timelines = {"voice": (told_json["phone_set"], told_json["phones"])}
             # The recognizer's dictionary is plain ASCII (café -> cafe); a fresh decoder each time (one that failed

@@ -400,6 +400,7 @@ def main() -> None:
     ckpt_path = args.out / "ckpt.pt"
 
     manifest = json.loads((args.corpus / "manifest.json").read_text())
+    new_text = False  # --init of another text alignment: a fresh embedding table
     if args.resume:
         if not ckpt_path.exists():
             sys.exit(f"--resume: {ckpt_path} does not exist")
@@ -409,7 +410,8 @@ def main() -> None:
         cfg = json.loads((args.init / "model.json").read_text())
         vocab = (args.init / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
         ck = None
-        if args.text_alignment is not None and args.text_alignment != text_alignment(cfg):
+        new_text = args.text_alignment is not None and args.text_alignment != text_alignment(cfg)
+        if new_text:
             # A new text input on trained weights (e.g. a durations speech package grown from the filler teacher):
             # the vocabulary is the corpus's, the embedding table starts fresh, every other weight is kept.
             vocab = build_vocab(manifest, args.text_alignment, args.corpus)
@@ -438,7 +440,7 @@ def main() -> None:
         sd = {k: v.float() for k, v in load_file(str(args.init / "model.safetensors")).items()}
         own = model.state_dict()
         fresh = sorted(k for k in own if k not in sd or sd[k].shape != own[k].shape)
-        if fresh and text_alignment(cfg) == text_alignment(json.loads((args.init / "model.json").read_text())):
+        if fresh and not new_text:
             sys.exit(f"--init {args.init}: weights do not fit the model: {', '.join(fresh)}")
         sd = {k: v for k, v in sd.items() if k not in fresh}
         model.load_state_dict({**own, **sd})

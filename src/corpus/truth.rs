@@ -79,6 +79,12 @@ impl Timeline {
         }
         Ok(Timeline { phone_set, phones })
     }
+
+    /// The JSON [`Timeline::from_value`] reads (what `jamflow say --phones-out` writes).
+    pub fn to_value(&self) -> serde_json::Value {
+        let phones: Vec<_> = self.phones.iter().map(|p| serde_json::json!([p.name, p.start, p.end])).collect();
+        serde_json::json!({ "phone_set": self.phone_set, "phones": phones })
+    }
 }
 
 /// What [`write_truth`] wrote.
@@ -114,6 +120,13 @@ mod tests {
 
     fn parse(s: &str) -> Result<Timeline, CorpusError> {
         Timeline::parse(s, Path::new("p.json"))
+    }
+
+    #[test]
+    fn a_timeline_reads_back_what_it_writes() {
+        let t = parse(r#"{"phone_set": "espeak", "phones": [["_", 0, 0.1], ["aI", 0.1, 0.35]]}"#).unwrap();
+        assert_eq!(Timeline::from_value(&t.to_value(), Path::new("p.json")).unwrap(), t);
+        assert_eq!(t.to_value()["phone_set"], "espeak");
     }
 
     #[test]

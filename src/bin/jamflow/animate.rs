@@ -94,10 +94,7 @@ pub fn run(a: &AnimateArgs) -> Result<()> {
         animate_wav(&mut wav, backend.as_mut(), &cfg, &windows, a.seed, emit, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     match out {
-        Out::Motion { frames } => {
-            let t: NamedTensors = [("motion".to_string(), HostTensor::f32(vec![n, k], frames))].into();
-            write_safetensors(&a.out, &t)?;
-        }
+        Out::Motion { frames } => write_motion(&a.out, frames, k)?,
         Out::Video { sink, .. } => sink.finish()?,
     }
     println!("{n} motion frames ({:.2} s at 25 fps) -> {}", n as f64 / 25.0, a.out.display());
@@ -124,6 +121,13 @@ pub fn open_video(
 }
 
 /// The package of `--package`, or the live default under the checkout.
+/// A motion file as `animate` and `say --motion-out` write it: tensor `motion` [F, k] (`frames` is `[F * k]`).
+pub fn write_motion(path: &Path, frames: Vec<f32>, k: usize) -> Result<()> {
+    let n = frames.len() / k;
+    let t: NamedTensors = [("motion".to_string(), HostTensor::f32(vec![n, k], frames))].into();
+    Ok(write_safetensors(path, &t)?)
+}
+
 pub fn package_dir(package: Option<&Path>) -> Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     match package {

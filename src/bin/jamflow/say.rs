@@ -11,11 +11,13 @@ use jamflow::audio::mel::Mel;
 use jamflow::audio::vocoder::{Vocoder, VocoderChoice};
 use jamflow::audio::wav::{self, WavFormat};
 use jamflow::compile::Precision;
+use jamflow::corpus::phones::PhoneSet;
+use jamflow::corpus::truth::Timeline;
 use jamflow::live::speech::speak_all;
 use jamflow::live::{PackageModel, SayRequest};
 use jamflow::model::Package;
 use jamflow::render::Renderer;
-use jamflow::runtime::tensors::{read_safetensors, write_safetensors, HostTensor, NamedTensors};
+use jamflow::runtime::tensors::read_safetensors;
 use jamflow::runtime::OrtOptions;
 use jamflow::sampler::{self, Request, SamplerOptions};
 use jamflow::speech::piper::{default_voice, PiperVoice, DEFAULT_VOICE};
@@ -265,16 +267,14 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
     model.set_speed(a.speed);
     let speech = speak_all(&mut model, &SayRequest { text: a.text.clone(), reference }, rate)?;
     let secs = speech.audio.len() as f64 / rate as f64;
-    let k = pkg.config.motion.as_ref().map(|m| m.layout.motion_dim()).context("the package has no motion")?;
+    let layout = pkg.config.motion.as_ref().map(|m| m.layout.clone()).context("the package has no motion")?;
+    let k = layout.motion_dim();
     if let Some(path) = &a.motion_out {
-        let n = speech.motion.len() / k;
-        let t: NamedTensors = [("motion".to_string(), HostTensor::f32(vec![n, k], speech.motion.clone()))].into();
-        write_safetensors(path, &t)?;
+        animate::write_motion(path, speech.motion.clone(), k)?;
     }
     if let Some(path) = &a.phones_out {
-        let phones: Vec<_> = speech.phones.iter().map(|p| serde_json::json!([p.name, p.start, p.end])).collect();
-        let json = serde_json::json!({ "phone_set": "espeak", "phones": phones });
-        std::fs::write(path, serde_json::to_string(&json)? + "\n")
+        let told = Timeline { phone_set: PhoneSet::Espeak, phones: speech.phones.clone() };
+        std::fs::write(path, told.to_value().to_string() + "\n")
             .with_context(|| format!("--phones-out {}", path.display()))?;
     }
     match kind {
@@ -284,7 +284,6 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
         }
         OutKind::Mp4 => {
             // Lips from the same sampling run as the speech.
-            let layout = pkg.config.motion.as_ref().map(|m| m.layout.clone()).context("the package has no motion")?;
             let tmp = temp_wav("say");
             wav::write(&tmp, rate, &speech.audio, WavFormat::Pcm16)?;
             let r = (|| -> Result<usize> {
