@@ -93,7 +93,8 @@ class Windows:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--corpus", type=Path, nargs="+", required=True,
+                    help="corpus directories (`jamflow corpus make`); several are distilled on as one")
     ap.add_argument("--teacher", type=Path, required=True, help="package directory of the trained model")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--teacher-steps", type=int, default=32)
@@ -161,7 +162,7 @@ def main() -> None:
         opt.load_state_dict(ck["opt"])
         gen.setstate(ck["py_rng"])
         tgen.set_state(ck["torch_rng"])
-    data = Corpus(args.corpus, "train", vocab, cfg)
+    data = Corpus.union(args.corpus, "train", vocab, cfg)
     if args.augment > 0:
         data.keep_audio()
     norm = cfg["motion"].get("normalization")

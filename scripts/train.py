@@ -139,15 +139,16 @@ def frame_phonemes(names: list[str], start: list[float], end: list[float], rate:
     return out
 
 
-def build_vocab(manifest: dict, alignment: str = "filler", root: Path | None = None) -> list[str]:
-    """filler: the corpus's characters, a space first (F5's vocab); durations: the corpus's eSpeak phoneme names
-    (every split's, so no evaluated name is unknown), the pause first."""
+def build_vocab(corpora: list[tuple[dict, Path]], alignment: str = "filler") -> list[str]:
+    """filler: the corpora's characters, a space first (F5's vocab); durations: their eSpeak phoneme names (every
+    split's, so no evaluated name is unknown), the pause first. `corpora`: (manifest, root) of each corpus."""
     if alignment == "durations":
         names = set()
-        for u in manifest["utterances"]:
-            names.update(read_phones(root / u["motion"])[0])
+        for manifest, root in corpora:
+            for u in manifest["utterances"]:
+                names.update(read_phones(root / u["motion"])[0])
         return [PAUSE] + sorted(names - {PAUSE})
-    chars = sorted({c for u in manifest["utterances"] for c in u["text"]} - {" "})
+    chars = sorted({c for manifest, _ in corpora for u in manifest["utterances"] for c in u["text"]} - {" "})
     return [" "] + chars
 
 
@@ -156,17 +157,17 @@ class Corpus:
     text.alignment = "durations" the text ids are one phoneme id per mel frame (`frame_phonemes`)."""
 
     def __init__(self, root: Path, split: str, vocab: list[str], cfg: dict | None = None):
-        self.root = root
         manifest = json.loads((root / "manifest.json").read_text())
         self.utts = [u for u in manifest["utterances"] if u["split"] == split]
         if not self.utts:
             raise ValueError(f"{root}/manifest.json: no utterances in split {split!r}")
+        self.roots = [root] * len(self.utts)  # each utterance's corpus (`union` joins several)
         index = {c: i for i, c in enumerate(vocab)}
         self.motion = []
         for u in self.utts:
             with safe_open(str(root / u["motion"]), "pt") as f:
                 self.motion.append(f.get_tensor("motion").float())
-        self.mel = self._mels(split)
+        self.mel = self._mels(root, split)
         if cfg is not None and text_alignment(cfg) == "durations":
             if vocab[0] != PAUSE:
                 raise ValueError(f"a durations vocabulary starts with the pause {PAUSE!r}, found {vocab[0]!r}")
@@ -181,7 +182,7 @@ class Corpus:
 
     def keep_audio(self) -> None:
         """Hold every utterance's audio (int16, ~0.17 MB per second of a split) for `heard_mel`."""
-        self.wav = [(read_wav(self.root / u["wav"]) * 32767.0).astype(np.int16) for u in self.utts]
+        self.wav = [(read_wav(r / u["wav"]) * 32767.0).astype(np.int16) for r, u in zip(self.roots, self.utts)]
 
     def heard_mel(self, i: int, gen: random.Random, p: float) -> torch.Tensor:
         """Row i's mel [T, n_mels] (float32), with probability p heard through freshly drawn recording conditions
@@ -197,8 +198,19 @@ class Corpus:
         mel = get_vocos_mel_spectrogram(torch.from_numpy(x)[None])[0].T.contiguous()  # [T, n_mels]
         return mel[: self.mel[i].shape[0]]
 
-    def _mels(self, split: str) -> list[torch.Tensor]:
-        cache = self.root / f"mel-cache-{split}.pt"
+    @staticmethod
+    def union(roots: list[Path], split: str, vocab: list[str], cfg: dict | None = None) -> "Corpus":
+        """One split of several corpora as one (e.g. the many-voice corpus for motion beside one voice's for
+        speech); rows are drawn uniformly over all their utterances."""
+        data = Corpus(roots[0], split, vocab, cfg)
+        for root in roots[1:]:
+            more = Corpus(root, split, vocab, cfg)
+            for field in ("utts", "roots", "motion", "mel", "text"):
+                getattr(data, field).extend(getattr(more, field))
+        return data
+
+    def _mels(self, root: Path, split: str) -> list[torch.Tensor]:
+        cache = root / f"mel-cache-{split}.pt"
         if cache.exists():
             mels = torch.load(cache)
             if len(mels) == len(self.utts):
@@ -207,7 +219,7 @@ class Corpus:
 
         mels = []
         for k, u in enumerate(self.utts):
-            wav = torch.from_numpy(read_wav(self.root / u["wav"]))
+            wav = torch.from_numpy(read_wav(root / u["wav"]))
             mels.append(get_vocos_mel_spectrogram(wav[None])[0].T.to(torch.float16).contiguous())  # [T, 100]
             if (k + 1) % 1000 == 0:
                 print(f"mel {split}: {k + 1}/{len(self.utts)}", flush=True)
@@ -362,7 +374,8 @@ def write_package(pkg: Path, cfg: dict, model: torch.nn.Module, vocab: list[str]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--corpus", type=Path, nargs="+", required=True,
+                    help="corpus directories (`jamflow corpus make`); several are trained on as one")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--size", choices=sorted(SIZES), default="live")
     ap.add_argument("--name", default="jamflow-small")
@@ -370,6 +383,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--lr-end", type=float, default=None, metavar="LR",
+                    help="decay the learning rate linearly from --lr at the step this run starts at to LR at --steps "
+                         "(default: constant --lr)")
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -399,7 +415,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     ckpt_path = args.out / "ckpt.pt"
 
-    manifest = json.loads((args.corpus / "manifest.json").read_text())
+    corpora = [(json.loads((c / "manifest.json").read_text()), c) for c in args.corpus]
     new_text = False  # --init of another text alignment: a fresh embedding table
     if args.resume:
         if not ckpt_path.exists():
@@ -414,7 +430,7 @@ def main() -> None:
         if new_text:
             # A new text input on trained weights (e.g. a durations speech package grown from the filler teacher):
             # the vocabulary is the corpus's, the embedding table starts fresh, every other weight is kept.
-            vocab = build_vocab(manifest, args.text_alignment, args.corpus)
+            vocab = build_vocab(corpora, args.text_alignment)
             cfg = copy.deepcopy(cfg)
             cfg["name"] = args.name
             cfg["text"]["vocab_size"] = len(vocab)
@@ -425,7 +441,7 @@ def main() -> None:
                 cfg["text"]["alignment"] = args.text_alignment
     else:
         alignment = args.text_alignment or "filler"
-        vocab = build_vocab(manifest, alignment, args.corpus)
+        vocab = build_vocab(corpora, alignment)
         cfg = make_config(args.size, len(vocab), args.name, alignment)
         ck = None
     if args.text_alignment is not None and args.text_alignment != text_alignment(cfg):
@@ -455,10 +471,11 @@ def main() -> None:
         step, log = ck["step"], ck["log"]
         gen.setstate(ck["py_rng"])
         tgen.set_state(ck["torch_rng"])
+    start = step  # where this run starts: the --lr-end decay runs from here to --steps
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model {args.size}: {n_params / 1e6:.2f} M parameters; step {step} -> {args.steps}", flush=True)
 
-    data = Corpus(args.corpus, "train", vocab, cfg)
+    data = Corpus.union(args.corpus, "train", vocab, cfg)
     print(f"train: {len(data)} utterances, text {text_alignment(cfg)} ({len(vocab)} entries)", flush=True)
     if args.augment > 0:
         data.keep_audio()
@@ -486,6 +503,8 @@ def main() -> None:
         idx = [gen.randrange(len(data)) for _ in range(args.batch)]
         inputs, tg = make_batch(data, idx, gen, args)
         lr = args.lr * min(1.0, (step + 1 - args.init_step) / args.warmup)
+        if args.lr_end is not None:
+            lr += (args.lr_end - args.lr) * (step - start) / max(1, args.steps - start)
         for g in opt.param_groups:
             g["lr"] = lr
         loss, ml, mm = flow_loss(model, inputs, tg, tgen)

@@ -51,12 +51,19 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     let out = py("train.py", &[&common[..], &["--steps", "5", "--resume"]].concat());
     assert!(out.contains("step 3 -> 5") && out.contains("step 5:") && !out.contains("step 1:"), "{out}");
     let pkg = run.join("package");
-    // Continuing from shipped package weights (fresh optimizer): what engines/jamflow-small supports.
+    let utterances = |out: &str| -> usize {
+        let line = out.lines().find(|l| l.starts_with("train: ")).unwrap_or_else(|| panic!("no train line: {out}"));
+        line["train: ".len()..].split(' ').next().unwrap().parse().unwrap()
+    };
+    let n = utterances(&out);
+    // Continuing from shipped package weights (fresh optimizer): what engines/jamflow-small supports; two corpora
+    // (here the same one twice) are drawn from as one.
     let run2 = d.path().join("run2");
     let out = py(
         "train.py",
         &[
             "--corpus",
+            s(&corpus),
             s(&corpus),
             "--out",
             s(&run2),
@@ -73,6 +80,7 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
         ],
     );
     assert!(out.contains("step 5 -> 6") && out.contains("saved step 6"), "{out}");
+    assert_eq!(utterances(&out), 2 * n, "two corpora train as one: {out}");
 
     let info = jamflow_ok(&["info", s(&pkg)]);
     assert!(info.contains("mouth4-2d"), "{info}");
