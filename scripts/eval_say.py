@@ -83,16 +83,20 @@ def main() -> None:
     ap.add_argument("--jamflow", default=str(ROOT / "target" / "debug" / "jamflow"))
     ap.add_argument("--only", default=",".join(CONDITIONS), help="comma-separated subset of " + ",".join(CONDITIONS))
     ap.add_argument("--limit", type=int, default=0, help="first N sentences only (0: all)")
+    ap.add_argument("--sentences", type=Path, default=SENTENCES,
+                    help="sentences file, one a line, # comments (default: the held-out test sentences; tune "
+                         "settings on others, e.g. a corpus's val texts, so the test figures stay honest)")
     ap.add_argument("--threads", default="2")
     ap.add_argument("--package", help="(d)'s package (`say --package`; default: say's own default speech package)")
     ap.add_argument("--steps", type=int, help="(d)'s sampler steps (`say --steps`; default: the package's)")
+    ap.add_argument("--speed", type=float, help="(d)'s speaking speed (`say --speed`; default: say's)")
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
     only = a.only.split(",")
     for c in only:
         if c not in CONDITIONS:
             raise SystemExit(f"eval_say: --only {c}: expected one of {CONDITIONS}")
-    sentences = [l.strip() for l in SENTENCES.read_text().splitlines() if l.strip() and not l.startswith("#")]
+    sentences = [l.strip() for l in a.sentences.read_text().splitlines() if l.strip() and not l.startswith("#")]
     if a.limit:
         sentences = sentences[: a.limit]
     if not VOICE.is_file():
@@ -130,6 +134,7 @@ def main() -> None:
                     t0 = time.time()
                     extra = ["--package", a.package] if cond == "model" and a.package else []
                     extra += ["--steps", str(a.steps)] if cond == "model" and a.steps else []
+                    extra += ["--speed", str(a.speed)] if cond == "model" and a.speed else []
                     run([jf, "say", text, "--engine", engine, "--out", str(wavs[cond]), "--threads", a.threads, *extra])
                     seconds[cond] += time.time() - t0
             line = [f"{i + 1:2d}/{len(sentences)}"]
