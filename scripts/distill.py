@@ -78,15 +78,19 @@ class Windows:
         w = max(4, 4 * round(crop_s * 25 / 4))  # motion frames (multiple of 4); mel frames 15 w / 4
         wm = w * 15 // 4
         self.mel, self.motion, self.text = [], [], []
+        self.clean = []  # the same windows as recorded in the corpus (`mel` may be heard through drawn conditions)
         for i in idx:
             mel, mot = data.heard_mel(i, gen, p_augment), data.motion[i]
+            clean = data.mel[i].float()
             k_max = min((mot.shape[0] - w) // 4, (mel.shape[0] - wm) // 15)
             if k_max < 0:
                 self.mel.append(mel)
+                self.clean.append(clean)
                 self.motion.append(mot)
             else:
                 k = gen.randint(0, k_max)
                 self.mel.append(mel[15 * k : 15 * k + wm])
+                self.clean.append(clean[15 * k : 15 * k + wm])
                 self.motion.append(mot[4 * k : 4 * k + w])
             self.text.append(torch.zeros(1, dtype=torch.long))  # never used: p_drop_text 1 leaves it padding
 
@@ -116,6 +120,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--f16", action="store_true")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--clean-teacher", action="store_true",
+                    help="with --crop-s and --augment: the teacher hears each window as the corpus recorded it, "
+                         "the student the same window through the drawn recording conditions")
     ap.add_argument("--init-student", type=Path, metavar="PACKAGE",
                     help="start the student from this package's weights (e.g. the previous student, when the teacher "
                          "was fine-tuned) instead of a copy of the teacher; same architecture required")
@@ -131,6 +138,8 @@ def main() -> None:
                  "times 2^k, k >= 1")
     # train.py's task mix, without condition dropping: the student is always conditional (guidance baked in).
     # Windows have no text (p_drop_text 1).
+    if args.clean_teacher and (args.crop_s <= 0 or args.augment <= 0):
+        sys.exit("--clean-teacher needs --crop-s and --augment (the windows it hears clean are the augmented ones)")
     if sum(args.task_weights) <= 0 or min(args.task_weights) < 0:
         sys.exit("--task-weights: non-negative, not all zero")
     targs = argparse.Namespace(task_weights=args.task_weights, p_uncond=0.0,
@@ -187,24 +196,34 @@ def main() -> None:
         h = 1.0 / (2 * steps)
         idx = [gen.randrange(len(data)) for _ in range(args.batch)]
         if args.crop_s > 0:
-            inputs, tg = make_batch(Windows(data, idx, args.crop_s, gen, args.augment), list(range(len(idx))), gen,
-                                    targs)
+            win = Windows(data, idx, args.crop_s, gen, args.augment)
+            inputs, tg = make_batch(win, list(range(len(idx))), gen, targs)
         else:
-            inputs, tg = make_batch(data, idx, gen, targs)
+            win, (inputs, tg) = None, make_batch(data, idx, gen, targs)
+        t_inputs = inputs  # what the teacher hears
+        if args.clean_teacher and win is not None:
+            # The teacher answers from the clean recording, the student from the same audio heard through the drawn
+            # room / noise / level: it learns the clean answer from noisy input, not the teacher's noisy-input one.
+            clean = torch.zeros_like(tg["mel"])  # [B, T_mel, n_mels]
+            for r, m in enumerate(win.clean):
+                clean[r, : m.shape[0]] = m
+            known = inputs["mel_mask"] & ~tg["mel_loss"]  # [B, T_mel]
+            t_inputs = dict(inputs, cond_mel=torch.where(known[..., None], clean, 0.0))
         b = tg["mel"].shape[0]
         k = torch.randint(0, steps, (b,), generator=tgen)
         x0m, x0o = torch.randn(tg["mel"].shape, generator=tgen), torch.randn(tg["motion"].shape, generator=tgen)
         dev = args.device
         inputs = {key: v.to(dev) for key, v in inputs.items()}
+        t_inputs = {key: v.to(dev) for key, v in t_inputs.items()}
         tg = {key: v.to(dev) for key, v in tg.items()}
         t, x0m, x0o = (k.float() / steps).to(dev), x0m.to(dev), x0o.to(dev)
         tt = t[:, None, None]
         xm, xo = (1 - tt) * x0m + tt * tg["mel"], (1 - tt) * x0o + tt * tg["motion"]
         km, ko = ~tg["mel_loss"][..., None], ~tg["motion_loss"][..., None]
         with torch.no_grad():
-            vm, vo = velocity(teacher, inputs, xm, xo, t, guided)
+            vm, vo = velocity(teacher, t_inputs, xm, xo, t, guided)
             xm1, xo1 = xm + h * vm, xo + h * vo
-            vm, vo = velocity(teacher, inputs, xm1, xo1, t + h, guided)
+            vm, vo = velocity(teacher, t_inputs, xm1, xo1, t + h, guided)
             xm2, xo2 = xm1 + h * vm, xo1 + h * vo
             target_m, target_o = (xm2 - xm) / (2 * h), (xo2 - xo) / (2 * h)
         out = student(dict(inputs, noisy_mel=xm, noisy_motion=xo, time=t))

@@ -408,8 +408,8 @@ def main() -> None:
     ap.add_argument("--text-alignment", choices=ALIGNMENTS, default=None,
                     help="a new package's text input (model.json text.alignment): filler (characters, F5; the "
                     "default) or durations (one eSpeak phoneme id per mel frame from the corpus's phone timings); "
-                    "--resume keeps its own; with --init of another alignment, the vocabulary is built from --corpus and the text "
-                    "embedding table starts fresh (every other weight kept)")
+                    "--resume keeps its own; with --init of another alignment, the vocabulary is built from --corpus "
+                    "and the text embedding table starts fresh (every other weight kept)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
