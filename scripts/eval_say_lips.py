@@ -1,24 +1,19 @@
 #!/usr/bin/env python3
 """Lip sync of `jamflow say` videos, scored against the phones of the speech they show (issue 12, docs/speech.md).
 
-`jamflow say TEXT --out X.mp4` (engine piper) is: the Piper voice speaks TEXT, then `animate` turns that audio
-into lips (the same call, package, windows and seed). Our Rust voice equals piper-tts sample for sample when both
-draw the same noise (docs/speech.md), so here piper-tts speaks, because it also reports where each phoneme lies.
-For each held-out sentence of scripts/eval_say_sentences.txt (never used in training):
-  1. piper-tts (the joe voice, its config's noise / length / noise_w, ONNX Runtime seeded) -> S.wav and the voice's
-     own phoneme timeline (scripts/corpus_piper.py: IPA, its measured 45 ms lag removed: the corpus's Piper truth);
-  2. `jamflow animate S.wav --out M.safetensors`: the lips `say` renders for that audio;
-  3. the truth: `jamflow corpus truth` of that timeline (the corpus's phone tables and articulator); as a cross-check
-     also of pocketsphinx's forced alignment of S.wav to TEXT (en-us model, ARPAbet), a recognizer that never saw
-     the voice's internals;
-  4. the corpus eval's audio -> motion metrics (scripts/lipsync.py) beside the loudness-envelope baseline of the
-     same audio, against each truth. Target: r >= 0.8 (against the voice's timeline).
-
-With --engine model (the joint model speaks and moves the lips in one sampling run; a `durations` package):
-  1. `jamflow say TEXT --engine model --out S.wav --motion-out M.safetensors --phones-out P.json`: the speech, the
-     lips shown with it and where each phone of that speech lies (the phonemes the model was given per frame);
-  2.-4. as above, the "voice" truth being P.json (the timing the speech was made to), pocketsphinx's alignment of
-     S.wav the cross-check (it also tells whether the speech says the words where they were asked for).
+Each held-out sentence of scripts/eval_say_sentences.txt (never used in training) goes through `say` itself:
+  1. `jamflow say TEXT [--engine model] --out S.wav --motion-out M.safetensors --phones-out P.json`: the speech, the
+     lips a `say` video shows with it, and where each phone of that speech lies:
+       - engine piper (the joe voice, then `animate`'s audio -> motion path, `--package` its package): the voice's
+         own durations (`PiperVoice::speak_timed`, equal to piper-tts's alignments through scripts/corpus_piper.py:
+         IPA, its measured 45 ms lag removed, the corpus's Piper truth; tests/say.rs checks the equality);
+       - engine model (the joint model speaks and moves the lips in one sampling run; a `durations` package,
+         `--package` the speech package): the phonemes the model was given per frame;
+  2. the truth: `jamflow corpus truth` of P.json (the corpus's phone tables and articulator); as a cross-check also
+     of pocketsphinx's forced alignment of S.wav to TEXT (en-us model, ARPAbet), a recognizer that never saw the
+     voice's internals (for the model engine it also tells whether the speech says its phones where asked);
+  3. the corpus eval's audio -> motion metrics (scripts/lipsync.py) beside the loudness-envelope baseline of the
+     same audio, against each truth. Target: r >= 0.8 (against the speech's own timeline).
 
     .venv/bin/python scripts/eval_say_lips.py [--jamflow target/debug/jamflow] [--package DIR] [--limit N]
     .venv/bin/python scripts/eval_say_lips.py --engine model [--package engines/jamflow-speech]
@@ -37,8 +32,8 @@ from safetensors import safe_open
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lipsync  # noqa: E402
-from corpus_piper import Aligner, piper_phones  # noqa: E402
-from eval_say import SENTENCES, VOICE, read_wav  # noqa: E402
+from corpus_piper import Aligner  # noqa: E402
+from eval_say import SENTENCES, read_wav  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FPS = 25.0
@@ -57,25 +52,6 @@ def motion(path: Path) -> np.ndarray:
         return f.get_tensor("motion")
 
 
-def speak(voice, text: str, out: Path) -> tuple[np.ndarray, int, list]:
-    """piper-tts: audio (written to `out`) and the voice's phoneme timeline."""
-    audio, phones, offset = [], [], 0.0
-    rate = voice.config.sample_rate
-    for c in voice.synthesize(text, include_alignments=True):
-        if not c.phoneme_alignments:
-            raise SystemExit("eval_say_lips: the voice reported no phoneme alignments")
-        phones += [[p[0], p[1] + offset, p[2] + offset] for p in piper_phones(c.phoneme_alignments, rate)]
-        audio.append(c.audio_float_array)
-        offset += len(c.audio_float_array) / rate
-    x = np.concatenate(audio).astype(np.float32)
-    with wave.open(str(out), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-    return x, rate, phones
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jamflow", default=str(ROOT / "target" / "debug" / "jamflow"))
@@ -84,19 +60,13 @@ def main() -> None:
                     "student); model: the speech package (default: say's)")
     ap.add_argument("--limit", type=int, default=0, help="first N sentences only (0: all)")
     ap.add_argument("--threads", default="2")
-    ap.add_argument("--seed", type=int, default=0, help="ONNX Runtime seed of the voice's noise")
+    ap.add_argument("--seed", type=int, default=0, help="`say --seed`")
     ap.add_argument("--closure-threshold", type=float, default=0.03)
     ap.add_argument("--json", help="also write the reports here")
     a = ap.parse_args()
     sentences = [s.strip() for s in SENTENCES.read_text().splitlines() if s.strip() and not s.startswith("#")]
     if a.limit:
         sentences = sentences[: a.limit]
-    voice = None
-    if a.engine == "piper":
-        import onnxruntime
-        from piper import PiperVoice
-        onnxruntime.set_seed(a.seed)
-        voice = PiperVoice.load(VOICE, include_alignments=True)
     # Per truth: the sentences it could score (pocketsphinx fails on a few; the voice's timeline never does).
     rows = {k: {"utts": [], "preds": [], "trues": [], "envs": [], "spans": []} for k in TRUTHS}
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,17 +74,12 @@ def main() -> None:
         for i, text in enumerate(sentences):
             wav, mot = tmp / f"{i}.wav", tmp / f"{i}.motion.safetensors"
             extra = ["--package", a.package] if a.package else []
-            if voice is not None:
-                audio, rate, voice_phones = speak(voice, text, wav)
-                run([a.jamflow, "animate", str(wav), "--out", str(mot), "--threads", a.threads, *extra])
-                timelines = {"voice": ("ipa", voice_phones)}
-            else:
-                told = tmp / f"{i}.told.json"
-                run([a.jamflow, "say", text, "--engine", "model", "--out", str(wav), "--motion-out", str(mot),
-                     "--phones-out", str(told), "--seed", str(a.seed), "--threads", a.threads, *extra])
-                audio, rate = read_wav(wav)
-                told_json = json.loads(told.read_text())
-                timelines = {"voice": (told_json["phone_set"], told_json["phones"])}
+            told = tmp / f"{i}.told.json"
+            run([a.jamflow, "say", text, "--engine", a.engine, "--out", str(wav), "--motion-out", str(mot),
+                 "--phones-out", str(told), "--seed", str(a.seed), "--threads", a.threads, *extra])
+            audio, rate = read_wav(wav)
+            told_json = json.loads(told.read_text())
+            timelines = {"voice": (told_json["phone_set"], told_json["phones"])}
             # The recognizer's dictionary is plain ASCII (café -> cafe); a fresh decoder each time (one that failed
             # an alignment refuses the next).
             plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -137,7 +102,7 @@ def main() -> None:
                 row["trues"].append(lipsync.opening(gt[:n]))
                 row["envs"].append(lipsync.envelope(audio, rate, n, FPS))
                 row["spans"].append(lipsync.phone_spans(tru, n, FPS))
-                family = "piper:joe" if voice is not None else "model"
+                family = "piper:joe" if a.engine == "piper" else "model"
                 row["utts"].append({"family": family, "condition": "say", "held_out": False})
                 cells.append(f"{k} r {lipsync.pearson(row['preds'][-1], row['trues'][-1]):.3f} "
                              f"(loudness {lipsync.pearson(row['envs'][-1], row['trues'][-1]):.3f})")
@@ -149,7 +114,7 @@ def main() -> None:
             continue
         rep = lipsync.report(row["utts"], row["preds"], row["trues"], row["envs"], row["spans"], a.closure_threshold)
         reports[k] = rep["all"]
-        own = "the voice's own phoneme timeline" if voice is not None else "the phones the model was given"
+        own = "the voice's own phoneme timeline" if a.engine == "piper" else "the phones the model was given"
         print(f"\ntruth: {k} ({own if k == 'voice' else 'pocketsphinx'})", file=sys.stderr)
         lipsync.print_report({"all": rep["all"]})
     v = reports["voice"]
@@ -158,7 +123,7 @@ def main() -> None:
     cross = (f"; {reports['aligned']['model']['r_pooled']:.3f} against pocketsphinx's ({reports['aligned']['utterances']}"
              " sentences)" if "aligned" in reports else "")
     print(f"say lips over {v['utterances']} sentences: r {r:.3f} (loudness baseline {v['baseline']['r_pooled']:.3f}) "
-          f"against {'the voice' + chr(39) + 's timeline' if voice is not None else 'the phones it was given'}{cross}; "
+          f"against {'the voice' + chr(39) + 's timeline' if a.engine == 'piper' else 'the phones it was given'}{cross}; "
           f"{verdict} the target r >= {TARGET_R} ({a.engine} engine)")
     if a.json:
         Path(a.json).write_text(json.dumps(reports, indent=1, allow_nan=True))

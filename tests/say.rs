@@ -13,6 +13,7 @@ use std::process::Command;
 
 use jamflow::speech::phonemize::{phonemes_to_ids, Phonemizer};
 use jamflow::speech::piper::{PiperVoice, Scales, VoiceConfig};
+use jamflow::speech::Speaker;
 
 fn voice() -> Option<PathBuf> {
     let v = root().join(jamflow::speech::piper::DEFAULT_VOICE);
@@ -55,7 +56,7 @@ fn phoneme_ids_equal_pipers() {
             .map(|s| s["ids"].as_array().unwrap().iter().map(|i| i.as_i64().unwrap()).collect())
             .collect();
         let got: Vec<Vec<i64>> =
-            ph.phonemize(text).unwrap().iter().map(|p| phonemes_to_ids(p, cfg.id_map()).unwrap().0).collect();
+            ph.phonemize(text).unwrap().iter().map(|p| phonemes_to_ids(p, cfg.id_map()).unwrap().ids).collect();
         if got != want {
             let phon: Vec<String> = ph.phonemize(text).unwrap().iter().map(|p| p.concat()).collect();
             differ.push(format!("{text:?}: ours {phon:?}, Piper's {:?}", c["sentences"]));
@@ -69,6 +70,44 @@ fn phoneme_ids_equal_pipers() {
         "ids differ from Piper's:\n{}",
         unexpected.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
     );
+}
+
+/// Where the voice's phones lie (`PiperVoice::speak_timed`, what `say --engine piper --phones-out` writes) is the
+/// corpus's Piper timeline: the same phones and times as piper-tts's alignments through scripts/corpus_piper.py
+/// (scripts/piper_parity.py --phones), over two sentences, without noise; and the CLI writes a timeline that
+/// `corpus truth` reads, spanning its audio.
+#[test]
+fn piper_phone_timings_equal_the_corpus_timelines() {
+    use jamflow::corpus::truth::Timeline;
+    let Some(v) = voice() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let want_path = d.path().join("want.json");
+    let text = "The quick brown fox. It jumps over the lazy dog!";
+    let st = Command::new(python())
+        .arg(root().join("scripts/piper_parity.py"))
+        .args(["--voice", s(&v), "--text", text, "--phones", s(&want_path)])
+        .status()
+        .unwrap();
+    assert!(st.success(), "scripts/piper_parity.py --phones failed");
+    let want = Timeline::parse(&std::fs::read_to_string(&want_path).unwrap(), &want_path).unwrap();
+    let mut voice = PiperVoice::open(&v, &Default::default()).unwrap();
+    voice.scales = Scales { noise_scale: 0.0, noise_w: 0.0, ..voice.scales };
+    let (audio, got) = voice.speak_timed(text).unwrap();
+    let got = got.expect("the joe voice exposes its durations");
+    let names = |p: &[jamflow::model::alignment::TimedPhone]| p.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&got), names(&want.phones));
+    for (g, w) in got.iter().zip(&want.phones) {
+        assert!((g.start - w.start).abs() < 1e-6 && (g.end - w.end).abs() < 1e-6, "{g:?} vs piper-tts {w:?}");
+    }
+    let secs = audio.len() as f64 / voice.sample_rate() as f64;
+    assert!(got.last().unwrap().end <= secs && got.last().unwrap().end > secs - 0.2, "{:?} vs {secs} s", got.last());
+
+    let [wav, phones, truth] = ["s.wav", "p.json", "t.safetensors"].map(|f| d.path().join(f));
+    jamflow_ok(&["say", text, "--out", s(&wav), "--phones-out", s(&phones)]);
+    let told = Timeline::parse(&std::fs::read_to_string(&phones).unwrap(), &phones).unwrap();
+    assert_eq!(names(&told.phones), names(&want.phones), "the CLI's phones (the voice's noise moves only times)");
+    let out = jamflow_ok(&["corpus", "truth", "--phones", s(&phones), "--audio", s(&wav), "--out", s(&truth)]);
+    assert!(out.contains("phones ->"), "{out}");
 }
 
 #[test]
@@ -87,10 +126,10 @@ fn voice_audio_equals_piper_tts_without_noise() {
     let ids = t["ids"].as_i64().unwrap().to_vec();
     let want = t["audio"].as_f32().unwrap();
     let mut voice = PiperVoice::open(&v, &Default::default()).unwrap();
-    let ours = voice.ids(text).unwrap().0;
+    let ours: Vec<Vec<i64>> = voice.ids(text).unwrap().0.into_iter().map(|s| s.ids).collect();
     assert_eq!(ours, vec![ids.clone()], "phoneme ids");
     voice.scales = Scales { noise_scale: 0.0, noise_w: 0.0, ..voice.scales };
-    let got = voice.synthesize_ids(&ids).unwrap();
+    let got = voice.synthesize_ids(&ids).unwrap().audio;
     assert_eq!(got.len(), want.len(), "audio length");
     let peak = want.iter().fold(0f32, |m, x| m.max(x.abs()));
     let diff = want.iter().zip(&got).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
@@ -181,9 +220,7 @@ fn say_refuses_bad_input_with_named_errors() {
         s(&out),
     ]);
     assert!(e.contains("--engine model"), "{e}");
-    // Phone timings: only a durations package knows them.
-    let e = jamflow_err(&["say", "hi", "--phones-out", "p.json", "--out", s(&out)]);
-    assert!(e.contains("--phones-out") && e.contains("Piper"), "{e}");
+    // Phone timings: a filler package has none.
     let filler = root().join("engines/jamflow-small");
     let e = jamflow_err(&[
         "say",

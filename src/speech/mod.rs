@@ -12,6 +12,7 @@ pub mod clauses;
 pub mod phonemize;
 pub mod piper;
 pub mod text_input;
+pub mod timing;
 
 use std::path::PathBuf;
 

@@ -292,27 +292,42 @@ impl Phonemizer {
     }
 }
 
-/// Piper's `phonemes_to_ids`: `^ _ (p _)* $`. Returns the ids and the phonemes the map has no ids for (dropped).
-pub fn phonemes_to_ids(phonemes: &[String], map: &PhonemeIdMap) -> Result<(Vec<i64>, Vec<String>), SpeechError> {
+/// One sentence's phoneme ids, as Piper makes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentenceIds {
+    /// `^ _ (p _)* $`.
+    pub ids: Vec<i64>,
+    /// The phonemes in id order, each with how many of `ids` it has (`^` and every phoneme with the pad after it,
+    /// `$` alone): what a voice's per-id durations are summed by ([`super::timing::phone_times`]).
+    pub groups: Vec<(String, usize)>,
+    /// Phonemes the map has no ids for (dropped).
+    pub missing: Vec<String>,
+}
+
+/// Piper's `phonemes_to_ids`: `^ _ (p _)* $`, with the phonemes each id belongs to and those it dropped.
+pub fn phonemes_to_ids(phonemes: &[String], map: &PhonemeIdMap) -> Result<SentenceIds, SpeechError> {
     let get = |s: &str| {
         map.get(s).ok_or_else(|| SpeechError::Voice(format!("phoneme_id_map has no `{s}` (Piper's {BOS} {PAD} {EOS})")))
     };
     let (bos, pad, eos) = (get(BOS)?, get(PAD)?, get(EOS)?);
-    let mut ids = Vec::with_capacity(2 * phonemes.len() + 3);
-    let mut missing = Vec::new();
-    ids.extend(bos);
-    ids.extend(pad);
+    let mut out =
+        SentenceIds { ids: Vec::with_capacity(2 * phonemes.len() + 3), groups: Vec::new(), missing: Vec::new() };
+    let push = |out: &mut SentenceIds, name: &str, ids: &[i64], padded: bool| {
+        out.ids.extend(ids);
+        if padded {
+            out.ids.extend(pad);
+        }
+        out.groups.push((name.to_string(), ids.len() + if padded { pad.len() } else { 0 }));
+    };
+    push(&mut out, BOS, bos, true);
     for p in phonemes {
         match map.get(p) {
-            Some(v) => {
-                ids.extend(v);
-                ids.extend(pad);
-            }
-            None => missing.push(p.clone()),
+            Some(v) => push(&mut out, p, v, true),
+            None => out.missing.push(p.clone()),
         }
     }
-    ids.extend(eos);
-    Ok((ids, missing))
+    push(&mut out, EOS, eos, false);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -367,9 +382,11 @@ mod tests {
             .map(|(k, v)| (k.to_string(), vec![v]))
             .collect();
         let p: Vec<String> = ["a", "x", "b"].iter().map(|s| s.to_string()).collect();
-        let (ids, missing) = phonemes_to_ids(&p, &map).unwrap();
-        assert_eq!(ids, vec![1, 0, 14, 0, 15, 0, 2]);
-        assert_eq!(missing, vec!["x".to_string()]);
+        let s = phonemes_to_ids(&p, &map).unwrap();
+        assert_eq!(s.ids, vec![1, 0, 14, 0, 15, 0, 2]);
+        assert_eq!(s.missing, vec!["x".to_string()]);
+        let groups: Vec<(&str, usize)> = s.groups.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+        assert_eq!(groups, [("^", 2), ("a", 2), ("b", 2), ("$", 1)]);
     }
 
     #[test]

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::phonemize::{phonemes_to_ids, PhonemeIdMap, Phonemizer};
+use super::phonemize::{phonemes_to_ids, PhonemeIdMap, Phonemizer, SentenceIds};
+use super::timing::{phone_times, with_durations_output};
 use super::{check_text, Speaker, SpeechError};
+use crate::model::alignment::TimedPhone;
 use crate::runtime::{Backend, HostTensor, NamedTensors, OrtBackend, OrtOptions};
 
 /// Graph input and output names of Piper's VITS export.
@@ -64,6 +66,11 @@ struct AudioSection {
     sample_rate: u32,
 }
 
+/// Samples per frame of the voice's durations (piper-tts's default where the config has no `hop_length`).
+fn default_hop_length() -> u64 {
+    256
+}
+
 #[derive(Debug, Deserialize)]
 struct EspeakSection {
     voice: String,
@@ -85,6 +92,8 @@ pub struct VoiceConfig {
     phoneme_type: Option<String>,
     #[serde(default)]
     vowel_clusters: Vec<Vec<String>>,
+    #[serde(default = "default_hop_length")]
+    hop_length: u64,
 }
 
 fn one() -> u32 {
@@ -160,9 +169,18 @@ pub fn default_voice() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_file())
 }
 
+/// One sentence's raw audio (not normalized) and, where the voice exposes its durations, the samples of each id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Synthesis {
+    pub audio: Vec<f32>,
+    pub id_samples: Option<Vec<u64>>,
+}
+
 /// A Piper voice on ONNX Runtime.
 pub struct PiperVoice {
     backend: OrtBackend,
+    /// The graph output that holds each id's frames ([`with_durations_output`]); `None`: no phone timings.
+    durations: Option<String>,
     config: VoiceConfig,
     phonemizer: Phonemizer,
     /// Synthesis settings (from the voice config; change for tests or another speed).
@@ -180,7 +198,17 @@ impl PiperVoice {
         }
         let json = PathBuf::from(format!("{}.json", onnx.display()));
         let config = VoiceConfig::load(&json)?;
-        let backend = OrtBackend::from_file(onnx, opts).map_err(|e| SpeechError::VoiceFile {
+        let bytes = std::fs::read(onnx)
+            .map_err(|e| SpeechError::VoiceFile { path: onnx.to_path_buf(), msg: format!("cannot read: {e}") })?;
+        // The voice with its phoneme durations as a second output, where its graph has them; else as it is.
+        let (model, durations) = match with_durations_output(&bytes) {
+            Ok((patched, name)) => (patched, Some(name)),
+            Err(e) => {
+                tracing::debug!(voice = %onnx.display(), error = %e, "no phone timings from this voice");
+                (bytes, None)
+            }
+        };
+        let backend = OrtBackend::from_bytes(&model, opts).map_err(|e| SpeechError::VoiceFile {
             path: onnx.to_path_buf(),
             msg: format!("not a loadable ONNX voice model: {e}"),
         })?;
@@ -190,7 +218,7 @@ impl PiperVoice {
             vowel_clusters: config.vowel_clusters.clone(),
         };
         let scales = config.inference.unwrap_or_default();
-        Ok(Self { backend, config, phonemizer, scales })
+        Ok(Self { backend, durations, config, phonemizer, scales })
     }
 
     pub fn config(&self) -> &VoiceConfig {
@@ -201,15 +229,16 @@ impl PiperVoice {
         &self.phonemizer
     }
 
-    /// Phoneme ids per sentence, and the phonemes (sorted, unique) that the voice has no ids for.
-    pub fn ids(&self, text: &str) -> Result<(Vec<Vec<i64>>, Vec<String>), SpeechError> {
+    /// Phoneme ids per sentence (sentences with nothing to say left out), and the phonemes (sorted, unique) that
+    /// the voice has no ids for.
+    pub fn ids(&self, text: &str) -> Result<(Vec<SentenceIds>, Vec<String>), SpeechError> {
         let mut all = Vec::new();
         let mut missing: Vec<String> = Vec::new();
         for sentence in self.phonemizer.phonemize(text)? {
-            let (ids, m) = phonemes_to_ids(&sentence, &self.config.phoneme_id_map)?;
-            missing.extend(m);
-            if ids.len() > 3 {
-                all.push(ids); // more than `^ _ $`
+            let s = phonemes_to_ids(&sentence, &self.config.phoneme_id_map)?;
+            missing.extend(s.missing.iter().cloned());
+            if s.ids.len() > 3 {
+                all.push(s); // more than `^ _ $`
             }
         }
         missing.sort();
@@ -217,8 +246,8 @@ impl PiperVoice {
         Ok((all, missing))
     }
 
-    /// The model's raw audio for one id sequence (not normalized).
-    pub fn synthesize_ids(&mut self, ids: &[i64]) -> Result<Vec<f32>, SpeechError> {
+    /// The model's raw audio for one id sequence (not normalized), with each id's samples where the voice has them.
+    pub fn synthesize_ids(&mut self, ids: &[i64]) -> Result<Synthesis, SpeechError> {
         let n = ids.len();
         let s = self.scales;
         let mut inputs = NamedTensors::new();
@@ -233,7 +262,45 @@ impl PiperVoice {
             .remove(names::OUTPUT)
             .and_then(|t| t.as_f32().map(<[f32]>::to_vec))
             .ok_or_else(|| SpeechError::Voice(format!("the model has no f32 output `{}`", names::OUTPUT)))?;
-        Ok(audio)
+        let hop = self.config.hop_length;
+        let id_samples = self
+            .durations
+            .as_ref()
+            .and_then(|name| out.remove(name))
+            .and_then(|t| t.as_f32().map(|f| f.iter().map(|&w| w.max(0.0).round() as u64 * hop).collect::<Vec<_>>()))
+            .filter(|v| v.len() == n); // [1, 1, N] frames per id
+        Ok(Synthesis { audio, id_samples })
+    }
+
+    /// [`Speaker::speak`] with where each phone lies in the audio (IPA names, [`super::timing`]), when the voice
+    /// exposes its durations (`None` otherwise).
+    pub fn speak_timed(&mut self, text: &str) -> Result<(Vec<f32>, Option<Vec<TimedPhone>>), SpeechError> {
+        check_text(text)?;
+        let (sentences, missing) = self.ids(text)?;
+        if !missing.is_empty() {
+            tracing::warn!(phonemes = ?missing, "dropped: the voice has no ids for these phonemes");
+        }
+        if sentences.is_empty() {
+            return Err(SpeechError::Unsayable(text.chars().filter(|c| !c.is_whitespace()).collect()));
+        }
+        let rate = self.config.audio.sample_rate;
+        let mut audio = Vec::new();
+        let mut phones = Some(Vec::new());
+        for s in sentences {
+            let Synthesis { audio: mut a, id_samples } = self.synthesize_ids(&s.ids)?;
+            normalize(&mut a);
+            match (phones.as_mut(), id_samples) {
+                (Some(p), Some(n)) => {
+                    // Each sentence's timeline from its own start, shifted to where it lies (as piper-tts's are).
+                    let at = audio.len() as f64 / rate as f64;
+                    let shift = |t: TimedPhone| TimedPhone { start: t.start + at, end: t.end + at, ..t };
+                    p.extend(phone_times(&s.groups, &n, rate).into_iter().map(shift));
+                }
+                _ => phones = None,
+            }
+            audio.extend(a);
+        }
+        Ok((audio, phones))
     }
 }
 
@@ -253,21 +320,7 @@ impl Speaker for PiperVoice {
     }
 
     fn speak(&mut self, text: &str) -> Result<Vec<f32>, SpeechError> {
-        check_text(text)?;
-        let (sentences, missing) = self.ids(text)?;
-        if !missing.is_empty() {
-            tracing::warn!(phonemes = ?missing, "dropped: the voice has no ids for these phonemes");
-        }
-        if sentences.is_empty() {
-            return Err(SpeechError::Unsayable(text.chars().filter(|c| !c.is_whitespace()).collect()));
-        }
-        let mut audio = Vec::new();
-        for ids in sentences {
-            let mut a = self.synthesize_ids(&ids)?;
-            normalize(&mut a);
-            audio.extend(a);
-        }
-        Ok(audio)
+        Ok(self.speak_timed(text)?.0)
     }
 }
 

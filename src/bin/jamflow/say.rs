@@ -52,8 +52,9 @@ pub struct SayArgs {
     /// Also write the mouth motion shown: safetensors `motion` [F, K] at 25 fps (as `jamflow animate` writes).
     #[arg(long)]
     motion_out: Option<PathBuf>,
-    /// `--engine model` with a `durations` package: also write where each phone of the speech lies, JSON
-    /// `{"phone_set": "espeak", "phones": [[name, start_s, end_s], ...]}` (what `jamflow corpus truth` reads).
+    /// Also write where each phone of the speech lies, JSON `{"phone_set": ..., "phones": [[name, start_s, end_s],
+    /// ...]}` (what `jamflow corpus truth` reads): `--engine model` with a `durations` package, its eSpeak phones;
+    /// `--engine piper`, the voice's own durations (IPA, as the corpus's Piper timelines).
     #[arg(long)]
     phones_out: Option<PathBuf>,
     /// Portrait for the video (its landmark file beside it).
@@ -166,12 +167,6 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
     if a.reference.is_some() {
         bail!("--reference is a voice prompt for --engine model; a Piper voice is chosen with --voice");
     }
-    if a.phones_out.is_some() {
-        bail!(
-            "--phones-out: the Piper engine does not report where its phones lie; use --engine model with a \
-               durations package"
-        );
-    }
     let voice_path = match &a.voice {
         Some(v) => v.clone(),
         None => default_voice().with_context(|| {
@@ -180,8 +175,20 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
     };
     let mut voice = PiperVoice::open(&voice_path, &ort_options(&a.rt)?)?;
     let t0 = std::time::Instant::now();
-    let audio = voice.speak(&a.text)?;
+    let (audio, phones) = voice.speak_timed(&a.text)?;
     let rate = voice.sample_rate();
+    if let Some(path) = &a.phones_out {
+        let phones = phones.with_context(|| {
+            format!(
+                "--phones-out: the voice {} does not expose its phoneme durations (its graph has no single Ceil \
+                 node, which Piper's VITS exports have)",
+                voice_path.display()
+            )
+        })?;
+        let told = Timeline { phone_set: PhoneSet::Ipa, phones };
+        std::fs::write(path, told.to_value().to_string() + "\n")
+            .with_context(|| format!("--phones-out {}", path.display()))?;
+    }
     let secs = audio.len() as f64 / rate as f64;
     tracing::info!(seconds = secs, took_ms = t0.elapsed().as_millis() as u64, voice = %voice_path.display(), "spoken");
     if kind == OutKind::Wav {
