@@ -80,17 +80,16 @@ class Windows:
         self.mel, self.motion, self.text = [], [], []
         self.clean = []  # the same windows as recorded in the corpus (`mel` may be heard through drawn conditions)
         for i in idx:
-            mel, mot = data.heard_mel(i, gen, p_augment), data.motion[i]
-            clean = data.mel[i].float()
+            mel, mot, clean = data.heard_mel(i, gen, p_augment), data.motion[i], data.mel[i]
             k_max = min((mot.shape[0] - w) // 4, (mel.shape[0] - wm) // 15)
             if k_max < 0:
                 self.mel.append(mel)
-                self.clean.append(clean)
+                self.clean.append(clean.float())
                 self.motion.append(mot)
             else:
                 k = gen.randint(0, k_max)
                 self.mel.append(mel[15 * k : 15 * k + wm])
-                self.clean.append(clean[15 * k : 15 * k + wm])
+                self.clean.append(clean[15 * k : 15 * k + wm].float())  # only the window converted
                 self.motion.append(mot[4 * k : 4 * k + w])
             self.text.append(torch.zeros(1, dtype=torch.long))  # never used: p_drop_text 1 leaves it padding
 

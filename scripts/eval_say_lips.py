@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import unicodedata
-import wave
 from pathlib import Path
 
 import numpy as np

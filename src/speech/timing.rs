@@ -10,7 +10,7 @@
 
 use onnx_protobuf::tensor_proto::DataType;
 
-use super::phonemize::{BOS, EOS};
+use super::phonemize::{BOS, EOS, PAD};
 use super::SpeechError;
 use crate::compile::graph::value_info_untyped_shape;
 use crate::model::alignment::{TimedPhone, PAUSE};
@@ -26,7 +26,7 @@ const LENGTH: char = 'ː';
 pub const PIPER_LAG_S: f64 = 0.045;
 
 fn is_pause(name: &str) -> bool {
-    name == BOS || name == EOS || name == "_" || name == "\u{2026}" || name.chars().all(|c| ".,;:!?".contains(c))
+    name == BOS || name == EOS || name == PAD || name == "\u{2026}" || name.chars().all(|c| ".,;:!?".contains(c))
 }
 
 /// `model` (ONNX bytes) with the tensor of its one `Ceil` node also a graph output; returns the new model and the
@@ -35,8 +35,7 @@ pub fn with_durations_output(model: &[u8]) -> Result<(Vec<u8>, String), SpeechEr
     let bad = |msg: String| SpeechError::Voice(msg);
     let mut m = onnx::from_bytes(model).map_err(|e| bad(e.to_string()))?;
     let g = m.graph.as_mut().ok_or_else(|| bad("the ONNX model has no graph".into()))?;
-    let mut ceil: Vec<String> = g.node.iter().filter(|n| n.op_type == "Ceil").flat_map(|n| n.output.clone()).collect();
-    ceil.dedup();
+    let ceil: Vec<String> = g.node.iter().filter(|n| n.op_type == "Ceil").flat_map(|n| n.output.clone()).collect();
     let name = match ceil.as_slice() {
         [one] => one.clone(),
         [] => return Err(bad("no Ceil node: the voice does not expose its phoneme durations".into())),

@@ -120,7 +120,6 @@ pub fn open_video(
     Ok((renderer, sink))
 }
 
-/// The package of `--package`, or the live default under the checkout.
 /// A motion file as `animate` and `say --motion-out` write it: tensor `motion` [F, k] (`frames` is `[F * k]`).
 pub fn write_motion(path: &Path, frames: Vec<f32>, k: usize) -> Result<()> {
     let n = frames.len() / k;
@@ -128,6 +127,7 @@ pub fn write_motion(path: &Path, frames: Vec<f32>, k: usize) -> Result<()> {
     Ok(write_safetensors(path, &t)?)
 }
 
+/// The package of `--package`, or the live default under the checkout.
 pub fn package_dir(package: Option<&Path>) -> Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     match package {

@@ -185,9 +185,7 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
                 voice_path.display()
             )
         })?;
-        let told = Timeline { phone_set: PhoneSet::Ipa, phones };
-        std::fs::write(path, told.to_value().to_string() + "\n")
-            .with_context(|| format!("--phones-out {}", path.display()))?;
+        write_phones(path, &Timeline { phone_set: PhoneSet::Ipa, phones })?;
     }
     let secs = audio.len() as f64 / rate as f64;
     tracing::info!(seconds = secs, took_ms = t0.elapsed().as_millis() as u64, voice = %voice_path.display(), "spoken");
@@ -220,6 +218,12 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
         r?;
     }
     Ok(())
+}
+
+/// `--phones-out`: the speech's phone timeline, as `jamflow corpus truth` reads it.
+fn write_phones(path: &Path, timeline: &Timeline) -> Result<()> {
+    std::fs::write(path, timeline.to_value().to_string() + "\n")
+        .with_context(|| format!("--phones-out {}", path.display()))
 }
 
 /// The package's model with its vocab and the vocoder of `choice`.
@@ -280,9 +284,7 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
         animate::write_motion(path, speech.motion.clone(), k)?;
     }
     if let Some(path) = &a.phones_out {
-        let told = Timeline { phone_set: PhoneSet::Espeak, phones: speech.phones.clone() };
-        std::fs::write(path, told.to_value().to_string() + "\n")
-            .with_context(|| format!("--phones-out {}", path.display()))?;
+        write_phones(path, &Timeline { phone_set: PhoneSet::Espeak, phones: speech.phones.clone() })?;
     }
     match kind {
         OutKind::Wav => {
