@@ -72,6 +72,17 @@ fn phoneme_ids_equal_pipers() {
     );
 }
 
+/// The oracle scripts/piper_parity.py (piper-tts) on `voice` and `text`, writing what `outputs` name.
+fn piper_parity(voice: &Path, text: &str, outputs: &[&str]) {
+    let st = Command::new(python())
+        .arg(root().join("scripts/piper_parity.py"))
+        .args(["--voice", s(voice), "--text", text])
+        .args(outputs)
+        .status()
+        .unwrap();
+    assert!(st.success(), "scripts/piper_parity.py {outputs:?} failed");
+}
+
 /// Where the voice's phones lie (`PiperVoice::speak_timed`, what `say --engine piper --phones-out` writes) is the
 /// corpus's Piper timeline: the same phones and times as piper-tts's alignments through scripts/corpus_piper.py
 /// (scripts/piper_parity.py --phones), over two sentences, without noise; and the CLI writes a timeline that
@@ -83,12 +94,7 @@ fn piper_phone_timings_equal_the_corpus_timelines() {
     let d = tempfile::tempdir().unwrap();
     let want_path = d.path().join("want.json");
     let text = "The quick brown fox. It jumps over the lazy dog!";
-    let st = Command::new(python())
-        .arg(root().join("scripts/piper_parity.py"))
-        .args(["--voice", s(&v), "--text", text, "--phones", s(&want_path)])
-        .status()
-        .unwrap();
-    assert!(st.success(), "scripts/piper_parity.py --phones failed");
+    piper_parity(&v, text, &["--phones", s(&want_path)]);
     let want = Timeline::parse(&std::fs::read_to_string(&want_path).unwrap(), &want_path).unwrap();
     let mut voice = PiperVoice::open(&v, &Default::default()).unwrap();
     voice.scales = Scales { noise_scale: 0.0, noise_w: 0.0, ..voice.scales };
@@ -116,12 +122,7 @@ fn voice_audio_equals_piper_tts_without_noise() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("piper.safetensors");
     let text = "The quick brown fox jumps over the lazy dog.";
-    let st = Command::new(python())
-        .arg(root().join("scripts/piper_parity.py"))
-        .args(["--voice", s(&v), "--text", text, "--out", s(&out)])
-        .status()
-        .unwrap();
-    assert!(st.success(), "scripts/piper_parity.py failed");
+    piper_parity(&v, text, &["--out", s(&out)]);
     let t = read(&out);
     let ids = t["ids"].as_i64().unwrap().to_vec();
     let want = t["audio"].as_f32().unwrap();
