@@ -70,12 +70,23 @@ def velocity(model, inputs: dict, x_mel, x_mot, t, cfg_strength: float):
     return (vm[:b] + (vm[:b] - vm[b:]) * cfg_strength, vo[:b] + (vo[:b] - vo[b:]) * cfg_strength)
 
 
+def know_history(inputs: dict, tg: dict, h: int) -> None:
+    """A live-shaped window: its first h motion frames known (the live path's history), the rest generated."""
+    loss = tg["motion_loss"]  # [B, F]
+    loss[:, :h] = False
+    loss[:, h:] = inputs["motion_mask"][:, h:]
+    known = inputs["motion_mask"] & ~loss  # [B, F]
+    inputs["motion_known"] = known
+    inputs["cond_motion"] = torch.where(known[..., None], tg["motion"], 0.0)  # [B, F, motion dims]
+
+
 class Windows:
     """The rows of one batch as random --crop-s windows (mel start 15 k, motion start 4 k: both at 0.16 k s);
     text dropped. Same attributes as train.Corpus for make_batch (rows 0..len-1)."""
 
-    def __init__(self, data: Corpus, idx: list[int], crop_s: float, gen: random.Random, p_augment: float = 0.0):
-        w = max(4, 4 * round(crop_s * 25 / 4))  # motion frames (multiple of 4); mel frames 15 w / 4
+    def __init__(self, data: Corpus, idx: list[int], crop_s: float, fps: float, gen: random.Random,
+                 p_augment: float = 0.0):
+        w = max(4, 4 * round(crop_s * fps / 4))  # motion frames (multiple of 4); mel frames 15 w / 4
         wm = w * 15 // 4
         self.mel, self.motion, self.text = [], [], []
         self.clean = []  # the same windows as recorded in the corpus (`mel` may be heard through drawn conditions)
@@ -109,6 +120,10 @@ def main() -> None:
                     "0 1 0 0 distills the live audio -> motion path only")
     ap.add_argument("--crop-s", type=float, default=0.0,
                     help="train on random windows of this many seconds, text dropped (0 = whole utterances)")
+    ap.add_argument("--live", type=float, nargs=3, default=None, metavar=("SHARE", "WINDOW_S", "HISTORY_S"),
+                    help="with --crop-s: a SHARE of batches shaped as jamflowd's live windows instead: WINDOW_S "
+                         "seconds (on the 0.16 s grid) whose first HISTORY_S seconds of motion are known, as the live "
+                         "path's history is (e.g. 0.5 0.64 0.4 for history 400 / chunk 80 / look-ahead 80 ms)")
     ap.add_argument("--augment", type=float, default=0.0, metavar="P",
                     help="share of a2m rows heard through freshly drawn room / noise / level (train.py --augment)")
     ap.add_argument("--log-every", type=int, default=10)
@@ -139,6 +154,9 @@ def main() -> None:
     # Windows have no text (p_drop_text 1).
     if args.clean_teacher and (args.crop_s <= 0 or args.augment <= 0):
         sys.exit("--clean-teacher needs --crop-s and --augment (the windows it hears clean are the augmented ones)")
+    if args.live is not None and (args.crop_s <= 0 or not 0 <= args.live[0] <= 1
+                                  or not 0 <= args.live[2] < args.live[1]):
+        sys.exit("--live SHARE WINDOW_S HISTORY_S: needs --crop-s, SHARE in [0, 1] and 0 <= HISTORY_S < WINDOW_S")
     if sum(args.task_weights) <= 0 or min(args.task_weights) < 0:
         sys.exit("--task-weights: non-negative, not all zero")
     targs = argparse.Namespace(task_weights=args.task_weights, p_uncond=0.0,
@@ -171,6 +189,10 @@ def main() -> None:
         gen.setstate(ck["py_rng"])
         tgen.set_state(ck["torch_rng"])
     data = Corpus.union(args.corpus, "train", vocab, cfg)
+    fps = cfg["motion"]["fps"]
+    if args.live is not None:
+        print(f"live-shaped windows: {args.live[0]:.0%} of batches, {4 * round(args.live[1] * fps / 4)} motion frames, "
+              f"the first {round(args.live[2] * fps)} known", flush=True)
     if args.augment > 0:
         data.keep_audio()
     norm = cfg["motion"].get("normalization")
@@ -195,8 +217,11 @@ def main() -> None:
         h = 1.0 / (2 * steps)
         idx = [gen.randrange(len(data)) for _ in range(args.batch)]
         if args.crop_s > 0:
-            win = Windows(data, idx, args.crop_s, gen, args.augment)
+            live = args.live is not None and gen.random() < args.live[0]
+            win = Windows(data, idx, args.live[1] if live else args.crop_s, fps, gen, args.augment)
             inputs, tg = make_batch(win, list(range(len(idx))), gen, targs)
+            if live:
+                know_history(inputs, tg, round(args.live[2] * fps))
         else:
             win, (inputs, tg) = None, make_batch(data, idx, gen, targs)
         t_inputs = inputs  # what the teacher hears

@@ -4,8 +4,9 @@
 Each held-out sentence of scripts/eval_say_sentences.txt (never used in training) goes through `say` itself:
   1. `jamflow say TEXT [--engine model] --out S.wav --motion-out M.safetensors --phones-out P.json`: the speech, the
      lips a `say` video shows with it, and where each phone of that speech lies:
-       - engine piper (the joe voice, then `animate`'s audio -> motion path, `--package` its package): the voice's
-         own durations (`PiperVoice::speak_timed`, equal to piper-tts's alignments through scripts/corpus_piper.py:
+       - engine piper (the joe voice; its lips by `--lips`: `phones`, say's default, the durations speech package
+         hears the audio and reads the voice's phones; `audio`, `animate`'s audio -> motion path as jamflowd's
+         default `[speech] lips`; `--package` the lips' package): the voice's own durations (`PiperVoice::speak_timed`, equal to piper-tts's alignments through scripts/corpus_piper.py:
          IPA, its measured 45 ms lag removed, the corpus's Piper truth; tests/say.rs checks the equality);
        - engine model (the joint model speaks and moves the lips in one sampling run; a `durations` package,
          `--package` the speech package): the phonemes the model was given per frame;
@@ -15,7 +16,7 @@ Each held-out sentence of scripts/eval_say_sentences.txt (never used in training
   3. the corpus eval's audio -> motion metrics (scripts/lipsync.py) beside the loudness-envelope baseline of the
      same audio, against each truth. Target: r >= 0.8 (against the speech's own timeline).
 
-    .venv/bin/python scripts/eval_say_lips.py [--jamflow target/debug/jamflow] [--package DIR] [--limit N]
+    .venv/bin/python scripts/eval_say_lips.py [--jamflow target/debug/jamflow] [--lips phones|audio] [--package DIR]
     .venv/bin/python scripts/eval_say_lips.py --engine model [--package engines/jamflow-speech]
 """
 import argparse
@@ -55,8 +56,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jamflow", default=str(ROOT / "target" / "debug" / "jamflow"))
     ap.add_argument("--engine", choices=("piper", "model"), default="piper", help="which engine of `say` to score")
-    ap.add_argument("--package", help="piper: the audio -> motion package for the lips (default: animate's, the live "
-                    "student); model: the speech package (default: say's)")
+    ap.add_argument("--package", help="piper: the package of the lips (default: say's for --lips); model: the speech "
+                    "package (default: say's)")
+    ap.add_argument("--lips", choices=("phones", "audio"), default="phones",
+                    help="piper: `say --lips` (phones: the speech package reads the voice's phones with its audio; "
+                    "audio: the live audio -> motion model hears the audio only)")
     ap.add_argument("--limit", type=int, default=0, help="first N sentences only (0: all)")
     ap.add_argument("--threads", default="2")
     ap.add_argument("--seed", type=int, default=0, help="`say --seed`")
@@ -73,6 +77,8 @@ def main() -> None:
         for i, text in enumerate(sentences):
             wav, mot = tmp / f"{i}.wav", tmp / f"{i}.motion.safetensors"
             extra = ["--package", a.package] if a.package else []
+            if a.engine == "piper":
+                extra += ["--lips", a.lips]
             told = tmp / f"{i}.told.json"
             run([a.jamflow, "say", text, "--engine", a.engine, "--out", str(wav), "--motion-out", str(mot),
                  "--phones-out", str(told), "--seed", str(a.seed), "--threads", a.threads, *extra])

@@ -861,9 +861,11 @@ fn live_wav_mp4_has_both_streams_and_motion_goes_out_over_udp() {
 }
 
 /// A healthy text-mode daemon (no input) speaking with `engine`, recording to `mp4`, its control API on `ctl`.
-fn say_daemon(home: &Path, engine: &str, mp4: &Path, ctl: u16) -> Daemon {
+fn say_daemon(home: &Path, engine: &str, mp4: &Path, ctl: u16, extra: &[&str]) -> Daemon {
     let (mp4, ctl_s) = (mp4.to_str().unwrap(), ctl.to_string());
-    let args = ["--input", "none", "--no-rtsp", "--speech-engine", engine, "--mp4", mp4, "--control-port", &ctl_s];
+    let mut args =
+        vec!["--input", "none", "--no-rtsp", "--speech-engine", engine, "--mp4", mp4, "--control-port", &ctl_s];
+    args.extend_from_slice(extra);
     let d = live_daemon(home, &args);
     wait_healthy(ctl, Duration::from_secs(30));
     d
@@ -876,7 +878,7 @@ fn say_speaks_interrupt_stops_and_bad_requests_are_refused() {
     let ctl = free_port();
     let mp4 = dir.path().join("say.mp4");
     // The Piper voice scripts/setup.sh installs speaks; the live model moves the lips.
-    let d = say_daemon(dir.path(), "piper", &mp4, ctl);
+    let d = say_daemon(dir.path(), "piper", &mp4, ctl, &[]);
     // A Piper voice speaks in its own voice: a reference voice is refused, naming the engine to use.
     let ref_wav = dir.path().join("ref.wav");
     let tone: Vec<f32> = (0..24_000).map(|i| 0.2 * (i as f32 * 0.05).sin()).collect();
@@ -931,7 +933,7 @@ fn say_through_the_joint_model_plays_its_pieces_as_one_utterance() {
     let dir = tempfile::tempdir().unwrap();
     let ctl = free_port();
     let mp4 = dir.path().join("say-model.mp4");
-    let d = say_daemon(dir.path(), "model", &mp4, ctl);
+    let d = say_daemon(dir.path(), "model", &mp4, ctl, &[]);
     // Two clauses: two pieces, synthesized one after the other, one utterance on the output.
     let (code, body) = http(ctl, "POST", "/say", "{\"text\": \"Good morning to you, welcome to the shop.\"}").unwrap();
     assert_eq!(code, 202, "{body}");
@@ -961,6 +963,36 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// `[speech] lips = "phones"`: the speech package reads the Piper voice's phones for the lips of `/say`.
+#[test]
+fn say_with_lips_from_the_voices_phones() {
+    let _turn = heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = free_port();
+    let mp4 = dir.path().join("say.mp4");
+    let speech = Path::new(env!("CARGO_MANIFEST_DIR")).join("engines/jamflow-speech");
+    let extra = ["--lips", "phones", "--speech-package", speech.to_str().unwrap()];
+    let d = say_daemon(dir.path(), "piper", &mp4, ctl, &extra);
+    let (code, body) =
+        http(ctl, "POST", "/say", "{\"text\": \"Maybe the paper was old, but the bubble popped.\"}").unwrap();
+    assert_eq!(code, 202, "{body}");
+    wait_metric(ctl, "jamflow_speech_started_total", 1.0, Duration::from_secs(60));
+    wait_metric(ctl, "jamflow_speech_frames_total", 50.0, Duration::from_secs(30));
+    assert_eq!(metric(ctl, "jamflow_speech_errors_total"), 0.0);
+    d.signal("TERM");
+    let (code, log) = d.wait(Duration::from_secs(5));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("text mode: a Piper voice, lips = phones"), "{log}");
+}
+
+/// `lips = "phones"` without a speech package is refused by `--check`, naming the key.
+#[test]
+fn phone_lips_without_a_speech_package_are_refused_naming_the_key() {
+    let out = Command::new(JAMFLOWD).args(["--check", "--input", "none", "--lips", "phones"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("speech.lips") && err.contains("model.speech_package"), "{err}");
 }
 
 #[test]

@@ -236,6 +236,12 @@ fn say_refuses_bad_input_with_named_errors() {
         s(&out),
     ]);
     assert!(e.contains("--phones-out") && e.contains("filler"), "{e}");
+    // Lips from phones need a package that reads them.
+    if let Some(v) = voice() {
+        let mp4 = d.path().join("x.mp4");
+        let e = jamflow_err(&["say", "hi", "--voice", s(&v), "--package", s(&filler), "--out", s(&mp4)]);
+        assert!(e.contains("--lips phones") && e.contains("durations") && e.contains("jamflow-small"), "{e}");
+    }
 }
 
 #[test]
@@ -300,30 +306,18 @@ fn model_engine_uses_a_packages_vocos_weights() {
     assert!(e.contains("vocos:DIR"), "{e}");
 }
 
-/// The shipped speech package (`engines/jamflow-speech`, `durations`) moves the lips to the phones it was given:
-/// `say --engine model` with `--motion-out` / `--phones-out`, the phones through `corpus truth` (the corpus's
-/// articulator), then the pooled r of mouth opening against that truth, beside the loudness envelope of the same
-/// speech (what a level meter would give). The package's card has the full figures (scripts/eval_say_lips.py).
-#[test]
-fn shipped_speech_package_moves_the_lips_to_its_phones() {
+/// `say TEXT ENGINE_ARGS` with `--motion-out` / `--phones-out`, the phones through `corpus truth` (the corpus's
+/// articulator): the pooled r of mouth opening against that truth, and the loudness envelope's of the same speech
+/// (what a level meter would give).
+fn say_lips_against_phones(text: &str, engine_args: &[&str]) -> (f64, f64) {
     use jamflow::corpus::lipsync::{envelope, openings, pearson};
     let d = tempfile::tempdir().unwrap();
     let [wav, motion, phones, truth] = ["a.wav", "m.safetensors", "p.json", "t.safetensors"].map(|f| d.path().join(f));
-    let text = "Please keep your ticket until the end of the visit. The museum opens at nine.";
-    jamflow_ok(&[
-        "say",
-        text,
-        "--engine",
-        "model",
-        "--out",
-        s(&wav),
-        "--motion-out",
-        s(&motion),
-        "--phones-out",
-        s(&phones),
-        "--threads",
-        "2",
-    ]);
+    let mut args = vec!["say", text];
+    args.extend_from_slice(engine_args);
+    args.extend_from_slice(&["--out", s(&wav), "--motion-out", s(&motion), "--phones-out", s(&phones)]);
+    args.extend_from_slice(&["--threads", "2"]);
+    jamflow_ok(&args);
     jamflow_ok(&["corpus", "truth", "--phones", s(&phones), "--audio", s(&wav), "--out", s(&truth)]);
     let got = openings(read(&motion)["motion"].as_f32().unwrap());
     let want = openings(read(&truth)["motion"].as_f32().unwrap());
@@ -331,7 +325,26 @@ fn shipped_speech_package_moves_the_lips_to_its_phones() {
     assert!(got.len().abs_diff(want.len()) <= 1 && n > 100, "{} vs {} frames", got.len(), want.len());
     let w = jamflow::audio::wav::read(&wav).unwrap();
     let env = envelope(&w.to_mono(), w.sample_rate, n, 25.0);
-    let (r, r_env) = (pearson(&got[..n], &want[..n]), pearson(&env, &want[..n]));
+    (pearson(&got[..n], &want[..n]), pearson(&env, &want[..n]))
+}
+
+/// The shipped speech package (`engines/jamflow-speech`, `durations`) moves the lips to the phones it was given
+/// (`say --engine model`). The package's card has the full figures (scripts/eval_say_lips.py).
+#[test]
+fn shipped_speech_package_moves_the_lips_to_its_phones() {
+    let text = "Please keep your ticket until the end of the visit. The museum opens at nine.";
+    let (r, r_env) = say_lips_against_phones(text, &["--engine", "model"]);
     // Measured 2026-12-06: see engines/jamflow-speech/MODEL_CARD.md; bounds well below, to catch a broken package.
     assert!(r >= 0.6 && r > r_env + 0.1, "lips r {r:.3} against the phones, loudness envelope {r_env:.3}");
+}
+
+/// `say --engine piper` (default `--lips phones`): the speech package hears the voice and reads the phones it
+/// reports, so the lips follow the voice's own timeline (scripts/eval_say_lips.py has the figures, docs/speech.md).
+#[test]
+fn piper_lips_read_the_voices_phones() {
+    let Some(v) = voice() else { return };
+    let text = "Maybe the paper was two years old. The bubble popped in the garden, and the music stopped.";
+    let (r, r_env) = say_lips_against_phones(text, &["--engine", "piper", "--voice", s(&v)]);
+    // Measured 2026-12-06: r 0.98-0.99 per sentence; bounds well below, to catch a broken path.
+    assert!(r >= 0.8 && r > r_env + 0.2, "lips r {r:.3} against the voice's phones, loudness envelope {r_env:.3}");
 }

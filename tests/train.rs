@@ -155,6 +155,39 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
         ],
     );
     assert!(out.contains("student (1 steps, guidance baked)"), "{out}");
+    // Live-shaped windows (0.64 s, the first 0.4 s of motion known, as jamflowd's history) on every batch.
+    let live = py(
+        "distill.py",
+        &[
+            "--corpus",
+            s(&corpus),
+            "--teacher",
+            s(&pkg),
+            "--out",
+            s(&d.path().join("distill-live")),
+            "--teacher-steps",
+            "2",
+            "--student-steps",
+            "1",
+            "--iters-per-stage",
+            "2",
+            "--batch",
+            "2",
+            "--task-weights",
+            "0",
+            "1",
+            "0",
+            "0",
+            "--crop-s",
+            "2",
+            "--live",
+            "1",
+            "0.64",
+            "0.4",
+        ],
+    );
+    assert!(live.contains("100% of batches, 16 motion frames, the first 10 known"), "{live}");
+    assert!(live.contains("student (1 steps, guidance baked)"), "{live}");
     let student = dist.join("package");
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(student.join("model.json")).unwrap()).unwrap();

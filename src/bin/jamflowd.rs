@@ -67,6 +67,12 @@ struct Cli {
     /// Engine for /say: piper | model (overrides speech.engine).
     #[arg(long, value_enum)]
     speech_engine: Option<jamflow::speech::SpeechEngine>,
+    /// Lips of the piper engine: audio | phones (overrides speech.lips).
+    #[arg(long, value_enum)]
+    lips: Option<jamflow::speech::Lips>,
+    /// Speech package directory (overrides model.speech_package).
+    #[arg(long)]
+    speech_package: Option<PathBuf>,
     /// Piper voice VOICE.onnx (overrides speech.voice).
     #[arg(long)]
     voice: Option<PathBuf>,
@@ -154,6 +160,12 @@ fn real_main() -> Result<i32> {
     }
     if let Some(e) = cli.speech_engine {
         cfg.speech.engine = Some(e);
+    }
+    if let Some(l) = cli.lips {
+        cfg.speech.lips = l;
+    }
+    if let Some(p) = &cli.speech_package {
+        cfg.model.speech_package = Some(p.clone());
     }
     if let Some(v) = &cli.voice {
         cfg.speech.voice = Some(v.clone());

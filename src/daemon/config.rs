@@ -5,7 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::speech::Lips;
 use crate::stream::Outputs;
+
+/// Why `speech.lips = "phones"` needs a speech package (the config check and the daemon's start say it alike).
+pub const PHONE_LIPS_NEED: &str =
+    "\"phones\" needs model.speech_package (a durations package, e.g. engines/jamflow-speech)";
 
 /// Configuration errors: always name the file, key or path.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +125,9 @@ impl Config {
         }
         need_file("portrait.landmarks", &self.portrait.landmarks)?;
         need_file("speech.voice", &self.speech.voice)?;
+        if self.speech.lips == Lips::Phones && self.model.speech_package.is_none() {
+            return Err(invalid("speech.lips", PHONE_LIPS_NEED));
+        }
         // (Motion only, without A/V outputs, renders nothing.)
         if self.input.kind != InputKind::Test && !self.input.sync_probe && !self.outputs.is_empty() {
             let kind = format!("{:?}", self.input.kind).to_lowercase();

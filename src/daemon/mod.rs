@@ -32,7 +32,7 @@ use crate::render::{check_layout, idle::IdleOptions, RenderError};
 use crate::runtime::{OrtBackend, OrtOptions, RuntimeError, Target};
 use crate::sampler::SamplerOptions;
 use crate::speech::piper::PiperVoice;
-use crate::speech::SpeechEngine;
+use crate::speech::{Lips, SpeechEngine};
 use crate::stream::source::{AudioKind, TestSource, TestSourceConfig, VideoKind};
 use crate::stream::{AvSource, Metrics, StreamConfig, StreamError, StreamHooks, Streamer};
 pub use config::{Config, ConfigError};
@@ -293,9 +293,34 @@ fn text_mode(
         TextEngine::Piper(voice) => {
             let speaker = PiperVoice::open(&voice, &ort_options(cfg))
                 .map_err(|e| ConfigError::Invalid { key: "speech.voice".into(), message: e.to_string() })?;
-            let lips = session(cfg, pkg, graph)?;
-            tracing::info!(voice = %voice.display(), "text mode: a Piper voice, lips from the live model");
-            Ok(Some(Box::new(VoiceSpeech::new(Box::new(speaker), Box::new(lips), rates, Windows::default()))))
+            let lips: Box<dyn MotionModel> = match cfg.speech.lips {
+                Lips::Audio => Box::new(session(cfg, pkg, graph)?),
+                Lips::Phones => {
+                    let dir = cfg.model.speech_package.as_ref().ok_or_else(|| ConfigError::Invalid {
+                        key: "speech.lips".into(),
+                        message: config::PHONE_LIPS_NEED.into(),
+                    })?;
+                    let mut sp = Package::load(dir)?;
+                    let model = package_model(cfg, &mut sp)?;
+                    if !model.reads_phones() {
+                        return Err(ConfigError::Invalid {
+                            key: "model.speech_package".into(),
+                            message: format!(
+                                "{}: speech.lips = \"phones\" needs a package with text.alignment = \"durations\"",
+                                dir.display()
+                            ),
+                        }
+                        .into());
+                    }
+                    if let (Some(r), Some(m)) = (renderer, sp.config.motion.as_ref()) {
+                        check_layout(r, &m.layout)?;
+                    }
+                    Box::new(model)
+                }
+            };
+            let lips_from = cfg.speech.lips;
+            tracing::info!(voice = %voice.display(), "text mode: a Piper voice, lips = {lips_from}");
+            Ok(Some(Box::new(VoiceSpeech::new(Box::new(speaker), (lips, lips_from), rates, Windows::default()))))
         }
         TextEngine::Model => {
             let (mut speech_model, speech_layout, speech_dir) = match &cfg.model.speech_package {

@@ -5,6 +5,7 @@ use super::speech::{SayRequest, Speech, SpeechModel};
 use super::window::MotionModel;
 use crate::audio::mel::{Mel, MelSpec};
 use crate::audio::vocoder::{Vocoder, VocoderChoice};
+use crate::model::alignment::{TextAlignment, TimedPhone};
 use crate::model::config::ModelConfig;
 use crate::model::vocab::Vocab;
 use crate::runtime::Backend;
@@ -56,6 +57,12 @@ impl PackageModel {
         &self.cfg
     }
 
+    /// Whether the package reads phone timings beside the audio (`text.alignment = "durations"` with its
+    /// vocabulary): what [`crate::speech::Lips::Phones`] needs.
+    pub fn reads_phones(&self) -> bool {
+        self.vocab.is_some() && self.cfg.text.as_ref().is_some_and(|t| t.alignment == TextAlignment::Durations)
+    }
+
     /// Whether the package takes text (so it can serve `/say`).
     pub fn has_text(&self) -> bool {
         self.cfg.text.is_some() && self.vocab.is_some()
@@ -89,11 +96,44 @@ impl MotionModel for PackageModel {
     }
 
     fn window(&mut self, audio: &[f32], frames: usize, known: &[f32]) -> Result<Vec<f32>, StreamError> {
+        self.motion_window(audio, frames, known, None)
+    }
+
+    fn window_with_phones(
+        &mut self,
+        audio: &[f32],
+        frames: usize,
+        known: &[f32],
+        phones: &[TimedPhone],
+    ) -> Result<Vec<f32>, StreamError> {
+        let reads = self.reads_phones();
+        self.motion_window(audio, frames, known, reads.then_some(phones))
+    }
+}
+
+impl PackageModel {
+    /// Audio (and, for a `durations` package, the phones said in it) -> motion over one window.
+    fn motion_window(
+        &mut self,
+        audio: &[f32],
+        frames: usize,
+        known: &[f32],
+        phones: Option<&[TimedPhone]>,
+    ) -> Result<Vec<f32>, StreamError> {
         let k = self.k();
         let mel = self.mel_of(audio)?; // [T', n_mels]
         let t = self.mel_frames_for(frames).min(mel.frames);
         let n = self.cfg.audio.n_mels;
         let mut req = Request::audio_to_motion(&self.cfg, &mel.data[..t * n]); // mel [T, n_mels], all known
+        if let (Some(phones), Some(vocab)) = (phones, self.vocab.as_ref()) {
+            let ids = vocab
+                .frame_ids(phones, self.cfg.audio.mel_rate(), t)
+                .map_err(|e| StreamError::Config(e.to_string()))?;
+            if !ids.unknown.is_empty() {
+                tracing::warn!(unknown = ?ids.unknown, "phonemes the package's vocabulary lacks take the pause's id");
+            }
+            req.text = ids.ids; // [T] one phoneme id per mel frame
+        }
         let f = req.motion_known.len(); // F = motion frames of T mel frames
         let kf = (known.len() / k).min(f);
         req.cond_motion[..kf * k].copy_from_slice(&known[..kf * k]); // [H, K] known history

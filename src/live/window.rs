@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::plan::ChunkPlan;
 use super::source::Shared;
+use crate::model::alignment::TimedPhone;
 use crate::stream::StreamError;
 
 /// Audio -> motion over one window.
@@ -16,6 +17,18 @@ pub trait MotionModel: Send {
     /// Motion `[frames * K]` for `audio` (exactly `frames * samples_per_frame` samples at the stream rate) whose
     /// first `known.len() / K` frames of motion are given.
     fn window(&mut self, audio: &[f32], frames: usize, known: &[f32]) -> Result<Vec<f32>, StreamError>;
+    /// [`MotionModel::window`] where the phones spoken in the window are known too (eSpeak names, seconds from the
+    /// window's start): a model that reads them (a `durations` package) follows them; by default the audio alone.
+    fn window_with_phones(
+        &mut self,
+        audio: &[f32],
+        frames: usize,
+        known: &[f32],
+        phones: &[TimedPhone],
+    ) -> Result<Vec<f32>, StreamError> {
+        let _ = phones;
+        self.window(audio, frames, known)
+    }
 }
 
 /// Motion for a package-less daemon (input `none`): the rest pose.

@@ -17,6 +17,7 @@ pub mod timing;
 use std::path::PathBuf;
 
 use crate::audio::espeak::EspeakError;
+use crate::model::alignment::TimedPhone;
 use crate::runtime::RuntimeError;
 
 /// Longest text one request may speak (characters), for `/say` and `jamflow say`.
@@ -28,6 +29,38 @@ pub const MAX_REFERENCE_S: f64 = 15.0;
 pub trait Speaker: Send {
     fn sample_rate(&self) -> u32;
     fn speak(&mut self, text: &str) -> Result<Vec<f32>, SpeechError>;
+    /// [`Speaker::speak`] with where each phone lies in the audio (eSpeak names, the names a `durations` package's
+    /// vocabulary holds; seconds from the audio's start), or `None` when the voice cannot tell (the default).
+    fn speak_with_phones(&mut self, text: &str) -> Result<(Vec<f32>, Option<Vec<TimedPhone>>), SpeechError> {
+        Ok((self.speak(text)?, None))
+    }
+}
+
+/// Where the mouth motion of a voice's speech (`--engine piper`) comes from (`[speech] lips`, `jamflow say --lips`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lips {
+    /// The live audio -> motion model hears the voice's audio, as it hears a microphone.
+    #[default]
+    Audio,
+    /// The joint model of a `durations` package hears the audio and reads the phones the voice reports
+    /// ([`Speaker::speak_with_phones`]) with it; the audio alone where a voice reports none.
+    Phones,
+}
+
+impl Lips {
+    pub fn name(self) -> &'static str {
+        match self {
+            Lips::Audio => "audio",
+            Lips::Phones => "phones",
+        }
+    }
+}
+
+impl std::fmt::Display for Lips {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Which engine speaks (`[speech] engine`, `jamflow say --engine`).

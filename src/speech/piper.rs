@@ -322,6 +322,11 @@ impl Speaker for PiperVoice {
     fn speak(&mut self, text: &str) -> Result<Vec<f32>, SpeechError> {
         Ok(self.speak_timed(text)?.0)
     }
+
+    fn speak_with_phones(&mut self, text: &str) -> Result<(Vec<f32>, Option<Vec<TimedPhone>>), SpeechError> {
+        let (audio, phones) = self.speak_timed(text)?;
+        Ok((audio, phones.map(super::timing::espeak_names)))
+    }
 }
 
 #[cfg(test)]

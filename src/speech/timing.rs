@@ -13,6 +13,7 @@ use onnx_protobuf::tensor_proto::DataType;
 use super::phonemize::{BOS, EOS, PAD};
 use super::SpeechError;
 use crate::compile::graph::value_info_untyped_shape;
+use crate::corpus::phones::PhoneSet;
 use crate::model::alignment::{TimedPhone, PAUSE};
 use crate::model::onnx;
 
@@ -52,6 +53,19 @@ pub fn with_durations_output(model: &[u8]) -> Result<(Vec<u8>, String), SpeechEr
     }
     let bytes = onnx::to_bytes(&m).map_err(|e| bad(e.to_string()))?;
     Ok((bytes, name))
+}
+
+/// A Piper timeline ([`phone_times`], IPA) in eSpeak names, through the corpus's IPA table (the names of a
+/// `durations` vocabulary, as the corpus's Piper timelines were mapped when the speech package learnt them); a name
+/// the table lacks stays as it is (a `durations` package reads it as the pause, with a warning).
+pub fn espeak_names(phones: Vec<TimedPhone>) -> Vec<TimedPhone> {
+    phones
+        .into_iter()
+        .map(|p| match PhoneSet::Ipa.to_espeak(&p.name) {
+            Some(name) => TimedPhone { name, ..p },
+            None => p,
+        })
+        .collect()
 }
 
 /// Phones of one sentence's audio (IPA names or [`PAUSE`], seconds from the sentence's start): `groups` are the
@@ -131,5 +145,14 @@ mod tests {
         assert!((p[1].start - (0.2 - lag)).abs() < 1e-9 && (p[1].end - (0.6 - lag)).abs() < 1e-9, "{p:?}");
         assert!((p[2].start - (0.6 - lag)).abs() < 1e-9 && (p[2].end - (1.2 - lag)).abs() < 1e-9, "{p:?}");
         assert!((p[4].end - (1.5 - lag)).abs() < 1e-9 && p[0].start == 0.0, "{p:?}");
+    }
+
+    #[test]
+    fn ipa_timelines_read_as_espeak_names_with_their_times() {
+        let ph = |n: &str, a: f64| TimedPhone { name: n.into(), start: a, end: a + 0.1 };
+        let got = espeak_names(vec![ph(PAUSE, 0.0), ph("m", 0.1), ph("aɪ", 0.2), ph("iː", 0.3), ph("ʘ", 0.4)]);
+        let names: Vec<&str> = got.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, [PAUSE, "m", "aI", "i:", "ʘ"], "the corpus's IPA table; an unknown name kept");
+        assert_eq!(got[2].start, 0.2);
     }
 }

@@ -7,14 +7,19 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use jamflow::animate::Windows;
 use jamflow::audio::mel::Mel;
+use jamflow::audio::resample::resample;
 use jamflow::audio::vocoder::{Vocoder, VocoderChoice};
 use jamflow::audio::wav::{self, WavFormat};
 use jamflow::compile::Precision;
 use jamflow::corpus::phones::PhoneSet;
 use jamflow::corpus::truth::Timeline;
 use jamflow::live::speech::speak_all;
+use jamflow::live::voice::VoiceSpeech;
 use jamflow::live::{PackageModel, SayRequest};
+use jamflow::model::alignment::TimedPhone;
+use jamflow::model::config::MotionLayout;
 use jamflow::model::Package;
 use jamflow::render::Renderer;
 use jamflow::runtime::tensors::read_safetensors;
@@ -22,7 +27,9 @@ use jamflow::runtime::OrtOptions;
 use jamflow::sampler::{self, Request, SamplerOptions};
 use jamflow::speech::piper::{default_voice, PiperVoice, DEFAULT_VOICE};
 use jamflow::speech::text_input::{text_input, Length, SPEED_RANGE};
-use jamflow::speech::{check_text, Speaker, SpeechEngine, MAX_REFERENCE_S};
+use jamflow::speech::timing::espeak_names;
+use jamflow::speech::{check_text, Lips, Speaker, SpeechEngine, MAX_REFERENCE_S};
+use jamflow::stream::Rates;
 
 use super::animate::{self, AnimateArgs};
 use super::RuntimeArgs;
@@ -57,11 +64,17 @@ pub struct SayArgs {
     /// `--engine piper`, the voice's own durations (IPA, as the corpus's Piper timelines).
     #[arg(long)]
     phones_out: Option<PathBuf>,
+    /// `--engine piper`: where the lips come from: `phones`, the `durations` package (`--package`, default
+    /// engines/jamflow-speech) hears the voice's audio and reads the phones the voice reports (the audio alone
+    /// where it reports none); `audio`, the live audio -> motion model hears the audio only, as jamflowd's default
+    /// `[speech] lips` does.
+    #[arg(long, value_enum, default_value_t = Lips::Phones)]
+    lips: Lips,
     /// Portrait for the video (its landmark file beside it).
     #[arg(long, default_value = "assets/portraits/astronaut.png")]
     portrait: PathBuf,
-    /// Model package (default: `--engine piper`: the live default, engines/jamflow-small-student, for audio ->
-    /// motion; `--engine model`: engines/jamflow-speech, the package trained to speak).
+    /// Model package (default: `--engine model` and `--lips phones`: engines/jamflow-speech, the package trained to
+    /// speak; `--lips audio`: the live default, engines/jamflow-small-student, for audio -> motion).
     #[arg(long)]
     package: Option<PathBuf>,
     /// Face-crop side in pixels.
@@ -178,7 +191,7 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
     let (audio, phones) = voice.speak_timed(&a.text)?;
     let rate = voice.sample_rate();
     if let Some(path) = &a.phones_out {
-        let phones = phones.with_context(|| {
+        let phones = phones.clone().with_context(|| {
             format!(
                 "--phones-out: the voice {} does not expose its phoneme durations (its graph has no single Ceil \
                  node, which Piper's VITS exports have)",
@@ -193,6 +206,9 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
         wav::write(&a.out, rate, &audio, WavFormat::Pcm16)?;
         println!("{secs:.2} s of speech at {rate} Hz (piper, {}) -> {}", voice_path.display(), a.out.display());
     }
+    if a.lips == Lips::Phones && (kind == OutKind::Mp4 || a.motion_out.is_some()) {
+        return phone_lips(a, kind, (&audio, rate), phones, voice);
+    }
     // The voice's audio -> the package's audio -> motion path (`animate`) -> the video with the audio muxed and / or
     // the motion.
     let outs = [(kind == OutKind::Mp4).then_some(&a.out), a.motion_out.as_ref()];
@@ -205,8 +221,8 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
                 out: out.clone(),
                 portrait: a.portrait.clone(),
                 package: a.package.clone(),
-                window_s: jamflow::animate::Windows::default().window_s,
-                history_s: jamflow::animate::Windows::default().history_s,
+                window_s: Windows::default().window_s,
+                history_s: Windows::default().history_s,
                 size: a.size,
                 seed: a.seed,
                 precision: Precision::Fp32,
@@ -218,6 +234,80 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
         r?;
     }
     Ok(())
+}
+
+/// `--lips phones`: the `durations` package hears the voice's `audio` (at `rate`) and reads the phones it reports
+/// (IPA, [`PiperVoice::speak_timed`]) in jamflowd's `/say` windows; writes the video and / or the motion.
+fn phone_lips(
+    a: &SayArgs,
+    kind: OutKind,
+    (audio, rate): (&[f32], u32),
+    phones: Option<Vec<TimedPhone>>,
+    voice: PiperVoice,
+) -> Result<()> {
+    let dir = speech_package(a.package.as_deref())?;
+    let mut pkg = super::load(&dir)?;
+    let backend = super::backend(&mut pkg, &(a.rt.clone(), Precision::Fp32))?;
+    let opts = SamplerOptions::from_config(&pkg.config, a.seed);
+    let model = PackageModel::new(backend, pkg.config.clone(), opts, pkg.vocab.clone())?;
+    if !model.reads_phones() {
+        bail!(
+            "--lips phones: {} does not read phones (it needs text.alignment = \"durations\" and its vocab.txt); give a \
+             durations --package or --lips audio",
+            dir.display()
+        );
+    }
+    let phones = phones.map(espeak_names);
+    if phones.is_none() {
+        tracing::warn!("the voice reports no phone durations: the lips follow its audio alone");
+    }
+    let cfg = &pkg.config;
+    let motion_cfg = cfg.motion.as_ref().context("the package has no motion")?;
+    let layout = motion_cfg.layout.clone();
+    let rates = Rates { fps: motion_cfg.fps.round() as u32, sample_rate: cfg.audio.sample_rate };
+    let spf = (rates.sample_rate / rates.fps) as usize;
+    let mut heard = resample(audio, rate, rates.sample_rate)?; // [samples] at the package's rate
+    heard.resize(heard.len().div_ceil(spf) * spf, 0.0); // whole frames
+    let mut lips = VoiceSpeech::new(Box::new(voice), (Box::new(model), Lips::Phones), rates, Windows::default());
+    let motion = lips.lips(&heard, phones.as_deref())?; // [F, K]
+    let k = layout.motion_dim();
+    if let Some(path) = &a.motion_out {
+        animate::write_motion(path, motion.clone(), k)?;
+    }
+    if kind == OutKind::Mp4 {
+        let n = render_video(a, &dir, &layout, (&heard, rates.sample_rate), &motion)?;
+        let secs = heard.len() as f64 / rates.sample_rate as f64;
+        println!(
+            "{secs:.2} s of speech, {n} frames (piper, lips from phones: {}) -> {}",
+            dir.display(),
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// The portrait moved by `motion` (`[F, K]`) with `audio` muxed, to `a.out`; returns the frames written.
+fn render_video(
+    a: &SayArgs,
+    dir: &Path,
+    layout: &MotionLayout,
+    (audio, rate): (&[f32], u32),
+    motion: &[f32],
+) -> Result<usize> {
+    let tmp = temp_wav("say");
+    wav::write(&tmp, rate, audio, WavFormat::Pcm16)?;
+    let r = (|| -> Result<usize> {
+        let (mut renderer, mut sink) = animate::open_video(dir, layout, &a.portrait, a.size, &tmp, &a.out)?;
+        let mut n = 0u64;
+        for f in motion.chunks_exact(layout.motion_dim()) {
+            sink.push(&renderer.render(f, n)?)?;
+            n += 1;
+        }
+        sink.finish()?;
+        Ok(n as usize)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    r
 }
 
 /// `--phones-out`: the speech's phone timeline, as `jamflow corpus truth` reads it.
@@ -293,20 +383,7 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
         }
         OutKind::Mp4 => {
             // Lips from the same sampling run as the speech.
-            let tmp = temp_wav("say");
-            wav::write(&tmp, rate, &speech.audio, WavFormat::Pcm16)?;
-            let r = (|| -> Result<usize> {
-                let (mut renderer, mut sink) = animate::open_video(&dir, &layout, &a.portrait, a.size, &tmp, &a.out)?;
-                let mut n = 0u64;
-                for f in speech.motion.chunks_exact(k) {
-                    sink.push(&renderer.render(f, n)?)?;
-                    n += 1;
-                }
-                sink.finish()?;
-                Ok(n as usize)
-            })();
-            let _ = std::fs::remove_file(&tmp);
-            let n = r?;
+            let n = render_video(a, &dir, &layout, (&speech.audio, rate), &speech.motion)?;
             println!("{secs:.2} s of speech, {n} frames (model, {}) -> {}", dir.display(), a.out.display());
         }
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{invalid, ConfigError};
 use crate::compile::Precision;
 use crate::runtime::Target;
-use crate::speech::SpeechEngine;
+use crate::speech::{Lips, SpeechEngine};
 use crate::stream::VideoEncoder;
 
 /// Where the audio comes from.
@@ -355,6 +355,11 @@ pub struct SpeechConfig {
     /// scripts/setup.sh installs in `.voices/`).
     #[serde(default)]
     pub voice: Option<PathBuf>,
+    /// Where the lips of the `piper` engine come from: `audio` (the live audio -> motion model hears the voice, as
+    /// it hears the mic; the default) or `phones` (the `durations` package `model.speech_package` hears the audio
+    /// and reads the phones the voice reports: closer lips, more model time per piece; docs/speech.md).
+    #[serde(default)]
+    pub lips: Lips,
     /// Vocos weights for the `model` engine (a directory converted as docs/audio.md says); default: the speech
     /// package's `vocos/` when it has one, else Griffin-Lim.
     #[serde(default)]

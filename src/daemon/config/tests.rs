@@ -90,3 +90,15 @@ fn relative_paths_follow_the_file() {
     assert_eq!(cfg.model.package, Some(PathBuf::from("/etc/jamflow/p")));
     assert_eq!(cfg.outputs.mp4.unwrap().path, PathBuf::from("/etc/jamflow/o.mp4"));
 }
+
+#[test]
+fn piper_lips_parse_and_phones_need_a_speech_package() {
+    let c = Config::from_toml("", Path::new("c.toml")).unwrap();
+    assert_eq!(c.speech.lips, crate::speech::Lips::Audio, "the live model hears the voice by default");
+    let c = Config::from_toml("[speech]\nlips = \"phones\"\n", Path::new("c.toml")).unwrap();
+    assert_eq!(c.speech.lips, crate::speech::Lips::Phones);
+    let e = c.check().unwrap_err().to_string();
+    assert!(e.contains("speech.lips") && e.contains("model.speech_package"), "{e}");
+    let e = Config::from_toml("[speech]\nlips = \"loud\"\n", Path::new("c.toml")).unwrap_err().to_string();
+    assert!(e.contains("loud") && e.contains("phones"), "{e}");
+}
