@@ -18,10 +18,7 @@ pub struct VoiceSpeech {
     motion: Box<dyn MotionModel>,
     /// Whether the voice's phones go to the model ([`Lips::Phones`]).
     read_phones: bool,
-    rates: Rates,
-    /// Model windows over a piece (as `jamflow animate` runs them).
-    window: usize,
-    history: usize,
+    windows: SpeechWindows,
 }
 
 impl VoiceSpeech {
@@ -31,17 +28,36 @@ impl VoiceSpeech {
         rates: Rates,
         windows: Windows,
     ) -> Self {
+        Self { speaker, motion, read_phones: lips == Lips::Phones, windows: SpeechWindows::new(rates, windows) }
+    }
+}
+
+/// Model windows over speech (as `jamflow animate` runs them): `window` frames each, the last `history` of the
+/// previous window known.
+#[derive(Debug, Clone, Copy)]
+pub struct SpeechWindows {
+    rates: Rates,
+    window: usize,
+    history: usize,
+}
+
+impl SpeechWindows {
+    pub fn new(rates: Rates, windows: Windows) -> Self {
         let frames = |s: f64| (s * rates.fps as f64).round() as usize;
         let window = frames(windows.window_s).max(2);
         let history = frames(windows.history_s).min(window - 1);
-        Self { speaker, motion, read_phones: lips == Lips::Phones, rates, window, history }
+        Self { rates, window, history }
     }
 
-    /// Motion `[frames * K]` for `audio` (stream rate, whole frames) with the phones said in it (eSpeak names,
-    /// seconds from its start; `None`: the audio alone), in the windows of the daemon's `/say` (`jamflow say`).
-    pub fn lips(&mut self, audio: &[f32], phones: Option<&[TimedPhone]>) -> Result<Vec<f32>, StreamError> {
-        let k = self.motion.motion_dim();
-        self.motion_of(audio, phones, &Tail::default()).map(|m| m[..audio.len() / self.spf() * k].to_vec())
+    /// `model`'s motion `[frames * K]` for `audio` (stream rate, whole frames) with the phones said in it (eSpeak
+    /// names, seconds from its start; `None`: the audio alone): the lips of `/say` for one utterance.
+    pub fn lips(
+        &self,
+        model: &mut dyn MotionModel,
+        audio: &[f32],
+        phones: Option<&[TimedPhone]>,
+    ) -> Result<Vec<f32>, StreamError> {
+        self.motion_of(model, audio, phones, &Tail::default())
     }
 
     fn spf(&self) -> usize {
@@ -51,13 +67,14 @@ impl VoiceSpeech {
     /// Motion for `audio` (stream rate, whole frames) and its phones, continuing from `prev` (the previous piece's
     /// tail, known history): windows of `self.window` frames, each knowing the last `self.history` frames.
     fn motion_of(
-        &mut self,
+        &self,
+        model: &mut dyn MotionModel,
         audio: &[f32],
         phones: Option<&[TimedPhone]>,
         prev: &Tail,
     ) -> Result<Vec<f32>, StreamError> {
         let spf = self.spf();
-        let k = self.motion.motion_dim();
+        let k = model.motion_dim();
         // The timeline: the previous tail then this piece, [frames * spf] audio and [frames * K] motion.
         let h0 = prev.motion.len() / k;
         let all: Vec<f32> = prev.audio.iter().chain(audio).copied().collect();
@@ -79,9 +96,9 @@ impl VoiceSpeech {
                     let (t0, t1) = (w0 as f64 / fps, (w0 + n) as f64 / fps);
                     let shift = |q: &TimedPhone| TimedPhone { start: q.start - t0, end: q.end - t0, ..q.clone() };
                     let inside: Vec<TimedPhone> = p.iter().filter(|q| q.end > t0 && q.start < t1).map(shift).collect();
-                    self.motion.window_with_phones(wa, n, known, &inside)? // [n, K]
+                    model.window_with_phones(wa, n, known, &inside)? // [n, K]
                 }
-                None => self.motion.window(wa, n, known)?, // [n, K]
+                None => model.window(wa, n, known)?, // [n, K]
             };
             motion.extend_from_slice(&out[(c0 - w0) * k..n * k]);
             c0 = w0 + n;
@@ -105,9 +122,8 @@ impl SpeechModel for VoiceSpeech {
     }
 
     fn speak(&mut self, req: &SayRequest, emit: &mut dyn FnMut(Speech) -> bool) -> Result<(), StreamError> {
-        let spf = self.spf();
-        let k = self.motion.motion_dim();
-        let fps = self.rates.fps as f64;
+        let (w, k) = (self.windows, self.motion.motion_dim());
+        let (spf, fps) = (w.spf(), w.rates.fps as f64);
         let mut prev = Tail::default();
         for piece in clauses::pieces(&req.text) {
             let t0 = std::time::Instant::now();
@@ -115,14 +131,14 @@ impl SpeechModel for VoiceSpeech {
                 self.speaker.speak_with_phones(&piece).map_err(|e| StreamError::Source(format!("speech: {e}")))?;
             let phones = if self.read_phones { phones } else { None };
             let voice_ms = t0.elapsed().as_secs_f64() * 1e3;
-            let mut audio = resample(&voice, self.speaker.sample_rate(), self.rates.sample_rate)
+            let mut audio = resample(&voice, self.speaker.sample_rate(), w.rates.sample_rate)
                 .map_err(|e| StreamError::Source(format!("speech resampling: {e}")))?;
             let frames = audio.len().div_ceil(spf);
             audio.resize(frames * spf, 0.0); // whole frames: pieces play back to back
-            let motion = self.motion_of(&audio, phones.as_deref(), &prev)?; // [frames, K]
+            let motion = w.motion_of(self.motion.as_mut(), &audio, phones.as_deref(), &prev)?; // [frames, K]
             let lips_ms = t0.elapsed().as_secs_f64() * 1e3 - voice_ms;
             tracing::debug!(piece = %piece, frames, voice_ms, lips_ms, "piece synthesized");
-            let keep = self.history.min(frames);
+            let keep = w.history.min(frames);
             let at = (frames - keep) as f64 / fps; // where the tail starts in this piece
             let tail_phones = phones.iter().flatten().filter(|p| p.end > at);
             prev = Tail {

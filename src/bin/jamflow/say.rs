@@ -16,7 +16,7 @@ use jamflow::compile::Precision;
 use jamflow::corpus::phones::PhoneSet;
 use jamflow::corpus::truth::Timeline;
 use jamflow::live::speech::speak_all;
-use jamflow::live::voice::VoiceSpeech;
+use jamflow::live::voice::SpeechWindows;
 use jamflow::live::{PackageModel, SayRequest};
 use jamflow::model::alignment::TimedPhone;
 use jamflow::model::config::MotionLayout;
@@ -207,7 +207,7 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
         println!("{secs:.2} s of speech at {rate} Hz (piper, {}) -> {}", voice_path.display(), a.out.display());
     }
     if a.lips == Lips::Phones && (kind == OutKind::Mp4 || a.motion_out.is_some()) {
-        return phone_lips(a, kind, (&audio, rate), phones, voice);
+        return phone_lips(a, kind, (&audio, rate), phones);
     }
     // The voice's audio -> the package's audio -> motion path (`animate`) -> the video with the audio muxed and / or
     // the motion.
@@ -238,18 +238,12 @@ fn say_piper(a: &SayArgs, kind: OutKind) -> Result<()> {
 
 /// `--lips phones`: the `durations` package hears the voice's `audio` (at `rate`) and reads the phones it reports
 /// (IPA, [`PiperVoice::speak_timed`]) in jamflowd's `/say` windows; writes the video and / or the motion.
-fn phone_lips(
-    a: &SayArgs,
-    kind: OutKind,
-    (audio, rate): (&[f32], u32),
-    phones: Option<Vec<TimedPhone>>,
-    voice: PiperVoice,
-) -> Result<()> {
+fn phone_lips(a: &SayArgs, kind: OutKind, (audio, rate): (&[f32], u32), phones: Option<Vec<TimedPhone>>) -> Result<()> {
     let dir = speech_package(a.package.as_deref())?;
     let mut pkg = super::load(&dir)?;
     let backend = super::backend(&mut pkg, &(a.rt.clone(), Precision::Fp32))?;
     let opts = SamplerOptions::from_config(&pkg.config, a.seed);
-    let model = PackageModel::new(backend, pkg.config.clone(), opts, pkg.vocab.clone())?;
+    let mut model = PackageModel::new(backend, pkg.config.clone(), opts, pkg.vocab.clone())?;
     if !model.reads_phones() {
         bail!(
             "--lips phones: {} does not read phones (it needs text.alignment = \"durations\" and its vocab.txt); give a \
@@ -268,8 +262,7 @@ fn phone_lips(
     let spf = (rates.sample_rate / rates.fps) as usize;
     let mut heard = resample(audio, rate, rates.sample_rate)?; // [samples] at the package's rate
     heard.resize(heard.len().div_ceil(spf) * spf, 0.0); // whole frames
-    let mut lips = VoiceSpeech::new(Box::new(voice), (Box::new(model), Lips::Phones), rates, Windows::default());
-    let motion = lips.lips(&heard, phones.as_deref())?; // [F, K]
+    let motion = SpeechWindows::new(rates, Windows::default()).lips(&mut model, &heard, phones.as_deref())?; // [F, K]
     let k = layout.motion_dim();
     if let Some(path) = &a.motion_out {
         animate::write_motion(path, motion.clone(), k)?;
