@@ -128,6 +128,9 @@ impl Config {
         if self.speech.lips == Lips::Phones && self.model.speech_package.is_none() {
             return Err(invalid("speech.lips", PHONE_LIPS_NEED));
         }
+        if !(1..=64).contains(&self.speech.lips_steps) {
+            return Err(invalid("speech.lips_steps", format!("{}: expected 1..=64", self.speech.lips_steps)));
+        }
         // (Motion only, without A/V outputs, renders nothing.)
         if self.input.kind != InputKind::Test && !self.input.sync_probe && !self.outputs.is_empty() {
             let kind = format!("{:?}", self.input.kind).to_lowercase();

@@ -301,7 +301,8 @@ fn text_mode(
                         message: config::PHONE_LIPS_NEED.into(),
                     })?;
                     let mut sp = Package::load(dir)?;
-                    let model = package_model(cfg, &mut sp)?;
+                    let mut model = package_model(cfg, &mut sp)?;
+                    model.set_steps(cfg.speech.lips_steps);
                     if !model.reads_phones() {
                         return Err(ConfigError::Invalid {
                             key: "model.speech_package".into(),

@@ -52,6 +52,11 @@ impl PackageModel {
         self.speed = speed;
     }
 
+    /// Sampler steps from now on (e.g. [`crate::speech::PHONE_LIPS_STEPS`] for lips read from phones).
+    pub fn set_steps(&mut self, steps: usize) {
+        self.opts.steps = steps;
+    }
+
     /// The package's configuration (its rates go to the stream: [`super::rates`]).
     pub fn config(&self) -> &ModelConfig {
         &self.cfg

@@ -28,7 +28,7 @@ use jamflow::sampler::{self, Request, SamplerOptions};
 use jamflow::speech::piper::{default_voice, PiperVoice, DEFAULT_VOICE};
 use jamflow::speech::text_input::{text_input, Length, SPEED_RANGE};
 use jamflow::speech::timing::espeak_names;
-use jamflow::speech::{check_text, Lips, Speaker, SpeechEngine, MAX_REFERENCE_S};
+use jamflow::speech::{check_text, Lips, Speaker, SpeechEngine, MAX_REFERENCE_S, PHONE_LIPS_STEPS};
 use jamflow::stream::Rates;
 
 use super::animate::{self, AnimateArgs};
@@ -82,7 +82,8 @@ pub struct SayArgs {
     size: u32,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// `--engine model`: sampler steps (default: the package's; `configs/demo.toml` speaks with 8).
+    /// Sampler steps: `--engine model` (default: the package's; `configs/demo.toml` speaks with 8); `--lips phones`
+    /// (default 4, as jamflowd's `[speech] lips_steps`).
     #[arg(long)]
     steps: Option<usize>,
     /// `--engine model`: speaking speed, 0.25..=4 (2 = twice as fast): scales a `durations` package's phoneme
@@ -242,7 +243,8 @@ fn phone_lips(a: &SayArgs, kind: OutKind, (audio, rate): (&[f32], u32), phones: 
     let dir = speech_package(a.package.as_deref())?;
     let mut pkg = super::load(&dir)?;
     let backend = super::backend(&mut pkg, &(a.rt.clone(), Precision::Fp32))?;
-    let opts = SamplerOptions::from_config(&pkg.config, a.seed);
+    let mut opts = SamplerOptions::from_config(&pkg.config, a.seed);
+    opts.steps = a.steps.unwrap_or(PHONE_LIPS_STEPS);
     let mut model = PackageModel::new(backend, pkg.config.clone(), opts, pkg.vocab.clone())?;
     if !model.reads_phones() {
         bail!(

@@ -360,10 +360,18 @@ pub struct SpeechConfig {
     /// and reads the phones the voice reports: closer lips, more model time per piece; docs/speech.md).
     #[serde(default)]
     pub lips: Lips,
+    /// Sampler steps of `lips = "phones"` (default [`crate::speech::PHONE_LIPS_STEPS`], 4: its measured trade of
+    /// lip sync against `/say`'s first-audio latency; docs/speech.md).
+    #[serde(default = "phone_lips_steps")]
+    pub lips_steps: usize,
     /// Vocos weights for the `model` engine (a directory converted as docs/audio.md says); default: the speech
     /// package's `vocos/` when it has one, else Griffin-Lim.
     #[serde(default)]
     pub vocos: Option<PathBuf>,
+}
+
+fn phone_lips_steps() -> usize {
+    crate::speech::PHONE_LIPS_STEPS
 }
 
 /// Motion parameters out, for robot faces.

@@ -99,6 +99,12 @@ fn piper_lips_parse_and_phones_need_a_speech_package() {
     assert_eq!(c.speech.lips, crate::speech::Lips::Phones);
     let e = c.check().unwrap_err().to_string();
     assert!(e.contains("speech.lips") && e.contains("model.speech_package"), "{e}");
+    assert_eq!(c.speech.lips_steps, crate::speech::PHONE_LIPS_STEPS);
+    let mut c = c;
+    c.model.speech_package = Some(std::env::temp_dir());
+    c.speech.lips_steps = 0;
+    let e = c.check().unwrap_err().to_string();
+    assert!(e.contains("speech.lips_steps") && e.contains("1..=64"), "{e}");
     let e = Config::from_toml("[speech]\nlips = \"loud\"\n", Path::new("c.toml")).unwrap_err().to_string();
     assert!(e.contains("loud") && e.contains("phones"), "{e}");
 }
