@@ -295,29 +295,7 @@ fn text_mode(
                 .map_err(|e| ConfigError::Invalid { key: "speech.voice".into(), message: e.to_string() })?;
             let lips: Box<dyn MotionModel> = match cfg.speech.lips {
                 Lips::Audio => Box::new(session(cfg, pkg, graph)?),
-                Lips::Phones => {
-                    let dir = cfg.model.speech_package.as_ref().ok_or_else(|| ConfigError::Invalid {
-                        key: "speech.lips".into(),
-                        message: config::PHONE_LIPS_NEED.into(),
-                    })?;
-                    let mut sp = Package::load(dir)?;
-                    let mut model = package_model(cfg, &mut sp)?;
-                    model.set_steps(cfg.speech.lips_steps);
-                    if !model.reads_phones() {
-                        return Err(ConfigError::Invalid {
-                            key: "model.speech_package".into(),
-                            message: format!(
-                                "{}: speech.lips = \"phones\" needs a package with text.alignment = \"durations\"",
-                                dir.display()
-                            ),
-                        }
-                        .into());
-                    }
-                    if let (Some(r), Some(m)) = (renderer, sp.config.motion.as_ref()) {
-                        check_layout(r, &m.layout)?;
-                    }
-                    Box::new(model)
-                }
+                Lips::Phones => Box::new(phone_lips(cfg, renderer)?),
             };
             let lips_from = cfg.speech.lips;
             tracing::info!(voice = %voice.display(), "text mode: a Piper voice, lips = {lips_from}");
@@ -348,6 +326,28 @@ fn text_mode(
             Ok(Some(Box::new(speech_model)))
         }
     }
+}
+
+/// The lips of `[speech] lips = "phones"`: the `durations` package `model.speech_package` at `lips_steps` steps,
+/// checked against the renderer's layout.
+fn phone_lips(cfg: &Config, renderer: Option<&MeshWarpRenderer>) -> Result<PackageModel, DaemonError> {
+    let dir = cfg
+        .model
+        .speech_package
+        .as_ref()
+        .ok_or_else(|| ConfigError::Invalid { key: "speech.lips".into(), message: config::PHONE_LIPS_NEED.into() })?;
+    let mut sp = Package::load(dir)?;
+    let mut model = package_model(cfg, &mut sp)?;
+    model.set_steps(cfg.speech.lips_steps);
+    if !model.reads_phones() {
+        let message =
+            format!("{}: speech.lips = \"phones\" needs a package with text.alignment = \"durations\"", dir.display());
+        return Err(ConfigError::Invalid { key: "model.speech_package".into(), message }.into());
+    }
+    if let (Some(r), Some(m)) = (renderer, sp.config.motion.as_ref()) {
+        check_layout(r, &m.layout)?;
+    }
+    Ok(model)
 }
 
 /// systemd notify + watchdog, control-state updates and the stop flag, called from the streaming loop.

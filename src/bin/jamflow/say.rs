@@ -66,7 +66,7 @@ pub struct SayArgs {
     phones_out: Option<PathBuf>,
     /// `--engine piper`: where the lips come from: `phones`, the `durations` package (`--package`, default
     /// engines/jamflow-speech) hears the voice's audio and reads the phones the voice reports (the audio alone
-    /// where it reports none); `audio`, the live audio -> motion model hears the audio only, as jamflowd's default
+    /// where it reports none); `audio`, the live audio -> motion model hears the audio only, as jamflowd's built-in
     /// `[speech] lips` does.
     #[arg(long, value_enum, default_value_t = Lips::Phones)]
     lips: Lips,
