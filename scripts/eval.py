@@ -84,8 +84,10 @@ MCD_CONST = 10.0 * math.sqrt(2.0) / math.log(10.0)
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def request(mel: torch.Tensor, mel_known: torch.Tensor, text: torch.Tensor, f: int, gen: torch.Generator) -> dict:
-    """Sampler request: the known mel frames and text, all f motion frames unknown, noise drawn from gen."""
+def request(mel: torch.Tensor, mel_known: torch.Tensor, text: torch.Tensor, f: int, gen: torch.Generator,
+            noise_scale: float = 1.0) -> dict:
+    """Sampler request: the known mel frames and text, all f motion frames unknown, noise drawn from gen (the
+    motion's scaled by noise_scale: the sampler's `noise_scale`)."""
     return {
         "cond_mel": torch.where(mel_known[:, None], mel, 0.0),
         "mel_known": mel_known,
@@ -93,7 +95,7 @@ def request(mel: torch.Tensor, mel_known: torch.Tensor, text: torch.Tensor, f: i
         "noise_mel": torch.randn(mel.shape, generator=gen),
         "cond_motion": torch.zeros(f, 12),
         "motion_known": torch.zeros(f, dtype=torch.bool),
-        "noise_motion": torch.randn(f, 12, generator=gen),
+        "noise_motion": torch.randn(f, 12, generator=gen) * noise_scale,
     }
 
 
@@ -254,7 +256,7 @@ def graph_info(path: Path, package: Path) -> dict:
 # ---------------------------------------------------------------------------------------------------------------
 
 NOT_METRICS = {"utterances", "seed", "prompt_s", "closure_threshold", "bilabials", "tts_bilabials", "frames",
-               "tts_frames", "cfg", "nfe", "gt_closure_recall", "tts_gt_closure_recall"}
+               "tts_frames", "cfg", "nfe", "noise_scale", "gt_closure_recall", "tts_gt_closure_recall"}
 
 
 def ratios(this: dict, teacher: dict) -> dict:
@@ -310,6 +312,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, help="teacher: Euler steps (default the package's, 32)")
     ap.add_argument("--schedule", choices=["sway", "uniform"], help="teacher: time grid (default the package's)")
     ap.add_argument("--cfg", type=float, help="teacher: CFG strength (default the package's, 2.0)")
+    ap.add_argument("--noise-scale", type=float, default=None,
+                    help="scale of the motion's initial noise (default: the package's sampler.noise_scale, else 1: "
+                    "the flow's prior; lower: closer to the mean answer)")
     ap.add_argument("--with-text", action="store_true", help="a2m: give the sentence too (default: audio only)")
     ap.add_argument("--prompt-s", type=float, default=0.0,
                     help="tts: seconds of the reference mel given as a known prefix (F5 style; default none); "
@@ -368,6 +373,8 @@ def main() -> None:
             t_list = ref.schedule_from_config(sampler["schedule"], steps)
     steps = len(t_list) - 1
     rows = 2 if cfg_strength != 0 and not baked else 1
+    if args.noise_scale is None:  # the package's, as `jamflow sample` draws it (src/sampler.rs)
+        args.noise_scale = float(sampler["noise_scale"])
 
     data = Corpus(args.corpus, args.split, vocab, raw)  # durations packages: per-frame phonemes (train.py)
     n = len(data) if args.limit == 0 else min(args.limit, len(data))
@@ -381,6 +388,7 @@ def main() -> None:
         "cfg": cfg_strength,
         "guidance_baked": baked,
         "nfe": steps,
+        "noise_scale": args.noise_scale,
         "passes": steps * rows,
         "seed": args.seed,
         "closure_threshold": args.closure_threshold,
@@ -403,7 +411,7 @@ def main() -> None:
             spans.append(lipsync.phone_spans(args.corpus / data.utts[i]["motion"], f, fps))
             gen = utt_gen(args.seed, 0, i)
             text = data.text[i] if args.with_text else torch.full((1,), -1, dtype=torch.long)
-            inputs = request(mel, torch.ones(mel.shape[0], dtype=torch.bool), text, f, gen)
+            inputs = request(mel, torch.ones(mel.shape[0], dtype=torch.bool), text, f, gen, args.noise_scale)
             t0 = time.perf_counter()
             result = ref.sample(model, cfg, inputs, t_list, cfg_strength)
             secs += time.perf_counter() - t0
@@ -435,7 +443,7 @@ def main() -> None:
             known = torch.zeros(t_mel, dtype=torch.bool)
             known[:p] = True
             gen = utt_gen(args.seed, 1, i)
-            inputs = request(mel, known, data.text[i], f, gen)
+            inputs = request(mel, known, data.text[i], f, gen, args.noise_scale)
             t0 = time.perf_counter()
             result = ref.sample(model, cfg, inputs, t_list, cfg_strength)
             secs += time.perf_counter() - t0

@@ -55,6 +55,7 @@ _SAMPLER_DEFAULTS = {
     "steps": 32,
     "schedule": {"kind": "sway", "coef": -1.0},
     "cfg_strength": 2.0,
+    "noise_scale": 1.0,
     "guidance_baked": False,
 }
 

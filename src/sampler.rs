@@ -59,6 +59,9 @@ pub struct SamplerOptions {
     pub seed: u64,
     /// The package has guidance baked in (a distilled student): one conditional pass per step.
     pub guidance_baked: bool,
+    /// Scale of the drawn initial noise (the package's `sampler.noise_scale`; noise given in a [`Request`] is used
+    /// as it is).
+    pub noise_scale: f32,
 }
 
 impl SamplerOptions {
@@ -71,6 +74,7 @@ impl SamplerOptions {
             cfg_strength: s.cfg_strength as f32,
             seed,
             guidance_baked: s.guidance_baked,
+            noise_scale: s.noise_scale as f32,
         }
     }
 }
@@ -369,15 +373,16 @@ impl Run {
         }
 
         let mut noise = Noise::new(opts.seed);
+        let mut draw = |n: usize| -> Vec<f32> { noise.vec(n).into_iter().map(|v| v * opts.noise_scale).collect() };
         let x_mel = match &req.noise_mel {
             Some(n) if n.len() == t_frames * m => n.clone(),
             Some(_) => return Err(input_err(names::NOISE_MEL, format!("expected {t_frames} x {m} values"))),
-            None => noise.vec(t_frames * m),
+            None => draw(t_frames * m),
         };
         let x_mot = match (&req.noise_motion, cfg.motion.is_some()) {
             (Some(n), true) if n.len() == f_frames * k => n.clone(),
             (Some(_), true) => return Err(input_err(names::NOISE_MOTION, format!("expected {f_frames} x {k} values"))),
-            (None, true) => noise.vec(f_frames * k),
+            (None, true) => draw(f_frames * k),
             (_, false) => Vec::new(),
         };
         Ok(Self { times: t, rows, fixed, step_cond_mel, step_cond_motion, x_mel, x_mot, t_frames, f_frames })
@@ -555,8 +560,14 @@ mod tests {
         req.cond_mel = vec![5.0, 5.0, 0.0, 0.0, 0.0, 0.0];
         req.mel_known = vec![true, false, false];
         req.noise_mel = Some(vec![0.0; 6]);
-        let opts =
-            SamplerOptions { steps: 4, schedule: Schedule::Uniform, cfg_strength: 2.0, seed: 0, guidance_baked: false };
+        let opts = SamplerOptions {
+            steps: 4,
+            schedule: Schedule::Uniform,
+            cfg_strength: 2.0,
+            seed: 0,
+            guidance_baked: false,
+            noise_scale: 1.0,
+        };
         let out = sample(&mut Const, &cfg, &req, &opts).unwrap();
         // v = 1 + 2 (1 - 3) = -3, integrated over [0, 1].
         assert_eq!(out.mel[..2], [5.0, 5.0]);
@@ -615,5 +626,29 @@ mod tests {
         cfg.motion.as_mut().unwrap().normalization.as_mut().unwrap().std.pop();
         let e = cfg.validate().unwrap_err().to_string();
         assert!(e.contains("motion.normalization.std"), "{e}");
+    }
+
+    #[test]
+    fn drawn_noise_is_scaled_by_the_packages_noise_scale_and_given_noise_is_not() {
+        let mut cfg = mm_config();
+        let req = Request::new(&cfg, 8);
+        let first = |cfg: &ModelConfig, req: &Request| {
+            let x = first_step_inputs(cfg, req, &SamplerOptions::from_config(cfg, 3)).unwrap();
+            (x[io::NOISY_MEL].as_f32().unwrap().to_vec(), x[io::NOISY_MOTION].as_f32().unwrap().to_vec())
+        };
+        let (mel1, mot1) = first(&cfg, &req);
+        cfg.sampler.noise_scale = 0.5;
+        cfg.validate().unwrap();
+        let (mel, mot) = first(&cfg, &req);
+        assert!(mel.iter().zip(&mel1).all(|(a, b)| (a - 0.5 * b).abs() < 1e-6));
+        assert!(mot.iter().zip(&mot1).all(|(a, b)| (a - 0.5 * b).abs() < 1e-6));
+        assert!(mot1.iter().any(|v| v.abs() > 0.1), "the prior's noise at scale 1");
+        let mut given = req.clone();
+        let n = req.motion_known.len() * cfg.motion.as_ref().unwrap().layout.motion_dim();
+        given.noise_motion = Some(mot1[..n].to_vec()); // [F, K] of the first row ([rows, F, K] with guidance)
+        assert_eq!(first(&cfg, &given).1[..n], mot1[..n], "noise given in the request is used as it is");
+        cfg.sampler.noise_scale = 3.0;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("sampler.noise_scale"), "{e}");
     }
 }

@@ -410,11 +410,12 @@ fn info(dir: &Path, seconds: f64) -> Result<()> {
     );
     let s = &cfg.sampler;
     println!(
-        "sampler      {} steps, {:?}, cfg {}{}",
+        "sampler      {} steps, {:?}, cfg {}{}, noise scale {}",
         s.steps,
         s.schedule,
         s.cfg_strength,
-        if s.guidance_baked { " (baked)" } else { "" }
+        if s.guidance_baked { " (baked)" } else { "" },
+        s.noise_scale
     );
     Ok(())
 }

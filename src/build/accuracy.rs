@@ -248,6 +248,7 @@ pub fn report(
         cfg_strength: sampler_ref.cfg_strength,
         seed: sampler_ref.seed,
         guidance_baked: cfg.sampler.guidance_baked,
+        noise_scale: cfg.sampler.noise_scale as f32,
     };
     let mut samples = SampleCompare::default();
     for (i, req) in holdout.iter().enumerate() {

@@ -47,8 +47,14 @@ pub fn nfe_inputs(cfg: &crate::model::ModelConfig, frames: usize) -> Result<Name
     if let Some(tc) = &cfg.text {
         req.text = (0..frames as i64 / 3).map(|i| i % tc.vocab_size as i64).collect();
     }
-    let opts =
-        SamplerOptions { steps: 1, schedule: Schedule::Uniform, cfg_strength: 2.0, seed: 0, guidance_baked: false };
+    let opts = SamplerOptions {
+        steps: 1,
+        schedule: Schedule::Uniform,
+        cfg_strength: 2.0,
+        seed: 0,
+        guidance_baked: false,
+        noise_scale: 1.0,
+    };
     Ok(sampler::first_step_inputs(cfg, &req, &opts)?)
 }
 

@@ -260,6 +260,7 @@ pub fn record(
         cfg_strength: sampler.cfg_strength,
         seed: sampler.seed,
         guidance_baked: cfg.sampler.guidance_baked,
+        noise_scale: cfg.sampler.noise_scale as f32,
     };
     let mut rec = Recorder { inner: backend, records: Vec::new() };
     let pb = progress(reqs.len() as u64, "calibration requests");

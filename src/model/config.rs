@@ -305,11 +305,25 @@ pub struct SamplerDefaults {
     pub cfg_strength: f64,
     /// A distilled model with guidance baked in: no unconditional pass.
     pub guidance_baked: bool,
+    /// Scale of the initial noise the sampler draws (1: the flow's N(0, I) prior; lower: closer to the mean answer,
+    /// as Piper's `noise_scale` 0.667). Absent from `model.json` when 1.
+    #[serde(skip_serializing_if = "is_one")]
+    pub noise_scale: f64,
+}
+
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
 }
 
 impl Default for SamplerDefaults {
     fn default() -> Self {
-        Self { steps: 32, schedule: Schedule::Sway { coef: -1.0 }, cfg_strength: 2.0, guidance_baked: false }
+        Self {
+            steps: 32,
+            schedule: Schedule::Sway { coef: -1.0 },
+            cfg_strength: 2.0,
+            guidance_baked: false,
+            noise_scale: 1.0,
+        }
     }
 }
 
@@ -493,6 +507,9 @@ impl ModelConfig {
         }
         if !s.cfg_strength.is_finite() {
             return Err(invalid("sampler.cfg_strength", "must be finite"));
+        }
+        if !(0.0..=2.0).contains(&s.noise_scale) {
+            return Err(invalid("sampler.noise_scale", format!("{}: expected 0..=2", s.noise_scale)));
         }
         if let Schedule::List { t } = &s.schedule {
             check_time_list(t).map_err(|m| invalid("sampler.schedule.t", m))?;

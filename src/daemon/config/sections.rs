@@ -342,36 +342,39 @@ impl ControlConfig {
 }
 
 /// Text mode (`POST /say`): which engine speaks.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SpeechConfig {
-    /// `piper` (a Piper voice speaks; the lips come from the live audio -> motion model of `model.package`) or
+    /// `piper` (a Piper voice speaks; its lips as `lips` says) or
     /// `model` (the joint model speaks and moves the lips in one run: `model.speech_package`, else
     /// `model.package`). Absent: `piper` when a voice is found (`voice`, else the one installed with jamflow),
     /// else `model`.
-    #[serde(default)]
     pub engine: Option<SpeechEngine>,
     /// Piper voice: `VOICE.onnx` with `VOICE.onnx.json` beside it (default: `$JAMFLOW_VOICE`, else the voice
     /// scripts/setup.sh installs in `.voices/`).
-    #[serde(default)]
     pub voice: Option<PathBuf>,
     /// Where the lips of the `piper` engine come from: `audio` (the live audio -> motion model hears the voice, as
     /// it hears the mic; the default) or `phones` (the `durations` package `model.speech_package` hears the audio
     /// and reads the phones the voice reports: closer lips, more model time per piece; docs/speech.md).
-    #[serde(default)]
     pub lips: Lips,
     /// Sampler steps of `lips = "phones"` (default [`crate::speech::PHONE_LIPS_STEPS`], 4: its measured trade of
     /// lip sync against `/say`'s first-audio latency; docs/speech.md).
-    #[serde(default = "phone_lips_steps")]
     pub lips_steps: usize,
     /// Vocos weights for the `model` engine (a directory converted as docs/audio.md says); default: the speech
     /// package's `vocos/` when it has one, else Griffin-Lim.
-    #[serde(default)]
     pub vocos: Option<PathBuf>,
 }
 
-fn phone_lips_steps() -> usize {
-    crate::speech::PHONE_LIPS_STEPS
+impl Default for SpeechConfig {
+    fn default() -> Self {
+        Self {
+            engine: None,
+            voice: None,
+            lips: Lips::default(),
+            lips_steps: crate::speech::PHONE_LIPS_STEPS,
+            vocos: None,
+        }
+    }
 }
 
 /// Motion parameters out, for robot faces.

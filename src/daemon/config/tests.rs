@@ -100,6 +100,8 @@ fn piper_lips_parse_and_phones_need_a_speech_package() {
     let e = c.check().unwrap_err().to_string();
     assert!(e.contains("speech.lips") && e.contains("model.speech_package"), "{e}");
     assert_eq!(c.speech.lips_steps, crate::speech::PHONE_LIPS_STEPS);
+    let empty = Config::from_toml("", Path::new("c.toml")).unwrap();
+    assert_eq!(Config::default().speech, empty.speech, "a config built in code (bench-live) has the file's defaults");
     let mut c = c;
     c.model.speech_package = Some(std::env::temp_dir());
     c.speech.lips_steps = 0;
