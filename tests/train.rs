@@ -133,59 +133,19 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     assert!(e <= 1e-3, "jamflow sample vs reference on the trained package: rel err {e}");
 
     // Few-step distillation (2 -> 1 step, guidance baked): the student package runs one pass per step in Rust.
+    let distill = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["--corpus", s(&corpus), "--teacher", s(&pkg), "--out", s(out)];
+        args.extend_from_slice(&["--teacher-steps", "2", "--student-steps", "1", "--iters-per-stage", "2"]);
+        args.extend_from_slice(&["--batch", "2"]);
+        args.extend_from_slice(extra);
+        py("distill.py", &args)
+    };
     let dist = d.path().join("distill");
-    let out = py(
-        "distill.py",
-        &[
-            "--corpus",
-            s(&corpus),
-            "--teacher",
-            s(&pkg),
-            "--out",
-            s(&dist),
-            "--teacher-steps",
-            "2",
-            "--student-steps",
-            "1",
-            "--iters-per-stage",
-            "2",
-            "--batch",
-            "2",
-            "--f16",
-        ],
-    );
+    let out = distill(&dist, &["--f16"]);
     assert!(out.contains("student (1 steps, guidance baked)"), "{out}");
     // Live-shaped windows (0.64 s, the first 0.4 s of motion known, as jamflowd's history) on every batch.
-    let live = py(
-        "distill.py",
-        &[
-            "--corpus",
-            s(&corpus),
-            "--teacher",
-            s(&pkg),
-            "--out",
-            s(&d.path().join("distill-live")),
-            "--teacher-steps",
-            "2",
-            "--student-steps",
-            "1",
-            "--iters-per-stage",
-            "2",
-            "--batch",
-            "2",
-            "--task-weights",
-            "0",
-            "1",
-            "0",
-            "0",
-            "--crop-s",
-            "2",
-            "--live",
-            "1",
-            "0.64",
-            "0.4",
-        ],
-    );
+    let a2m_windows = ["--task-weights", "0", "1", "0", "0", "--crop-s", "2", "--live", "1", "0.64", "0.4"];
+    let live = distill(&d.path().join("distill-live"), &a2m_windows);
     assert!(live.contains("100% of batches, 16 motion frames, the first 10 known"), "{live}");
     assert!(live.contains("student (1 steps, guidance baked)"), "{live}");
     let student = dist.join("package");
