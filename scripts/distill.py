@@ -80,13 +80,18 @@ def know_history(inputs: dict, tg: dict, h: int) -> None:
     inputs["cond_motion"] = torch.where(known[..., None], tg["motion"], 0.0)  # [B, F, motion dims]
 
 
+def window_frames(seconds: float, fps: float) -> int:
+    """Motion frames of a window of about `seconds`: a multiple of 4 (mel frames 15 w / 4, both on the 0.16 s grid)."""
+    return max(4, 4 * round(seconds * fps / 4))
+
+
 class Windows:
     """The rows of one batch as random --crop-s windows (mel start 15 k, motion start 4 k: both at 0.16 k s);
     text dropped. Same attributes as train.Corpus for make_batch (rows 0..len-1)."""
 
     def __init__(self, data: Corpus, idx: list[int], crop_s: float, fps: float, gen: random.Random,
                  p_augment: float = 0.0):
-        w = max(4, 4 * round(crop_s * fps / 4))  # motion frames (multiple of 4); mel frames 15 w / 4
+        w = window_frames(crop_s, fps)
         wm = w * 15 // 4
         self.mel, self.motion, self.text = [], [], []
         self.clean = []  # the same windows as recorded in the corpus (`mel` may be heard through drawn conditions)
@@ -191,7 +196,7 @@ def main() -> None:
     data = Corpus.union(args.corpus, "train", vocab, cfg)
     fps = cfg["motion"]["fps"]
     if args.live is not None:
-        print(f"live-shaped windows: {args.live[0]:.0%} of batches, {4 * round(args.live[1] * fps / 4)} motion frames, "
+        print(f"live-shaped windows: {args.live[0]:.0%} of batches, {window_frames(args.live[1], fps)} motion frames, "
               f"the first {round(args.live[2] * fps)} known", flush=True)
     if args.augment > 0:
         data.keep_audio()

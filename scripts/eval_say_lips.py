@@ -6,8 +6,9 @@ Each held-out sentence of scripts/eval_say_sentences.txt (never used in training
      lips a `say` video shows with it, and where each phone of that speech lies:
        - engine piper (the joe voice; its lips by `--lips`: `phones`, say's default, the durations speech package
          hears the audio and reads the voice's phones; `audio`, `animate`'s audio -> motion path as jamflowd's
-         default `[speech] lips`; `--package` the lips' package): the voice's own durations (`PiperVoice::speak_timed`, equal to piper-tts's alignments through scripts/corpus_piper.py:
-         IPA, its measured 45 ms lag removed, the corpus's Piper truth; tests/say.rs checks the equality);
+         built-in `[speech] lips`; `--package` the lips' package): the voice's own durations
+         (`PiperVoice::speak_timed`, equal to piper-tts's alignments through scripts/corpus_piper.py: IPA, its
+         measured 45 ms lag removed, the corpus's Piper truth; tests/say.rs checks the equality);
        - engine model (the joint model speaks and moves the lips in one sampling run; a `durations` package,
          `--package` the speech package): the phonemes the model was given per frame;
   2. the truth: `jamflow corpus truth` of P.json (the corpus's phone tables and articulator); as a cross-check also

@@ -82,8 +82,7 @@ impl SpeechWindows {
         let fps = self.rates.fps as f64;
         let all_phones: Option<Vec<TimedPhone>> = phones.map(|p| {
             let at = h0 as f64 / fps; // this piece starts after the tail
-            let tail = prev.phones.iter().cloned();
-            tail.chain(p.iter().map(|q| TimedPhone { start: q.start + at, end: q.end + at, ..q.clone() })).collect()
+            prev.phones.iter().cloned().chain(p.iter().map(|q| shifted(q, at))).collect()
         });
         let mut motion = prev.motion.clone();
         let mut c0 = h0; // first frame to generate
@@ -93,9 +92,7 @@ impl SpeechWindows {
             let (wa, known) = (&all[w0 * spf..(w0 + n) * spf], &motion[w0 * k..c0 * k]);
             let out = match &all_phones {
                 Some(p) => {
-                    let (t0, t1) = (w0 as f64 / fps, (w0 + n) as f64 / fps);
-                    let shift = |q: &TimedPhone| TimedPhone { start: q.start - t0, end: q.end - t0, ..q.clone() };
-                    let inside: Vec<TimedPhone> = p.iter().filter(|q| q.end > t0 && q.start < t1).map(shift).collect();
+                    let inside = phones_within(p, w0 as f64 / fps, (w0 + n) as f64 / fps);
                     model.window_with_phones(wa, n, known, &inside)? // [n, K]
                 }
                 None => model.window(wa, n, known)?, // [n, K]
@@ -105,6 +102,16 @@ impl SpeechWindows {
         }
         Ok(motion[h0 * k..].to_vec())
     }
+}
+
+/// `phone` `by` seconds later.
+fn shifted(phone: &TimedPhone, by: f64) -> TimedPhone {
+    TimedPhone { start: phone.start + by, end: phone.end + by, ..phone.clone() }
+}
+
+/// The phones said in `[t0, t1)` seconds, in seconds from `t0`.
+fn phones_within(phones: &[TimedPhone], t0: f64, t1: f64) -> Vec<TimedPhone> {
+    phones.iter().filter(|p| p.end > t0 && p.start < t1).map(|p| shifted(p, -t0)).collect()
 }
 
 /// The end of the previous piece, the known history of the next: audio `[H * spf]`, motion `[H * K]` and the
@@ -140,11 +147,10 @@ impl SpeechModel for VoiceSpeech {
             tracing::debug!(piece = %piece, frames, voice_ms, lips_ms, "piece synthesized");
             let keep = w.history.min(frames);
             let at = (frames - keep) as f64 / fps; // where the tail starts in this piece
-            let tail_phones = phones.iter().flatten().filter(|p| p.end > at);
             prev = Tail {
                 audio: audio[(frames - keep) * spf..].to_vec(),
                 motion: motion[(frames - keep) * k..].to_vec(),
-                phones: tail_phones.map(|p| TimedPhone { start: p.start - at, end: p.end - at, ..p.clone() }).collect(),
+                phones: phones.as_deref().map_or_else(Vec::new, |p| phones_within(p, at, f64::INFINITY)),
             };
             if !emit(Speech { audio, motion, phones: phones.unwrap_or_default() }) {
                 break;
