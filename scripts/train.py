@@ -201,12 +201,23 @@ class Corpus:
     @staticmethod
     def union(roots: list[Path], split: str, vocab: list[str], cfg: dict | None = None) -> "Corpus":
         """One split of several corpora as one (e.g. the many-voice corpus for motion beside one voice's for
-        speech); rows are drawn uniformly over all their utterances."""
+        speech, or several seeds of one voice); rows are drawn uniformly over all their utterances. A training
+        sentence that any of the corpora holds out (its validation or test split: two seeds of one voice draw from
+        the same sentences) is dropped, so validation and test stay unseen."""
         data = Corpus(roots[0], split, vocab, cfg)
         for root in roots[1:]:
             more = Corpus(root, split, vocab, cfg)
             for field in ("utts", "roots", "motion", "mel", "text"):
                 getattr(data, field).extend(getattr(more, field))
+        if split == "train":
+            held = {u["text"] for root in roots for u in json.loads((root / "manifest.json").read_text())["utterances"]
+                    if u["split"] != "train"}
+            keep = [i for i, u in enumerate(data.utts) if u["text"] not in held]
+            if len(keep) < len(data.utts):
+                print(f"dropped {len(data.utts) - len(keep)} training utterances: their sentences are held out by "
+                      "one of the corpora", flush=True)
+                for field in ("utts", "roots", "motion", "mel", "text"):
+                    setattr(data, field, [getattr(data, field)[i] for i in keep])
         return data
 
     def _mels(self, root: Path, split: str) -> list[torch.Tensor]:

@@ -82,6 +82,46 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     assert!(out.contains("step 5 -> 6") && out.contains("saved step 6"), "{out}");
     assert_eq!(utterances(&out), 2 * n, "two corpora train as one: {out}");
 
+    // A sentence one corpus holds out (here a copy whose manifest moves one training sentence to `val`, as two
+    // seeds of one voice can draw it) is trained on in none of them.
+    let copy = d.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus.join("manifest.json")).unwrap()).unwrap();
+    let utts = manifest["utterances"].as_array_mut().unwrap();
+    let first = utts.iter_mut().find(|u| u["split"] == "train").unwrap();
+    first["split"] = "val".into();
+    let held = first["text"].as_str().unwrap().to_string();
+    let trained_as_held = |m: &serde_json::Value| {
+        m["utterances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["split"] == "train" && u["text"] == held.as_str())
+            .count()
+    };
+    let in_copy = trained_as_held(&manifest);
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus.join("manifest.json")).unwrap()).unwrap();
+    let in_original = trained_as_held(&original);
+    std::fs::write(copy.join("manifest.json"), manifest.to_string()).unwrap();
+    for sub in ["train", "val", "test"] {
+        let from = corpus.join(sub);
+        if from.is_dir() {
+            std::fs::create_dir(copy.join(sub)).unwrap();
+            for e in std::fs::read_dir(&from).unwrap() {
+                let e = e.unwrap();
+                std::fs::copy(e.path(), copy.join(sub).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let run3 = d.path().join("run3");
+    let args = ["--corpus", s(&corpus), s(&copy), "--out", s(&run3), "--init", s(&pkg), "--init-step", "5"];
+    let out = py("train.py", &[&args[..], &["--steps", "6", "--batch", "2", "--log-every", "1"]].concat());
+    let dropped = in_original + in_copy;
+    assert!(out.contains(&format!("dropped {dropped} training utterances")), "{out}");
+    assert_eq!(utterances(&out), 2 * n - 1 - dropped, "{held:?} trained on while held out: {out}");
+
     let info = jamflow_ok(&["info", s(&pkg)]);
     assert!(info.contains("mouth4-2d"), "{info}");
 
