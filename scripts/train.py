@@ -156,9 +156,13 @@ class Corpus:
     """Mel (cached as float16 in CORPUS/mel-cache-SPLIT.pt), motion and text ids of one split. With cfg's
     text.alignment = "durations" the text ids are one phoneme id per mel frame (`frame_phonemes`)."""
 
+    # The per-utterance lists, index-aligned (`union` joins and filters them together).
+    ROWS = ("utts", "roots", "motion", "mel", "text")
+
     def __init__(self, root: Path, split: str, vocab: list[str], cfg: dict | None = None):
         manifest = json.loads((root / "manifest.json").read_text())
         self.utts = [u for u in manifest["utterances"] if u["split"] == split]
+        self.held_out = {u["text"] for u in manifest["utterances"] if u["split"] != "train"}  # validation, test
         if not self.utts:
             raise ValueError(f"{root}/manifest.json: no utterances in split {split!r}")
         self.roots = [root] * len(self.utts)  # each utterance's corpus (`union` joins several)
@@ -207,16 +211,15 @@ class Corpus:
         data = Corpus(roots[0], split, vocab, cfg)
         for root in roots[1:]:
             more = Corpus(root, split, vocab, cfg)
-            for field in ("utts", "roots", "motion", "mel", "text"):
+            data.held_out |= more.held_out
+            for field in Corpus.ROWS:
                 getattr(data, field).extend(getattr(more, field))
         if split == "train":
-            held = {u["text"] for root in roots for u in json.loads((root / "manifest.json").read_text())["utterances"]
-                    if u["split"] != "train"}
-            keep = [i for i, u in enumerate(data.utts) if u["text"] not in held]
+            keep = [i for i, u in enumerate(data.utts) if u["text"] not in data.held_out]
             if len(keep) < len(data.utts):
                 print(f"dropped {len(data.utts) - len(keep)} training utterances: their sentences are held out by "
                       "one of the corpora", flush=True)
-                for field in ("utts", "roots", "motion", "mel", "text"):
+                for field in Corpus.ROWS:
                     setattr(data, field, [getattr(data, field)[i] for i in keep])
         return data
 
