@@ -56,22 +56,47 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
     Output { status, stdout: out_t.join().unwrap(), stderr: err_t.join().unwrap() }
 }
 
-/// A daemon process that is killed if the test fails before it stops.
-struct Daemon(Option<Child>);
+/// A daemon process that is killed if the test fails before it stops. Its stdout and stderr are read while it
+/// runs (an undrained pipe fills and then blocks every daemon thread that logs) and kept for failure messages.
+struct Daemon {
+    child: Option<Child>,
+    /// stdout, stderr
+    log: std::sync::Arc<std::sync::Mutex<[Vec<u8>; 2]>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
 
 impl Daemon {
     fn spawn(args: &[&str]) -> Self {
         Self::spawn_cmd(Command::new(JAMFLOWD).args(args).env_remove("NOTIFY_SOCKET"))
     }
 
+    /// Spawn with logs at `info` unless the command sets `RUST_LOG`.
     fn spawn_cmd(cmd: &mut Command) -> Self {
-        let child =
-            cmd.env("RUST_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn jamflowd");
-        Daemon(Some(child))
+        if !cmd.get_envs().any(|(k, _)| k == "RUST_LOG") {
+            cmd.env("RUST_LOG", "info");
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn jamflowd");
+        let log = std::sync::Arc::new(std::sync::Mutex::new([Vec::new(), Vec::new()]));
+        let pipes: [Box<dyn Read + Send>; 2] =
+            [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
+        let readers = pipes
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut pipe)| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                        log.lock().unwrap_or_else(|e| e.into_inner())[i].extend_from_slice(&buf[..n]);
+                    }
+                })
+            })
+            .collect();
+        Daemon { child: Some(child), log, readers }
     }
 
     fn pid(&self) -> u32 {
-        self.0.as_ref().unwrap().id()
+        self.child.as_ref().unwrap().id()
     }
 
     fn signal(&self, sig: &str) {
@@ -79,31 +104,48 @@ impl Daemon {
         assert!(st.success());
     }
 
+    /// What the daemon has written so far: stdout, then stderr.
+    fn log(&self) -> String {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        format!("{}{}", String::from_utf8_lossy(&log[0]), String::from_utf8_lossy(&log[1]))
+    }
+
     /// Wait for exit (bounded); returns (exit code, stdout + stderr).
     fn wait(mut self, limit: Duration) -> (Option<i32>, String) {
-        let mut child = self.0.take().unwrap();
+        let mut child = self.child.take().unwrap();
         let start = Instant::now();
         while child.try_wait().unwrap().is_none() {
             if start.elapsed() > limit {
                 let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!("jamflowd did not exit within {limit:?}:\n{}", String::from_utf8_lossy(&out.stdout));
+                let _ = child.wait();
+                panic!("jamflowd did not exit within {limit:?}:\n{}", self.log());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let out = child.wait_with_output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        (out.status.code(), text)
+        let status = child.wait().unwrap();
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        (status.code(), self.log())
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
+        if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
+}
+
+/// The last `n` bytes of `s` or a few more (from a character boundary).
+fn tail_of(s: &str, n: usize) -> &str {
+    let mut at = s.len().saturating_sub(n);
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    &s[at..]
 }
 
 /// Minimal HTTP/1.0 request; returns (status, body).
@@ -251,6 +293,8 @@ fn sigterm_finalizes_the_mp4_and_exits_0_while_control_api_answers() {
     let (code, log) = d.wait(Duration::from_secs(5));
     assert_eq!(code, Some(0), "exit after SIGTERM:\n{log}");
     assert!(t.elapsed() < Duration::from_secs(5));
+    // The idle console preview is shut by a valve, not by a probe that drops (one GStreamer critical per frame).
+    assert!(!log.contains("CRITICAL"), "{log}");
     let streams = probe_streams(&mp4);
     assert!(streams.iter().any(|s| s.1 == "h264") && streams.iter().any(|s| s.1 == "aac"), "{streams:?}");
     decode_clean(&mp4);
@@ -541,14 +585,15 @@ fn rtsp_basic_auth_refuses_without_credentials() {
 fn rtsp_shared_media_serves_concurrent_and_returning_clients() {
     let _turn = heavy();
     let (rtsp_port, control_port) = (free_port(), free_port());
-    let d = Daemon::spawn(&[
-        "--rtsp-port",
-        &rtsp_port.to_string(),
-        "--control-port",
-        &control_port.to_string(),
-        "--duration-s",
-        "120",
-    ]);
+    // With the RTSP server's own log and GStreamer's RTSP categories: a stall shows where it stopped.
+    let d = Daemon::spawn_cmd(
+        Command::new(JAMFLOWD)
+            .args(["--rtsp-port", &rtsp_port.to_string(), "--control-port", &control_port.to_string()])
+            .args(["--duration-s", "120"])
+            .env_remove("NOTIFY_SOCKET")
+            .env("RUST_LOG", "info,jamflow::stream::rtsp=debug")
+            .env("GST_DEBUG", "rtspmedia:4,rtspclient:4,rtspstream:3,appsrc:3"),
+    );
     wait_healthy(control_port, Duration::from_secs(15));
     let url = format!("rtsp://127.0.0.1:{rtsp_port}/jamflow");
     // Each client is bounded (60 s for 3 s of media): a client that gets no data fails the test instead of hanging it.
@@ -585,8 +630,15 @@ fn rtsp_shared_media_serves_concurrent_and_returning_clients() {
     }
     assert_eq!(seen, 2, "jamflow_rtsp_clients never reached 2");
     for c in [a, b] {
-        let out = c.join().unwrap();
-        assert!(out.status.success(), "client failed: {}", String::from_utf8_lossy(&out.stderr));
+        let joined = c.join();
+        let log = d.log();
+        let tail = tail_of(&log, 12_000);
+        let Ok(out) = joined else { panic!("a client was not served; the daemon's log ends:\n{tail}") };
+        assert!(
+            out.status.success(),
+            "client failed: {}\ndaemon log ends:\n{tail}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // The media is torn down when the last client leaves and rebuilt for the next: connect/disconnect cycles.
     // A loaded machine can make one probe slow (media teardown and rebuild race the probe): each cycle may

@@ -99,3 +99,56 @@ fn bus_error_rebuilds_the_pipeline_and_both_files_are_playable() {
         assert!((a - secs).abs() <= 0.04, "{}: audio {a} s, expected {secs}", file.display());
     }
 }
+
+/// Asks for preview pictures from frame `at` on and notes whether any was encoded before.
+struct Viewer {
+    preview: Arc<jamflow::stream::preview::Preview>,
+    at: u64,
+    before: Option<u64>,
+}
+
+impl StreamHooks for Viewer {
+    fn playing(&mut self, _rtsp: Option<&str>) {}
+    fn frame(&mut self, index: u64) {
+        if index == self.at {
+            self.before = Some(self.preview.latest().map_or(0, |(seq, _)| seq));
+            self.preview.want();
+        }
+    }
+    fn should_stop(&self) -> bool {
+        false
+    }
+    fn inspect(&mut self, _pipeline: &gst::Pipeline) {}
+}
+
+#[test]
+fn preview_encodes_only_while_someone_watches_and_eos_passes_its_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let preview = Arc::new(jamflow::stream::preview::Preview::default());
+    let streamer = Streamer::new(
+        StreamConfig {
+            outputs: Outputs { mp4: Some(Mp4Output::new(dir.path().join("rec.mp4"))), ..Default::default() },
+            encoder: VideoEncoder::X264,
+            bitrate_kbps: 500,
+            latency_ms: 100,
+            max_frames: Some(60),
+            preview: Some(preview.clone()),
+        },
+        Arc::new(Metrics::default()),
+    );
+    let mut source = TestSource::new(TestSourceConfig {
+        width: 160,
+        height: 120,
+        rates: jamflow::live::rates(None).unwrap(),
+        video: VideoKind::Pattern,
+        audio: AudioKind::Tone { hz: 440.0 },
+        sync_probe: None,
+    })
+    .unwrap();
+    let mut hooks = Viewer { preview: preview.clone(), at: 30, before: None };
+    let summary = streamer.run(&mut source, &mut hooks).unwrap();
+    assert!(summary.clean_eos, "EOS must pass the closed preview branch");
+    assert_eq!(hooks.before, Some(0), "pictures were encoded while nobody watched");
+    let (seq, _) = preview.latest().expect("pictures once someone watches");
+    assert!((2..=8).contains(&seq), "{seq} pictures in 1.2 s at 5 fps (the rate limit holds after the gate opens)");
+}

@@ -16,6 +16,8 @@ pub const PREVIEW_FPS: u32 = 5;
 pub const PREVIEW_QUALITY: u32 = 75;
 /// Name of the preview appsink in the pipeline description.
 pub const PREVIEW_SINK: &str = "preview";
+/// Name of the valve that shuts the preview branch while nobody watches.
+const PREVIEW_GATE: &str = "preview_gate";
 /// Encoding stops this long after the last reader.
 pub const IDLE_AFTER: Duration = Duration::from_secs(10);
 
@@ -23,7 +25,7 @@ pub const IDLE_AFTER: Duration = Duration::from_secs(10);
 pub fn branch() -> String {
     format!(
         "vraw. ! queue leaky=downstream max-size-buffers=2 ! videorate drop-only=true max-rate={PREVIEW_FPS} ! \
-         videoconvert ! jpegenc quality={PREVIEW_QUALITY} ! \
+         valve name={PREVIEW_GATE} drop=true drop-mode=forward-sticky-events ! videoconvert ! jpegenc quality={PREVIEW_QUALITY} ! \
          appsink name={PREVIEW_SINK} sync=false async=false max-buffers=1 drop=true "
     )
 }
@@ -82,18 +84,22 @@ impl Preview {
         g.as_ref().filter(|(s, _)| *s > seq).cloned()
     }
 
-    /// Feed this preview from the pipeline's appsink; frames reach the encoder only while [`Preview::active`].
+    /// Feed this preview from the pipeline's appsink; frames pass the branch's valve only while
+    /// [`Preview::active`]. (A probe that drops the buffers instead makes GStreamer 1.22 log a critical for each.)
     pub fn attach(self: &Arc<Self>, sink: &gst_app::AppSink) {
-        let encoder = sink.static_pad("sink").and_then(|p| p.peer()).and_then(|p| p.parent_element());
-        if let Some(pad) = encoder.and_then(|e| e.static_pad("sink")) {
-            let me = self.clone();
-            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                if me.active() {
+        let gate = sink.parent().and_then(|p| p.downcast::<gst::Bin>().ok()).and_then(|b| b.by_name(PREVIEW_GATE));
+        if let Some(gate) = gate {
+            if let Some(pad) = gate.static_pad("sink") {
+                let me = self.clone();
+                let valve = gate.clone();
+                pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                    let drop = !me.active();
+                    if valve.property::<bool>("drop") != drop {
+                        valve.set_property("drop", drop);
+                    }
                     gst::PadProbeReturn::Ok
-                } else {
-                    gst::PadProbeReturn::Drop
-                }
-            });
+                });
+            }
         }
         let me = self.clone();
         sink.set_callbacks(
