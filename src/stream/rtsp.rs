@@ -2,6 +2,10 @@
 //! hand H.264 and Opus buffers to the appsrcs of the media (re-based onto the media's running time, one offset for
 //! both streams so their sync is kept). New clients join the shared media; a keyframe is requested on (re)start.
 //! The media's appsrcs are bounded and leaky (oldest dropped), so a stalled client can't grow memory.
+//!
+//! The feed ends when its media is unprepared (the last client left), never on a refused push: a media may refuse
+//! buffers for a while (flushing) and then take them again, and a feed dropped then starved every client of the
+//! media for good. After a refusal the feed restarts at the next keyframe, on the media's clock.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +33,12 @@ struct MediaFeed {
     waiting_key: bool,
     video_caps: bool,
     audio_caps: bool,
+}
+
+impl MediaFeed {
+    fn new(element: gst::Element, video: gst_app::AppSrc, audio: gst_app::AppSrc) -> Self {
+        Self { element, video, audio, offset_ns: None, waiting_key: true, video_caps: false, audio_caps: false }
+    }
 }
 
 #[derive(Default)]
@@ -94,15 +104,16 @@ impl RtspServer {
                 return;
             };
             tracing::info!("RTSP media configured (first client of the shared media)");
-            *sh.feed.lock().unwrap() = Some(MediaFeed {
-                element,
-                video,
-                audio,
-                offset_ns: None,
-                waiting_key: true,
-                video_caps: false,
-                audio_caps: false,
+            let sh2 = sh.clone();
+            let mine = element.clone();
+            media.connect_unprepared(move |_| {
+                let mut feed = sh2.feed.lock().unwrap();
+                if feed.as_ref().is_some_and(|f| f.element == mine) {
+                    tracing::info!("RTSP media stopped (last client left)");
+                    *feed = None;
+                }
             });
+            *sh.feed.lock().unwrap() = Some(MediaFeed::new(element, video, audio));
             sh.want_keyframe.store(true, Ordering::SeqCst);
         });
         server
@@ -218,8 +229,10 @@ fn forward(shared: &Shared, sample: &gst::Sample, is_video: bool) {
     }
     tracing::trace!(is_video, new_pts, "RTSP push");
     if let Err(e) = src.push_buffer(out) {
-        tracing::info!(error = ?e, "RTSP media stopped (last client left)");
-        *guard = None;
+        tracing::debug!(error = ?e, "RTSP media refused a buffer; restarting at the next keyframe");
+        feed.waiting_key = true;
+        feed.offset_ns = None;
+        shared.want_keyframe.store(true, Ordering::SeqCst);
     }
 }
 
@@ -229,5 +242,48 @@ impl Drop for RtspServer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyframe(pts_ms: u64) -> gst::Sample {
+        let mut buffer = gst::Buffer::with_size(4).unwrap();
+        buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_mseconds(pts_ms));
+        let segment = gst::FormattedSegment::<gst::ClockTime>::new();
+        gst::Sample::builder().buffer(&buffer).segment(&segment).build()
+    }
+
+    /// A media that refuses buffers for a while (a flush) keeps its feed and takes buffers again from the next
+    /// keyframe; dropping the feed on the first refusal starved its clients for good.
+    #[test]
+    fn a_refused_push_restarts_the_feed_at_a_keyframe_instead_of_ending_it() {
+        gst::init().unwrap();
+        let media = gst::parse::launch(
+            "appsrc name=v format=time ! fakesink sync=false appsrc name=a format=time ! fakesink sync=false",
+        )
+        .unwrap();
+        let bin = media.clone().downcast::<gst::Bin>().unwrap();
+        let src = |n: &str| bin.by_name(n).unwrap().downcast::<gst_app::AppSrc>().unwrap();
+        let shared = Shared::default();
+        *shared.feed.lock().unwrap() = Some(MediaFeed::new(media.clone(), src("v"), src("a")));
+        media.set_state(gst::State::Playing).unwrap();
+        let started = |sh: &Shared| sh.feed.lock().unwrap().as_ref().map(|f| !f.waiting_key && f.offset_ns.is_some());
+
+        forward(&shared, &keyframe(40), true);
+        assert_eq!(started(&shared), Some(true));
+        shared.want_keyframe.store(false, Ordering::SeqCst);
+
+        assert!(src("v").send_event(gst::event::FlushStart::new()));
+        forward(&shared, &keyframe(80), true); // refused while flushing
+        assert_eq!(started(&shared), Some(false), "the feed is kept and waits for a keyframe");
+        assert!(shared.want_keyframe.load(Ordering::SeqCst), "a new keyframe is requested");
+
+        assert!(src("v").send_event(gst::event::FlushStop::new(true)));
+        forward(&shared, &keyframe(120), true);
+        assert_eq!(started(&shared), Some(true), "buffers flow again after the flush");
+        media.set_state(gst::State::Null).unwrap();
     }
 }
