@@ -13,6 +13,7 @@
 //! - [`output`]: frames to a PNG directory, an MP4 (ffmpeg) or a contact sheet.
 
 pub mod face;
+mod face_mesh;
 pub mod idle;
 pub mod landmarks;
 pub mod liveportrait;
