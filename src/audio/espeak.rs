@@ -4,7 +4,7 @@
 //! - [`synthesize`]: synchronous synthesis into memory with phoneme events (`espeakINITIALIZE_PHONEME_EVENTS`,
 //!   eSpeak phoneme mnemonics), with the system's espeak-ng-data (the corpus).
 //! - [`text_to_phonemes`]: `espeak_TextToPhonemes` clause by clause, with the byte range of the text each call
-//!   consumed, from any espeak-ng-data directory (Piper voices use the data Piper ships: [`DataDir`]).
+//!   consumed, from any espeak-ng-data directory (Piper voices use the data Piper ships).
 //!
 //! The library keeps global state, so one process-wide instance behind a mutex serves every caller; it is
 //! re-initialized when a caller asks for another data directory than the current one.

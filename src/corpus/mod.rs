@@ -2,8 +2,8 @@
 //!
 //! espeak-ng speaks English sentences with varied voices, speeds and pitches ([`espeak`]); its phoneme events
 //! drive a documented articulatory model ([`articulation`]) that gives `mouth4-2d` motion at 25 fps. Audio is
-//! resampled to the model rate ([`resample`]). Everything is deterministic from a seed; sentences are split
-//! into train / validation / test before synthesis, so no sentence crosses splits.
+//! resampled to the model rate ([`crate::audio::resample::resample`]). Everything is deterministic from a seed;
+//! sentences are split into train / validation / test before synthesis, so no sentence crosses splits.
 
 pub mod articulation;
 /// The project's one espeak-ng loader lives in the audio layer (the Piper phonemizer uses it too).
