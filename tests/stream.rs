@@ -52,6 +52,19 @@ fn duration_of(path: &Path, stream: &str) -> f64 {
         .unwrap_or_else(|_| panic!("no {stream} duration in {}", path.display()))
 }
 
+/// A small test pattern with a 440 Hz tone at the live rates.
+fn test_source() -> TestSource {
+    TestSource::new(TestSourceConfig {
+        width: 160,
+        height: 120,
+        rates: jamflow::live::rates(None).unwrap(),
+        video: VideoKind::Pattern,
+        audio: AudioKind::Tone { hz: 440.0 },
+        sync_probe: None,
+    })
+    .unwrap()
+}
+
 #[test]
 fn bus_error_rebuilds_the_pipeline_and_both_files_are_playable() {
     let dir = tempfile::tempdir().unwrap();
@@ -70,15 +83,7 @@ fn bus_error_rebuilds_the_pipeline_and_both_files_are_playable() {
         },
         metrics.clone(),
     );
-    let mut source = TestSource::new(TestSourceConfig {
-        width: 160,
-        height: 120,
-        rates: jamflow::live::rates(None).unwrap(),
-        video: VideoKind::Pattern,
-        audio: AudioKind::Tone { hz: 440.0 },
-        sync_probe: None,
-    })
-    .unwrap();
+    let mut source = test_source();
     let mut hooks = Inject { at: 25, frames: 0, done: false, playing: 0 };
     let summary = streamer.run(&mut source, &mut hooks).expect("the streamer survives a bus error");
     assert_eq!(summary.frames, 75);
@@ -136,15 +141,7 @@ fn preview_encodes_only_while_someone_watches_and_eos_passes_its_gate() {
         },
         Arc::new(Metrics::default()),
     );
-    let mut source = TestSource::new(TestSourceConfig {
-        width: 160,
-        height: 120,
-        rates: jamflow::live::rates(None).unwrap(),
-        video: VideoKind::Pattern,
-        audio: AudioKind::Tone { hz: 440.0 },
-        sync_probe: None,
-    })
-    .unwrap();
+    let mut source = test_source();
     let mut hooks = Viewer { preview: preview.clone(), at: 30, before: None };
     let summary = streamer.run(&mut source, &mut hooks).unwrap();
     assert!(summary.clean_eos, "EOS must pass the closed preview branch");
