@@ -300,8 +300,9 @@ def make_batch(data: Corpus, idx: list[int], gen: random.Random, args) -> tuple[
     t_max = max(data.mel[i].shape[0] for i in idx)
     f_max = max(data.motion[i].shape[0] for i in idx)
     n_max = max(len(data.text[i]) for i in idx)
-    mel = torch.zeros(b, t_max, 100)
-    motion = torch.zeros(b, f_max, 12)
+    n_mels, motion_dims = data.mel[idx[0]].shape[1], data.motion[idx[0]].shape[1]  # the corpus's own sizes
+    mel = torch.zeros(b, t_max, n_mels)  # [B, T_mel, n_mels]
+    motion = torch.zeros(b, f_max, motion_dims)  # [B, F, motion dims]
     text = torch.full((b, n_max), -1, dtype=torch.long)
     mel_mask = torch.zeros(b, t_max, dtype=torch.bool)
     motion_mask = torch.zeros(b, f_max, dtype=torch.bool)
