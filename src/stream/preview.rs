@@ -25,7 +25,8 @@ pub const IDLE_AFTER: Duration = Duration::from_secs(10);
 pub fn branch() -> String {
     format!(
         "vraw. ! queue leaky=downstream max-size-buffers=2 ! videorate drop-only=true max-rate={PREVIEW_FPS} ! \
-         valve name={PREVIEW_GATE} drop=true drop-mode=forward-sticky-events ! videoconvert ! jpegenc quality={PREVIEW_QUALITY} ! \
+         valve name={PREVIEW_GATE} drop=true drop-mode=forward-sticky-events ! \
+         videoconvert ! jpegenc quality={PREVIEW_QUALITY} ! \
          appsink name={PREVIEW_SINK} sync=false async=false max-buffers=1 drop=true "
     )
 }
@@ -88,18 +89,15 @@ impl Preview {
     /// [`Preview::active`]. (A probe that drops the buffers instead makes GStreamer 1.22 log a critical for each.)
     pub fn attach(self: &Arc<Self>, sink: &gst_app::AppSink) {
         let gate = sink.parent().and_then(|p| p.downcast::<gst::Bin>().ok()).and_then(|b| b.by_name(PREVIEW_GATE));
-        if let Some(gate) = gate {
-            if let Some(pad) = gate.static_pad("sink") {
-                let me = self.clone();
-                let valve = gate.clone();
-                pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                    let drop = !me.active();
-                    if valve.property::<bool>("drop") != drop {
-                        valve.set_property("drop", drop);
-                    }
-                    gst::PadProbeReturn::Ok
-                });
-            }
+        if let Some((gate, pad)) = gate.and_then(|g| g.static_pad("sink").map(|pad| (g, pad))) {
+            let me = self.clone();
+            pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                let drop = !me.active();
+                if gate.property::<bool>("drop") != drop {
+                    gate.set_property("drop", drop);
+                }
+                gst::PadProbeReturn::Ok
+            });
         }
         let me = self.clone();
         sink.set_callbacks(

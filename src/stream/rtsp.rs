@@ -105,10 +105,9 @@ impl RtspServer {
             };
             tracing::info!("RTSP media configured (first client of the shared media)");
             let sh2 = sh.clone();
-            let mine = element.clone();
-            media.connect_unprepared(move |_| {
+            media.connect_unprepared(move |media| {
                 let mut feed = sh2.feed.lock().unwrap();
-                if feed.as_ref().is_some_and(|f| f.element == mine) {
+                if feed.as_ref().is_some_and(|f| f.element == media.element()) {
                     tracing::info!("RTSP media stopped (last client left)");
                     *feed = None;
                 }
