@@ -80,6 +80,46 @@ def know_history(inputs: dict, tg: dict, h: int) -> None:
     inputs["cond_motion"] = torch.where(known[..., None], tg["motion"], 0.0)  # [B, F, motion dims]
 
 
+def live_view(inputs: dict, tg: dict, w: int, h: int, future: int, gen: random.Random) -> tuple[dict, dict, list]:
+    """Privileged future context (--live-context): cut a live-shaped window [history h | generated w - h] out of
+    each row's crop, ending at least `future` motion frames before the row's end where the row allows. The teacher
+    keeps the crop: it hears the audio after the window, as the live path never does, and knows the motion up to
+    the end of the window's history. Returns the student's inputs and targets and each row's (motion, mel) start.
+    """
+    b, f_max = tg["motion"].shape[:2]
+    lengths = inputs["motion_mask"].sum(1).tolist()  # [B] valid motion frames per row
+    starts = []
+    for r in range(b):
+        j = 4 * gen.randint(0, max(0, (int(lengths[r]) - w - future) // 4))  # on the 0.16 s grid
+        starts.append((j, j * 15 // 4))
+        known = torch.zeros(f_max, dtype=torch.bool)
+        known[: j + h] = True
+        tg["motion_loss"][r] = inputs["motion_mask"][r] & ~known
+    inputs["motion_known"] = inputs["motion_mask"] & ~tg["motion_loss"]  # [B, F]
+    inputs["cond_motion"] = torch.where(inputs["motion_known"][..., None], tg["motion"], 0.0)  # [B, F, K]
+    wm = w * 15 // 4
+    s_inputs = {k: v for k, v in inputs.items() if k in ("text", "uncond")}
+    for key, length, mel_axis in (("cond_mel", wm, True), ("mel_mask", wm, True), ("motion_mask", w, False)):
+        s_inputs[key] = rows_window(inputs[key], starts, length, mel_axis)
+    s_tg = {key: rows_window(tg[key], starts, wm, True) for key in ("mel", "mel_loss")}
+    s_tg["motion"] = rows_window(tg["motion"], starts, w, False)  # [B, w, K]
+    s_tg["motion_loss"] = s_inputs["motion_mask"].clone()  # [B, w]
+    s_tg["motion_loss"][:, :h] = False
+    s_inputs["motion_known"] = s_inputs["motion_mask"] & ~s_tg["motion_loss"]
+    s_inputs["cond_motion"] = torch.where(s_inputs["motion_known"][..., None], s_tg["motion"], 0.0)
+    return s_inputs, s_tg, starts
+
+
+def rows_window(x: torch.Tensor, starts: list, length: int, mel_axis: bool) -> torch.Tensor:
+    """Row r of x [B, T, ...] from its start (the mel or motion one of `starts`), `length` frames, zero-padded."""
+    out = torch.zeros((x.shape[0], length) + tuple(x.shape[2:]), dtype=x.dtype, device=x.device)
+    for r, (j, jm) in enumerate(starts):
+        a = jm if mel_axis else j
+        piece = x[r, a : a + length]
+        out[r, : piece.shape[0]] = piece
+    return out
+
+
 def window_frames(seconds: float, fps: float) -> int:
     """Motion frames of a window of about `seconds`: a multiple of 4 (mel frames 15 w / 4, both on the 0.16 s grid)."""
     return max(4, 4 * round(seconds * fps / 4))
@@ -129,6 +169,10 @@ def main() -> None:
                     help="with --crop-s: a SHARE of batches shaped as jamflowd's live windows instead: WINDOW_S "
                          "seconds (on the 0.16 s grid) whose first HISTORY_S seconds of motion are known, as the live "
                          "path's history is (e.g. 0.5 0.64 0.4 for history 400 / chunk 80 / look-ahead 80 ms)")
+    ap.add_argument("--live-context", type=float, default=None, metavar="FUTURE_S",
+                    help="with --live: the teacher hears each live window's whole --crop-s crop, at least FUTURE_S "
+                         "seconds of it after the window where the utterance allows, and the student only the window "
+                         "(privileged future context: the student learns the answer that look-ahead it lacks gives)")
     ap.add_argument("--augment", type=float, default=0.0, metavar="P",
                     help="share of a2m rows heard through freshly drawn room / noise / level (train.py --augment)")
     ap.add_argument("--log-every", type=int, default=10)
@@ -162,6 +206,9 @@ def main() -> None:
     if args.live is not None and (args.crop_s <= 0 or not 0 <= args.live[0] <= 1
                                   or not 0 <= args.live[2] < args.live[1]):
         sys.exit("--live SHARE WINDOW_S HISTORY_S: needs --crop-s, SHARE in [0, 1] and 0 <= HISTORY_S < WINDOW_S")
+    if args.live_context is not None and (args.live is None or args.live_context < 0
+                                          or args.live[1] + args.live_context > args.crop_s):
+        sys.exit("--live-context FUTURE_S: needs --live, FUTURE_S >= 0 and WINDOW_S + FUTURE_S <= --crop-s")
     if sum(args.task_weights) <= 0 or min(args.task_weights) < 0:
         sys.exit("--task-weights: non-negative, not all zero")
     targs = argparse.Namespace(task_weights=args.task_weights, p_uncond=0.0,
@@ -198,6 +245,9 @@ def main() -> None:
     if args.live is not None:
         print(f"live-shaped windows: {args.live[0]:.0%} of batches, {window_frames(args.live[1], fps)} motion frames, "
               f"the first {round(args.live[2] * fps)} known", flush=True)
+        if args.live_context is not None:
+            print(f"the teacher hears each live window's {window_frames(args.crop_s, fps)}-frame crop, "
+                  f"{window_frames(args.live_context, fps)} frames after it where the utterance allows", flush=True)
     if args.augment > 0:
         data.keep_audio()
     norm = cfg["motion"].get("normalization")
@@ -221,11 +271,16 @@ def main() -> None:
         guided = args.cfg if stage == 0 else 0.0
         h = 1.0 / (2 * steps)
         idx = [gen.randrange(len(data)) for _ in range(args.batch)]
+        s_view = None  # the student's own window, when it is cut out of the teacher's (--live-context)
         if args.crop_s > 0:
             live = args.live is not None and gen.random() < args.live[0]
-            win = Windows(data, idx, args.live[1] if live else args.crop_s, fps, gen, args.augment)
+            context = live and args.live_context is not None
+            win = Windows(data, idx, args.live[1] if live and not context else args.crop_s, fps, gen, args.augment)
             inputs, tg = make_batch(win, list(range(len(idx))), gen, targs)
-            if live:
+            if context:
+                s_view = live_view(inputs, tg, window_frames(args.live[1], fps), round(args.live[2] * fps),
+                                   window_frames(args.live_context, fps), gen)
+            elif live:
                 know_history(inputs, tg, round(args.live[2] * fps))
         else:
             win, (inputs, tg) = None, make_batch(data, idx, gen, targs)
@@ -248,13 +303,20 @@ def main() -> None:
         t, x0m, x0o = (k.float() / steps).to(dev), x0m.to(dev), x0o.to(dev)
         tt = t[:, None, None]
         xm, xo = (1 - tt) * x0m + tt * tg["mel"], (1 - tt) * x0o + tt * tg["motion"]
-        km, ko = ~tg["mel_loss"][..., None], ~tg["motion_loss"][..., None]
         with torch.no_grad():
             vm, vo = velocity(teacher, t_inputs, xm, xo, t, guided)
             xm1, xo1 = xm + h * vm, xo + h * vo
             vm, vo = velocity(teacher, t_inputs, xm1, xo1, t + h, guided)
             xm2, xo2 = xm1 + h * vm, xo1 + h * vo
             target_m, target_o = (xm2 - xm) / (2 * h), (xo2 - xo) / (2 * h)
+        if s_view is not None:  # the student sees its window of the teacher's x_t and answers for it alone
+            inputs, tg, starts = s_view
+            inputs = {key: v.to(dev) for key, v in inputs.items()}
+            tg = {key: v.to(dev) for key, v in tg.items()}
+            wm, w = tg["mel"].shape[1], tg["motion"].shape[1]
+            xm, target_m = rows_window(xm, starts, wm, True), rows_window(target_m, starts, wm, True)  # [B, wm, n]
+            xo, target_o = rows_window(xo, starts, w, False), rows_window(target_o, starts, w, False)  # [B, w, K]
+        km, ko = ~tg["mel_loss"][..., None], ~tg["motion_loss"][..., None]
         out = student(dict(inputs, noisy_mel=xm, noisy_motion=xo, time=t))
         lm = (((out["mel_velocity"] - target_m) ** 2).mean(-1) * ~km[..., 0]).sum() / (~km).sum().clamp(min=1)
         lo = (((out["motion_velocity"] - target_o) ** 2).mean(-1) * ~ko[..., 0]).sum() / (~ko).sum().clamp(min=1)

@@ -21,6 +21,13 @@ fn py(script: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A script run that must fail: its stderr (the error it names).
+fn py_fails(script: &str, args: &[&str]) -> String {
+    let out = Command::new(python()).arg(root().join("scripts").join(script)).args(args).output().expect("python");
+    assert!(!out.status.success(), "{script} {args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn tiny_corpus(dir: &Path) -> std::path::PathBuf {
     let text = dir.join("sentences.txt");
     let mut s = String::new();
@@ -183,7 +190,24 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     let live = distill(&d.path().join("distill-live"), &a2m_windows);
     assert!(live.contains("100% of batches, 16 motion frames, the first 10 known"), "{live}");
     assert!(live.contains("student (1 steps, guidance baked)"), "{live}");
+    // The same windows, the teacher hearing each one's whole 2 s crop (privileged future context).
+    let context = [&a2m_windows[..], &["--live-context", "0.32"]].concat();
+    let ctx = distill(&d.path().join("distill-context"), &context);
+    assert!(ctx.contains("hears each live window's 48-frame crop, 8 frames after it"), "{ctx}");
+    assert!(ctx.contains("student (1 steps, guidance baked)"), "{ctx}");
+    let bad = [&a2m_windows[..], &["--live-context", "1.5"]].concat();
+    let bad_out = d.path().join("bad");
+    let mut args = vec!["--corpus", s(&corpus), "--teacher", s(&pkg), "--out", s(&bad_out)];
+    args.extend_from_slice(&bad);
+    let refused = py_fails("distill.py", &args);
+    assert!(refused.contains("WINDOW_S + FUTURE_S <= --crop-s"), "{refused}");
     let student = dist.join("package");
+    // The live windows replayed offline (scripts/live_replay.py), known history cross-faded as the daemon's `known`.
+    let replay = [&["--package", s(&student), "--corpus", s(&corpus), "--limit", "2"][..], &["--joined"]].concat();
+    let out = py("live_replay.py", &[&replay[..], &["--history-motion", "known", "--cross-fade"]].concat());
+    assert!(out.contains("history motion known, cross-faded") && out.contains("joined stream r"), "{out}");
+    let refused = py_fails("live_replay.py", &[&replay[..], &["--cross-fade"]].concat());
+    assert!(refused.contains("only with --history-motion known"), "{refused}");
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(student.join("model.json")).unwrap()).unwrap();
     assert_eq!(cfg["sampler"]["guidance_baked"], serde_json::Value::Bool(true));
