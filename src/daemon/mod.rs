@@ -223,7 +223,7 @@ pub fn speech_engine(cfg: &Config) -> Result<TextEngine, ConfigError> {
 /// The chunk plan of `[streaming]`.
 pub fn chunk_plan(cfg: &Config) -> ChunkPlan {
     let s = &cfg.streaming;
-    ChunkPlan::from_ms(cfg.chunk_ms(), s.history_ms, s.lookahead_ms, OUTPUT_FPS)
+    ChunkPlan::from_ms(cfg.chunk_ms(), s.history_ms, s.lookahead_ms, OUTPUT_FPS).with_history_motion(s.history_motion)
 }
 
 /// The live source described by the config (input kind alsa, wav or none).

@@ -41,7 +41,7 @@ use std::path::PathBuf;
 
 pub use input::{Mic, MicOpener};
 pub use package::PackageModel;
-pub use plan::ChunkPlan;
+pub use plan::{ChunkPlan, HistoryMotion};
 pub use source::LiveSource;
 pub use speech::{SayError, SayRequest, Speech, SpeechControl, SpeechModel};
 pub use stats::LiveStats;

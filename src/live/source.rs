@@ -114,7 +114,7 @@ impl LiveSource {
         // Measure a full window on silence, after one unmeasured run that warms the backend up (the first run of
         // a fresh session allocates and is several times slower than the steady state the delay must cover).
         let silent = vec![0.0; plan.window() * spf];
-        let known = vec![0.0; plan.history * k];
+        let known = vec![0.0; plan.known_frames(0, plan.history as u64) * k];
         motion.window(&silent, plan.window(), &known)?;
         let mut worst = Duration::ZERO;
         for _ in 0..MEASURED_RUNS {
@@ -349,7 +349,7 @@ impl Drop for LiveSource {
 mod tests {
     use super::*;
     use crate::audio::capture::CaptureEvent;
-    use crate::live::ChunkPlan;
+    use crate::live::{ChunkPlan, HistoryMotion};
     use crate::stream::Rates;
     use std::sync::atomic::AtomicU64;
     use std::time::Duration;
@@ -405,7 +405,7 @@ mod tests {
         crate::audio::wav::write(&wav, sr as u32, &x, crate::audio::wav::WavFormat::F32).unwrap();
         let opts = LiveOptions {
             input: AudioInput::Wav { path: wav, looped: true },
-            plan: ChunkPlan { history: 2, chunk: 4, lookahead: 2 },
+            plan: ChunkPlan::from_ms(160, 80, 80, 25),
             margin_frames: 2,
             motion_udp: None,
             rates: Rates { fps: 25, sample_rate: 24_000 },
@@ -436,6 +436,73 @@ mod tests {
         assert!(checked >= 40, "only {checked} frames on time");
         assert!(stats.windows.load(Ordering::Relaxed) >= 10);
         assert!(stats.latency_count.load(Ordering::Relaxed) > 0);
+    }
+
+    /// Each window's motion is its own call number (channel 0) on every frame; it records the known motion it was
+    /// given. A blend of two windows shows as a fraction.
+    struct Numbered {
+        calls: u32,
+        known: Arc<Mutex<Vec<usize>>>,
+    }
+    impl MotionModel for Numbered {
+        fn motion_dim(&self) -> usize {
+            2
+        }
+        fn window(&mut self, _audio: &[f32], frames: usize, known: &[f32]) -> Result<Vec<f32>, StreamError> {
+            self.calls += 1;
+            self.known.lock().unwrap().push(known.len() / 2);
+            Ok((0..frames).flat_map(|_| [self.calls as f32, 0.0]).collect())
+        }
+    }
+
+    /// The motion a live source put on its timeline over ~2 s of a looped WAV, and the known frames each window was
+    /// given.
+    fn shown_with(history_motion: HistoryMotion) -> (Vec<f32>, Vec<usize>) {
+        let dir = tempfile::tempdir().unwrap();
+        let wav = dir.path().join("tone.wav");
+        let x: Vec<f32> = (0..24_000).map(|i| if i % 2 == 0 { 0.2 } else { -0.2 }).collect();
+        crate::audio::wav::write(&wav, 24_000, &x, crate::audio::wav::WavFormat::F32).unwrap();
+        let opts = LiveOptions {
+            input: AudioInput::Wav { path: wav, looped: true },
+            plan: ChunkPlan::from_ms(160, 80, 80, 25).with_history_motion(history_motion),
+            margin_frames: 2,
+            motion_udp: None,
+            rates: Rates { fps: 25, sample_rate: 24_000 },
+        };
+        let known = Arc::new(Mutex::new(Vec::new()));
+        let model = Box::new(Numbered { calls: 0, known: known.clone() });
+        let stats = Arc::new(LiveStats::default());
+        let mut src = LiveSource::start(&opts, model, None, Some(Box::new(Blank)), "test", stats).unwrap();
+        let fmt = src.format();
+        let t0 = Instant::now();
+        let mut chunk = AvChunk::default();
+        let mut shown = Vec::new();
+        for n in 0..(src.delay_frames() + 40) {
+            let due = t0 + Duration::from_nanos(fmt.frame_pts_ns(n));
+            if let Some(w) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(w);
+            }
+            src.fill(ChunkTime { index: n, pts_ns: fmt.frame_pts_ns(n) }, &mut chunk).unwrap();
+            // What the model thread put on the motion timeline for this frame (a late frame eases to rest instead).
+            let m = n.checked_sub(src.shared.delay);
+            if let Some(v) = m.and_then(|m| src.shared.motion.lock().unwrap().get(m).cloned()) {
+                shown.push(v[0]);
+            }
+        }
+        drop(src);
+        let known = known.lock().unwrap().clone();
+        (shown, known)
+    }
+
+    #[test]
+    fn a_generated_history_is_sampled_afresh_and_shown_uncut_a_known_one_is_given_and_cross_faded() {
+        let (shown, known) = shown_with(HistoryMotion::Generated);
+        assert!(known.iter().all(|&k| k == 0), "generated: no window is given motion: {known:?}");
+        assert!(shown.len() > 20 && shown.iter().all(|v| v.fract() == 0.0), "generated: no blend: {shown:?}");
+
+        let (shown, known) = shown_with(HistoryMotion::Known);
+        assert!(known.iter().filter(|&&k| k == 2).count() > 5, "known: the 2 history frames are given: {known:?}");
+        assert!(shown.iter().any(|v| v.fract() != 0.0), "known: seams cross-faded: {shown:?}");
     }
 
     /// A mic that delivers 1 s of a 0.5 square wave, is lost, refuses to open twice, then comes back.
@@ -480,7 +547,7 @@ mod tests {
         });
         let opts = LiveOptions {
             input: AudioInput::Alsa { device: "scripted".into() },
-            plan: ChunkPlan { history: 2, chunk: 4, lookahead: 2 },
+            plan: ChunkPlan::from_ms(160, 80, 80, 25),
             margin_frames: 2,
             motion_udp: None,
             rates: Rates { fps: 25, sample_rate: 24_000 },

@@ -1,11 +1,11 @@
 //! Model windows: the [`MotionModel`] trait (audio -> motion over one `[history | chunk | look-ahead]` window),
 //! the package-less models ([`RestModel`], the sync probe's [`ClickDetector`]), and the model thread that runs one
-//! window per chunk as soon as its look-ahead audio has arrived and cross-fades the seams.
+//! window per chunk as soon as its look-ahead audio has arrived (and, with a known history, cross-fades the seams).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::plan::ChunkPlan;
+use super::plan::{ChunkPlan, HistoryMotion};
 use super::source::Shared;
 use crate::model::alignment::TimedPhone;
 use crate::stream::StreamError;
@@ -112,11 +112,12 @@ pub(super) fn model_thread(sh: &Shared, plan: ChunkPlan, model: &mut dyn MotionM
         let (h0, frames) = plan.span(c0);
         let mut audio = vec![0.0; frames * spf as usize];
         sh.audio.lock().expect("audio lock").read(h0 * spf, &mut audio);
-        // Motion known over the history: what was (or will be) shown.
+        // Motion known over the history (`HistoryMotion::Known`): what was (or will be) shown.
+        let known_frames = plan.known_frames(h0, c0);
         let known: Vec<f32> = {
             let line = sh.motion.lock().expect("motion lock");
-            let mut v = Vec::with_capacity((c0 - h0) as usize * k);
-            for f in h0..c0 {
+            let mut v = Vec::with_capacity(known_frames * k);
+            for f in h0..h0 + known_frames as u64 {
                 match line.get(f) {
                     Some(m) => v.extend_from_slice(m),
                     None => break,
@@ -124,7 +125,7 @@ pub(super) fn model_thread(sh: &Shared, plan: ChunkPlan, model: &mut dyn MotionM
             }
             v
         };
-        let known = if known.len() == (c0 - h0) as usize * k { known } else { Vec::new() };
+        let known = if known.len() == known_frames * k { known } else { Vec::new() };
         // Without a known history the window still starts at h0, with all motion generated.
         let t0 = Instant::now();
         let result = model.window(&audio, frames, &known);
@@ -137,8 +138,12 @@ pub(super) fn model_thread(sh: &Shared, plan: ChunkPlan, model: &mut dyn MotionM
                 let first = (c0 - h0) as usize;
                 let mut out: Vec<Vec<f32>> =
                     (first..first + plan.chunk).map(|f| motion[f * k..(f + 1) * k].to_vec()).collect();
-                // Cross-fade the seam with the previous window's look-ahead.
-                let n = (lookahead_prev.len() / k).min(out.len());
+                // Cross-fade the seam with the previous window's look-ahead (known history only: a generated
+                // window's own chunk follows its audio better than a blend with the look-ahead, which heard less).
+                let n = match plan.history_motion {
+                    HistoryMotion::Known => (lookahead_prev.len() / k).min(out.len()),
+                    HistoryMotion::Generated => 0,
+                };
                 for (i, frame) in out.iter_mut().take(n).enumerate() {
                     let w = fade(i, n);
                     for (c, v) in frame.iter_mut().enumerate() {

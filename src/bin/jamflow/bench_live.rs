@@ -43,6 +43,9 @@ pub struct BenchLiveArgs {
     /// History (ms) of the latency runs: motion context of each window (default: `[streaming] history_ms`).
     #[arg(long)]
     history_ms: Option<u32>,
+    /// What each window knows of its history's motion (default: `[streaming] history_motion`).
+    #[arg(long, value_enum)]
+    history_motion: Option<jamflow::live::HistoryMotion>,
     /// A corpus (`jamflow corpus make`): the real-time runs play its clean test utterances (held-out voice
     /// families) joined with 0.6 s gaps, and each row adds the lip-sync r of the live path, of the offline
     /// sampler and of the loudness-envelope baseline against the corpus truth, on the same frames.
@@ -127,16 +130,20 @@ pub fn run(a: &BenchLiveArgs) -> Result<()> {
     if let Some(h) = a.history_ms {
         cfg.streaming.history_ms = h;
     }
+    if let Some(h) = a.history_motion {
+        cfg.streaming.history_motion = h;
+    }
     let frames = match &eval {
         Some(_) => (audio.len() as u64 * OUTPUT_FPS as u64 / rates.sample_rate as u64) + EVAL_TAIL_FRAMES,
         None => (a.realtime_s * OUTPUT_FPS as f64).ceil() as u64,
     };
     println!(
         "real time: {:.0} s per run through the daemon pipeline ({}; latency from the capture time of a frame's last \
-         sample to the frame's slot on the pipeline clock), history {} ms, margin {} ms",
+         sample to the frame's slot on the pipeline clock), history {} ms ({} motion), margin {} ms",
         frames as f64 / OUTPUT_FPS as f64,
         if eval.is_some() { "the eval set played once, motion received over UDP" } else { "demo speech, looped" },
         cfg.streaming.history_ms,
+        format!("{:?}", cfg.streaming.history_motion).to_lowercase(),
         cfg.streaming.margin_ms
     );
     println!(

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{invalid, ConfigError};
 use crate::compile::Precision;
+use crate::live::HistoryMotion;
 use crate::runtime::Target;
 use crate::speech::{Lips, SpeechEngine};
 use crate::stream::VideoEncoder;
@@ -205,6 +206,9 @@ pub struct StreamingConfig {
     pub history_ms: u32,
     #[serde(default = "default_lookahead")]
     pub lookahead_ms: u32,
+    /// What each window knows of its history's motion: `generated` (default) or `known`.
+    #[serde(default)]
+    pub history_motion: HistoryMotion,
     /// Latency the sources report to the pipeline (display sinks render this far behind).
     #[serde(default = "default_latency")]
     pub latency_ms: u32,
@@ -218,8 +222,8 @@ fn default_margin() -> u32 {
 }
 
 /// Chunk, history, look-ahead and margin: the trade-off table of docs/daemon.md ("Benchmarks"): with the 2-step
-/// student a window of 80 ms new audio, 400 ms of history and 80 ms look-ahead costs ~0.26 of real time on one core
-/// (rendering included), p95 mic-to-frame 160 ms, live lip-sync r within 0.03 of the offline sampler's.
+/// student a window of 80 ms new audio, 400 ms of history (its motion generated) and 80 ms look-ahead costs ~0.21
+/// of real time on one core, p95 mic-to-frame 160 ms, live lip-sync r 0.022 below the offline sampler's.
 pub const DEFAULT_CHUNK_MS: u32 = 80;
 /// The chunk of motion-only mode (`[motion_out]` and no A/V output: a robot face sharing its CPU): a window every
 /// 240 ms costs under 0.1 of one core (docs/daemon.md, "Motion only"), at ~320 ms mic-to-motion.
@@ -240,6 +244,7 @@ impl Default for StreamingConfig {
             chunk_ms: None,
             history_ms: default_history(),
             lookahead_ms: default_lookahead(),
+            history_motion: HistoryMotion::default(),
             latency_ms: default_latency(),
             margin_ms: default_margin(),
         }
