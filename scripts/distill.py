@@ -103,10 +103,8 @@ def live_view(inputs: dict, tg: dict, w: int, h: int, future: int, gen: random.R
         s_inputs[key] = rows_window(inputs[key], starts, length, mel_axis)
     s_tg = {key: rows_window(tg[key], starts, wm, True) for key in ("mel", "mel_loss")}
     s_tg["motion"] = rows_window(tg["motion"], starts, w, False)  # [B, w, K]
-    s_tg["motion_loss"] = s_inputs["motion_mask"].clone()  # [B, w]
-    s_tg["motion_loss"][:, :h] = False
-    s_inputs["motion_known"] = s_inputs["motion_mask"] & ~s_tg["motion_loss"]
-    s_inputs["cond_motion"] = torch.where(s_inputs["motion_known"][..., None], s_tg["motion"], 0.0)
+    s_tg["motion_loss"] = torch.zeros_like(s_inputs["motion_mask"])  # [B, w], set by know_history
+    know_history(s_inputs, s_tg, h)
     return s_inputs, s_tg, starts
 
 

@@ -103,11 +103,28 @@ class Replay:
         return out.numpy()
 
 
+def changes(motions: list[np.ndarray]) -> list[np.ndarray]:
+    """Frame-to-frame motion change (L2 over K) of each motion [F, K]: element j - 1 is frame j's."""
+    return [np.linalg.norm(np.diff(m, axis=0), axis=1) for m in motions]
+
+
 def seams(motions: list[np.ndarray], chunk: int) -> tuple[float, float]:
-    """Mean frame-to-frame motion change (L2 over K) at chunk seams and inside chunks."""
-    at = [np.linalg.norm(m[j] - m[j - 1]) for m in motions for j in range(chunk, len(m), chunk)]
-    inside = [np.linalg.norm(m[j] - m[j - 1]) for m in motions for j in range(1, len(m)) if j % chunk]
-    return float(np.mean(at)), float(np.mean(inside))
+    """Mean frame-to-frame motion change at chunk seams (frames chunk, 2 chunk, ...) and inside chunks."""
+    d = np.concatenate(changes(motions))
+    j = np.concatenate([np.arange(1, len(m)) for m in motions])  # the frame each change arrives at
+    return float(d[j % chunk == 0].mean()), float(d[j % chunk != 0].mean())
+
+
+def joined_stream(pieces: list[np.ndarray], spf: int) -> tuple[np.ndarray, list[int]]:
+    """The utterances as bench-live plays them: GAP_FRAMES of silence, then each one padded to whole frames and
+    followed by GAP_FRAMES more; returns the audio and each utterance's first frame."""
+    out, starts, pos = [np.zeros(GAP_FRAMES * spf, np.float32)], [], GAP_FRAMES
+    for a in pieces:
+        n = -(-len(a) // spf)
+        starts.append(pos)
+        out.append(np.concatenate([a, np.zeros(n * spf - len(a) + GAP_FRAMES * spf, np.float32)]))
+        pos += n + GAP_FRAMES
+    return np.concatenate(out), starts
 
 
 def main() -> None:
@@ -137,11 +154,13 @@ def main() -> None:
     truth = np.concatenate(truths)
     offline = [rp.motion(data.mel[i].float(), None).numpy() for i in idx]
     off_r = lipsync.pearson(np.concatenate([lipsync.opening(m) for m in offline]), truth)
-    at, inside = seams(offline, args.chunk_frames)
+    per_frame = float(np.concatenate(changes(offline)).mean())
     known = args.history_motion == "known"
+    if args.joined:
+        joined, starts = joined_stream([audio[i] for i in idx], rp.spf)
     print(f"{len(idx)} utterances, {len(truth)} frames; history {args.history_frames}, chunk {args.chunk_frames} "
           f"frames, history motion {args.history_motion}{', cross-faded' if args.cross_fade else ''}")
-    print(f"offline (whole utterances): r {off_r:.3f}; motion change per frame {inside:.4f}")
+    print(f"offline (whole utterances): r {off_r:.3f}; motion change per frame {per_frame:.4f}")
     for la in args.lookahead_frames:
         live = [rp.live(audio[i], data.motion[i].shape[0], args.history_frames, args.chunk_frames, la, known,
                         args.cross_fade) for i in idx]
@@ -150,14 +169,6 @@ def main() -> None:
         line = (f"look-ahead {la} frames ({round(la * 1000 / rp.fps)} ms): live r {r:.3f} ({r - off_r:+.3f}); motion "
                 f"change at seams {at:.4f}, inside chunks {inside:.4f}")
         if args.joined:
-            pieces, starts, pos = [np.zeros(GAP_FRAMES * rp.spf, np.float32)], [], GAP_FRAMES
-            for i in idx:
-                n = -(-len(audio[i]) // rp.spf)
-                starts.append(pos)
-                pieces.append(np.concatenate([audio[i], np.zeros(n * rp.spf - len(audio[i]) + GAP_FRAMES * rp.spf,
-                                                                 np.float32)]))
-                pos += n + GAP_FRAMES
-            joined = np.concatenate(pieces)
             shown = rp.live(joined, len(joined) // rp.spf, args.history_frames, args.chunk_frames, la, known,
                             args.cross_fade)
             preds = [lipsync.opening(shown[s : s + len(t)]) for s, t in zip(starts, truths, strict=True)]

@@ -10,8 +10,12 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
+fn run_py(script: &str, args: &[&str]) -> std::process::Output {
+    Command::new(python()).arg(root().join("scripts").join(script)).args(args).output().expect("python")
+}
+
 fn py(script: &str, args: &[&str]) -> String {
-    let out = Command::new(python()).arg(root().join("scripts").join(script)).args(args).output().expect("python");
+    let out = run_py(script, args);
     assert!(
         out.status.success(),
         "{script} {args:?} failed:\n{}\n{}",
@@ -23,7 +27,7 @@ fn py(script: &str, args: &[&str]) -> String {
 
 /// A script run that must fail: its stderr (the error it names).
 fn py_fails(script: &str, args: &[&str]) -> String {
-    let out = Command::new(python()).arg(root().join("scripts").join(script)).args(args).output().expect("python");
+    let out = run_py(script, args);
     assert!(!out.status.success(), "{script} {args:?} should have failed");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

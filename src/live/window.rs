@@ -138,20 +138,20 @@ pub(super) fn model_thread(sh: &Shared, plan: ChunkPlan, model: &mut dyn MotionM
                 let first = (c0 - h0) as usize;
                 let mut out: Vec<Vec<f32>> =
                     (first..first + plan.chunk).map(|f| motion[f * k..(f + 1) * k].to_vec()).collect();
-                // Cross-fade the seam with the previous window's look-ahead (known history only: a generated
-                // window's own chunk follows its audio better than a blend with the look-ahead, which heard less).
-                let n = match plan.history_motion {
-                    HistoryMotion::Known => (lookahead_prev.len() / k).min(out.len()),
-                    HistoryMotion::Generated => 0,
-                };
+                // Cross-fade the seam with the previous window's look-ahead (kept with a known history only).
+                let n = (lookahead_prev.len() / k).min(out.len());
                 for (i, frame) in out.iter_mut().take(n).enumerate() {
                     let w = fade(i, n);
                     for (c, v) in frame.iter_mut().enumerate() {
                         *v = (1.0 - w) * lookahead_prev[i * k + c] + w * *v;
                     }
                 }
-                let la = first + plan.chunk;
-                lookahead_prev = motion[la * k..(la + plan.lookahead) * k].to_vec();
+                // A generated window's own chunk follows its audio better than a blend with the previous
+                // look-ahead, which heard less of it: that look-ahead is kept for a known history only.
+                if plan.history_motion == HistoryMotion::Known {
+                    let la = first + plan.chunk;
+                    lookahead_prev = motion[la * k..(la + plan.lookahead) * k].to_vec();
+                }
                 sh.motion.lock().expect("motion lock").put(c0, out);
             }
             Ok(motion) => {

@@ -143,7 +143,8 @@ pub fn run(a: &BenchLiveArgs) -> Result<()> {
         frames as f64 / OUTPUT_FPS as f64,
         if eval.is_some() { "the eval set played once, motion received over UDP" } else { "demo speech, looped" },
         cfg.streaming.history_ms,
-        format!("{:?}", cfg.streaming.history_motion).to_lowercase(),
+        clap::ValueEnum::to_possible_value(&cfg.streaming.history_motion)
+            .map_or_else(String::new, |v| v.get_name().to_owned()),
         cfg.streaming.margin_ms
     );
     println!(
