@@ -128,13 +128,13 @@ class Windows:
     text dropped. Same attributes as train.Corpus for make_batch (rows 0..len-1)."""
 
     def __init__(self, data: Corpus, idx: list[int], crop_s: float, fps: float, gen: random.Random,
-                 p_augment: float = 0.0):
+                 p_augment: float = 0.0, p_warp: float = 0.0):
         w = window_frames(crop_s, fps)
         wm = w * 15 // 4
         self.mel, self.motion, self.text = [], [], []
         self.clean = []  # the same windows as recorded in the corpus (`mel` may be heard through drawn conditions)
         for i in idx:
-            mel, mot, clean = data.heard_mel(i, gen, p_augment), data.motion[i], data.mel[i]
+            mel, mot, clean = data.heard_mel(i, gen, p_augment, p_warp), data.motion[i], data.mel[i]
             k_max = min((mot.shape[0] - w) // 4, (mel.shape[0] - wm) // 15)
             if k_max < 0:
                 self.mel.append(mel)
@@ -173,6 +173,9 @@ def main() -> None:
                          "(privileged future context: the student learns the answer that look-ahead it lacks gives)")
     ap.add_argument("--augment", type=float, default=0.0, metavar="P",
                     help="share of a2m rows heard through freshly drawn room / noise / level (train.py --augment)")
+    ap.add_argument("--formant-warp", type=float, default=0.0, metavar="P",
+                    help="share of a2m rows whose heard mel is warped by a drawn vocal-tract factor (train.py "
+                         "--formant-warp)")
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
@@ -210,7 +213,8 @@ def main() -> None:
     if sum(args.task_weights) <= 0 or min(args.task_weights) < 0:
         sys.exit("--task-weights: non-negative, not all zero")
     targs = argparse.Namespace(task_weights=args.task_weights, p_uncond=0.0,
-                               p_drop_text=1.0 if args.crop_s > 0 else 0.2, augment=args.augment)
+                               p_drop_text=1.0 if args.crop_s > 0 else 0.2, augment=args.augment,
+                               formant_warp=args.formant_warp)
 
     cfg = json.loads((args.teacher / "model.json").read_text())
     vocab = (args.teacher / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
@@ -273,7 +277,8 @@ def main() -> None:
         if args.crop_s > 0:
             live = args.live is not None and gen.random() < args.live[0]
             context = live and args.live_context is not None
-            win = Windows(data, idx, args.live[1] if live and not context else args.crop_s, fps, gen, args.augment)
+            win = Windows(data, idx, args.live[1] if live and not context else args.crop_s, fps, gen, args.augment,
+                          args.formant_warp)
             inputs, tg = make_batch(win, list(range(len(idx))), gen, targs)
             if context:
                 s_view = live_view(inputs, tg, window_frames(args.live[1], fps), round(args.live[2] * fps),

@@ -71,7 +71,7 @@ from safetensors.torch import load_file, save_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jamflow_ref as ref  # noqa: E402
 import lipsync  # noqa: E402
-from train import Corpus, read_wav  # noqa: E402
+from train import Corpus, formant_warp, read_wav  # noqa: E402
 
 LEAD_S = 0.030  # src/corpus/articulation.rs Articulator::default().lead
 BILABIALS = {"p", "b", "m"}
@@ -319,6 +319,9 @@ def main() -> None:
     ap.add_argument("--prompt-s", type=float, default=0.0,
                     help="tts: seconds of the reference mel given as a known prefix (F5 style; default none); "
                     "mel metrics exclude it")
+    ap.add_argument("--formant-warp", type=float, default=None, metavar="FACTOR",
+                    help="a2m: hear every utterance with its frequencies scaled by FACTOR (train.py formant_warp: a "
+                         "longer (< 1) or shorter (> 1) vocal tract), to probe how the model depends on the voice's")
     ap.add_argument("--closure-threshold", type=float, default=0.03)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -402,10 +405,13 @@ def main() -> None:
 
     if "a2m" in tasks:
         metrics["with_text"] = args.with_text
+        metrics["formant_warp"] = args.formant_warp
         preds, trues, closed, gt_closed, secs, dur = [], [], [], [], 0.0, 0.0
         envs, spans = [], []
         for i in range(n):
             mel, gt = data.mel[i].float(), data.motion[i].numpy()
+            if args.formant_warp is not None:
+                mel = formant_warp(mel, args.formant_warp)
             f = gt.shape[0]
             envs.append(lipsync.envelope(read_wav(args.corpus / data.utts[i]["wav"]), 24000, f, fps))
             spans.append(lipsync.phone_spans(args.corpus / data.utts[i]["motion"], f, fps))

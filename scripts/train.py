@@ -188,10 +188,19 @@ class Corpus:
         """Hold every utterance's audio (int16, ~0.17 MB per second of a split) for `heard_mel`."""
         self.wav = [(read_wav(r / u["wav"]) * 32767.0).astype(np.int16) for r, u in zip(self.roots, self.utts)]
 
-    def heard_mel(self, i: int, gen: random.Random, p: float) -> torch.Tensor:
+    def heard_mel(self, i: int, gen: random.Random, p: float, p_warp: float = 0.0) -> torch.Tensor:
         """Row i's mel [T, n_mels] (float32), with probability p heard through freshly drawn recording conditions
         (`recording_conditions`): an a2m row's audio is known input, so a new room and noise every time it is drawn
-        teach the audio -> motion path what the corpus' one fixed copy per utterance cannot. Same frame count."""
+        teach the audio -> motion path what the corpus' one fixed copy per utterance cannot. With probability
+        p_warp (independently) its frequencies are then scaled by a drawn vocal-tract factor (`formant_warp`).
+        Same frame count."""
+        mel = self._heard(i, gen, p)
+        if p_warp > 0 and gen.random() < p_warp:
+            lo, hi = FORMANT_WARP_RANGE
+            mel = formant_warp(mel, math.exp(gen.uniform(math.log(lo), math.log(hi))))
+        return mel
+
+    def _heard(self, i: int, gen: random.Random, p: float) -> torch.Tensor:
         if self.wav is None or p <= 0 or gen.random() >= p:
             return self.mel[i].float()
         rng = np.random.default_rng(gen.getrandbits(63))
@@ -285,6 +294,35 @@ def recording_conditions(x: np.ndarray, rng: np.random.Generator, other) -> np.n
     return y.astype(np.float32)
 
 
+# On-the-fly vocal-tract length (train.py --formant-warp): the training voices are male or synthetic, and the
+# held-out HTS voice (festival:slt, a woman's) is where the lips fail most (docs/training.md). Every frequency of a
+# row's log-mel is scaled by one drawn factor (VTLP: formants and harmonics together), as a shorter or longer vocal
+# tract would; drawn in log space over FORMANT_WARP_RANGE.
+FORMANT_WARP_RANGE = (0.9, 1.3)
+
+
+def hz_to_mel(f):
+    """HTK mel scale, the one Vocos' (F5's) mel filterbank uses."""
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(m):
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def formant_warp(mel: torch.Tensor, alpha: float, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+    """mel [T, n_mels] (log magnitude, HTK filters over 0..sample_rate/2) with every frequency scaled by alpha: bin
+    k takes the (linearly interpolated) value at frequency f_k / alpha, clamped to the first and last bins."""
+    n = mel.shape[1]
+    top = hz_to_mel(sample_rate / 2)
+    centers = mel_to_hz(np.linspace(0.0, top, n + 2)[1:-1])  # [n_mels] filter centres, Hz
+    src = np.interp(hz_to_mel(centers / alpha), hz_to_mel(centers), np.arange(n))  # fractional source bins
+    lo = np.floor(src).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    w = torch.from_numpy(src - lo).to(mel.dtype)  # [n_mels]
+    return mel[:, lo] * (1 - w) + mel[:, hi] * w  # [T, n_mels]
+
+
 def span_mask(n: int, lo: float, hi: float, gen: random.Random) -> torch.Tensor:
     """True on one random span covering lo..hi of n frames (F5's mask_from_frac_lengths)."""
     length = max(1, round(n * gen.uniform(lo, hi)))
@@ -314,7 +352,8 @@ def make_batch(data: Corpus, idx: list[int], gen: random.Random, args) -> tuple[
         task = gen.choices(["tts", "a2m", "m2a", "both"], weights=args.task_weights)[0]
         heard = getattr(data, "heard_mel", None)
         p_aug = getattr(args, "augment", 0.0) if task == "a2m" else 0.0
-        mel[r, :t] = heard(i, gen, p_aug) if heard is not None else data.mel[i].float()
+        p_warp = getattr(args, "formant_warp", 0.0) if task == "a2m" else 0.0
+        mel[r, :t] = heard(i, gen, p_aug, p_warp) if heard is not None else data.mel[i].float()
         motion[r, :f] = data.motion[i]
         mel_mask[r, :t], motion_mask[r, :f] = True, True
         if task == "tts":
@@ -415,6 +454,9 @@ def main() -> None:
                     "`say` without --reference); the rest keep F5's 0-30 %% known prompt")
     ap.add_argument("--augment", type=float, default=0.0, metavar="P",
                     help="share of a2m rows heard through freshly drawn room / noise / level (recording_conditions)")
+    ap.add_argument("--formant-warp", type=float, default=0.0, metavar="P",
+                    help="share of a2m rows whose heard mel has every frequency scaled by a factor drawn from "
+                    f"{FORMANT_WARP_RANGE[0]}-{FORMANT_WARP_RANGE[1]} (vocal-tract length; formant_warp)")
     ap.add_argument("--f16", action="store_true", help="package weights in float16 (default float32)")
     ap.add_argument("--resume", action="store_true", help="continue OUT/ckpt.pt")
     ap.add_argument("--init", type=Path, help="start from a package's weights (model.json, model.safetensors, "

@@ -128,6 +128,14 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     assert!(out.contains(&format!("dropped {dropped} training utterances")), "{out}");
     assert_eq!(utterances(&out), 2 * n - 1 - dropped, "{held:?} trained on while held out: {out}");
 
+    // Audio -> motion rows heard through fresh recording conditions and vocal-tract warps (train.py --augment,
+    // --formant-warp: every a2m row warped here).
+    let run4 = d.path().join("run4");
+    let args = ["--corpus", s(&corpus), "--out", s(&run4), "--init", s(&pkg), "--init-step", "5", "--steps", "6"];
+    let heard = ["--batch", "2", "--task-weights", "0", "1", "0", "0", "--augment", "0.5", "--formant-warp", "1"];
+    let out = py("train.py", &[&args[..], &heard[..]].concat());
+    assert!(out.contains("saved step 6"), "{out}");
+
     let info = jamflow_ok(&["info", s(&pkg)]);
     assert!(info.contains("mouth4-2d"), "{info}");
 
@@ -159,6 +167,13 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     assert!((-1.0..=1.0).contains(&r), "{out}");
     assert_eq!(m["gt_closure_recall"].as_f64(), Some(1.0), "ground truth must close every bilabial: {out}");
     assert!(m["bilabials"].as_u64().unwrap() >= 2, "{out}");
+    // The same utterances heard through a longer vocal tract (eval.py --formant-warp): a probe of voice dependence.
+    let warped = d.path().join("warped.json");
+    let args = ["--corpus", s(&corpus), "--package", s(&pkg), "--task", "a2m", "--limit", "2", "--steps", "2"];
+    let out = py("eval.py", &[&args[..], &["--formant-warp", "0.8", "--json", s(&warped)]].concat());
+    let w: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&warped).unwrap()).unwrap();
+    assert_eq!(w["formant_warp"].as_f64(), Some(0.8), "{out}");
+    assert_eq!(w["frames"], m["frames"], "a warp keeps every frame: {out}");
 
     let got = dump.join("got.safetensors");
     jamflow_ok(&[
@@ -220,6 +235,35 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     assert!(log.contains("1 steps") && log.contains("cfg 0"), "{log}");
     let t = read(&got);
     assert_eq!(t["motion"].shape, read(&dump.join("expected.safetensors"))["motion"].shape);
+}
+
+/// train.py's vocal-tract warp (--formant-warp) scales frequencies: a formant-like peak at 1 kHz moves to the mel
+/// bin nearest 1.2 kHz under a factor 1.2 (and to 0.9 kHz under 0.9), a factor 1 changes nothing, frame count kept.
+#[test]
+fn formant_warp_moves_a_peak_by_its_factor() {
+    let code = r#"
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from train import formant_warp, hz_to_mel, mel_to_hz, SAMPLE_RATE
+import numpy as np
+n = 100
+centers = mel_to_hz(np.linspace(0.0, hz_to_mel(SAMPLE_RATE / 2), n + 2)[1:-1])
+k = int(np.argmin(abs(centers - 1000.0)))
+mel = torch.full((7, n), -5.0)
+mel[:, k] = 2.0
+assert torch.equal(formant_warp(mel, 1.0), mel), "factor 1 changed the mel"
+for a in (1.2, 0.9):
+    w = formant_warp(mel, a)
+    assert w.shape == mel.shape, w.shape
+    got = int(w[0].argmax())
+    want = int(np.argmin(abs(centers - centers[k] * a)))
+    assert abs(got - want) <= 1, (a, got, want)
+    assert float(w[0].max()) > 0.0, float(w[0].max())
+print("ok")
+"#;
+    let out = Command::new(python()).args(["-c", code, s(&root().join("scripts"))]).output().expect("python");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains("ok"), "{stdout}\n{stderr}");
 }
 
 /// The shipped default model (engines/jamflow-small, trained by scripts/train.py) loads and runs the live
