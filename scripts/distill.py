@@ -133,17 +133,20 @@ class Windows:
         wm = w * 15 // 4
         self.mel, self.motion, self.text = [], [], []
         self.clean = []  # the same windows as recorded in the corpus (`mel` may be heard through drawn conditions)
+        self.unwarped = []  # the same windows through the same conditions, without the vocal-tract warp
         for i in idx:
-            mel, mot, clean = data.heard_mel(i, gen, p_augment, p_warp), data.motion[i], data.mel[i]
+            (mel, unwarped), mot, clean = data.heard_mels(i, gen, p_augment, p_warp), data.motion[i], data.mel[i]
             k_max = min((mot.shape[0] - w) // 4, (mel.shape[0] - wm) // 15)
             if k_max < 0:
                 self.mel.append(mel)
                 self.clean.append(clean.float())
+                self.unwarped.append(unwarped)
                 self.motion.append(mot)
             else:
                 k = gen.randint(0, k_max)
                 self.mel.append(mel[15 * k : 15 * k + wm])
                 self.clean.append(clean[15 * k : 15 * k + wm].float())  # only the window converted
+                self.unwarped.append(unwarped[15 * k : 15 * k + wm])
                 self.motion.append(mot[4 * k : 4 * k + w])
             self.text.append(torch.zeros(1, dtype=torch.long))  # never used: p_drop_text 1 leaves it padding
 
@@ -187,6 +190,9 @@ def main() -> None:
     ap.add_argument("--clean-teacher", action="store_true",
                     help="with --crop-s and --augment: the teacher hears each window as the corpus recorded it, "
                          "the student the same window through the drawn recording conditions")
+    ap.add_argument("--unwarped-teacher", action="store_true",
+                    help="with --crop-s and --formant-warp: the teacher hears each window in its own voice (the same "
+                         "drawn recording conditions, no vocal-tract warp), the student warped")
     ap.add_argument("--init-student", type=Path, metavar="PACKAGE",
                     help="start the student from this package's weights (e.g. the previous student, when the teacher "
                          "was fine-tuned) instead of a copy of the teacher; same architecture required")
@@ -204,6 +210,9 @@ def main() -> None:
     # Windows have no text (p_drop_text 1).
     if args.clean_teacher and (args.crop_s <= 0 or args.augment <= 0):
         sys.exit("--clean-teacher needs --crop-s and --augment (the windows it hears clean are the augmented ones)")
+    if args.unwarped_teacher and (args.crop_s <= 0 or args.formant_warp <= 0 or args.clean_teacher):
+        sys.exit("--unwarped-teacher needs --crop-s and --formant-warp, and not --clean-teacher (whose clean windows "
+                 "are already unwarped)")
     if args.live is not None and (args.crop_s <= 0 or not 0 <= args.live[0] <= 1
                                   or not 0 <= args.live[2] < args.live[1]):
         sys.exit("--live SHARE WINDOW_S HISTORY_S: needs --crop-s, SHARE in [0, 1] and 0 <= HISTORY_S < WINDOW_S")
@@ -288,11 +297,12 @@ def main() -> None:
         else:
             win, (inputs, tg) = None, make_batch(data, idx, gen, targs)
         t_inputs = inputs  # what the teacher hears
-        if args.clean_teacher and win is not None:
-            # The teacher answers from the clean recording, the student from the same audio heard through the drawn
-            # room / noise / level: it learns the clean answer from noisy input, not the teacher's noisy-input one.
+        if (args.clean_teacher or args.unwarped_teacher) and win is not None:
+            # The teacher answers from the clean recording (or the voice unwarped), the student from the same audio
+            # heard through the drawn room / noise / level (or vocal tract): it learns the clean answer from noisy
+            # input, not the teacher's noisy-input one.
             clean = torch.zeros_like(tg["mel"])  # [B, T_mel, n_mels]
-            for r, m in enumerate(win.clean):
+            for r, m in enumerate(win.clean if args.clean_teacher else win.unwarped):
                 clean[r, : m.shape[0]] = m
             known = inputs["mel_mask"] & ~tg["mel_loss"]  # [B, T_mel]
             t_inputs = dict(inputs, cond_mel=torch.where(known[..., None], clean, 0.0))

@@ -194,11 +194,15 @@ class Corpus:
         teach the audio -> motion path what the corpus' one fixed copy per utterance cannot. With probability
         p_warp (independently) its frequencies are then scaled by a drawn vocal-tract factor (`formant_warp`).
         Same frame count."""
-        mel = self._heard(i, gen, p)
+        return self.heard_mels(i, gen, p, p_warp)[0]
+
+    def heard_mels(self, i: int, gen: random.Random, p: float, p_warp: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """`heard_mel` and the same row before its vocal-tract warp (the drawn recording conditions kept)."""
+        heard = unwarped = self._heard(i, gen, p)
         if p_warp > 0 and gen.random() < p_warp:
             lo, hi = FORMANT_WARP_RANGE
-            mel = formant_warp(mel, math.exp(gen.uniform(math.log(lo), math.log(hi))))
-        return mel
+            heard = formant_warp(unwarped, math.exp(gen.uniform(math.log(lo), math.log(hi))))
+        return heard, unwarped
 
     def _heard(self, i: int, gen: random.Random, p: float) -> torch.Tensor:
         if self.wav is None or p <= 0 or gen.random() >= p:

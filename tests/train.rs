@@ -220,6 +220,15 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     args.extend_from_slice(&bad);
     let refused = py_fails("distill.py", &args);
     assert!(refused.contains("WINDOW_S + FUTURE_S <= --crop-s"), "{refused}");
+    // Every window's voice warped for the student, the teacher hearing it unwarped (--unwarped-teacher); refused
+    // without a warp to undo.
+    let warped = [&a2m_windows[..], &["--formant-warp", "1", "--unwarped-teacher"]].concat();
+    let out = distill(&d.path().join("distill-warped"), &warped);
+    assert!(out.contains("student (1 steps, guidance baked)"), "{out}");
+    let mut args = vec!["--corpus", s(&corpus), "--teacher", s(&pkg), "--out", s(&bad_out)];
+    args.extend_from_slice(&[&a2m_windows[..], &["--unwarped-teacher"]].concat());
+    let refused = py_fails("distill.py", &args);
+    assert!(refused.contains("--unwarped-teacher needs --crop-s and --formant-warp"), "{refused}");
     let student = dist.join("package");
     // The live windows replayed offline (scripts/live_replay.py), known history cross-faded as the daemon's `known`.
     let replay = [&["--package", s(&student), "--corpus", s(&corpus), "--limit", "2"][..], &["--joined"]].concat();
