@@ -299,7 +299,7 @@ def recording_conditions(x: np.ndarray, rng: np.random.Generator, other) -> np.n
 
 
 # On-the-fly vocal-tract length (train.py --formant-warp): the training voices are male or synthetic, and the
-# held-out HTS voice (festival:slt, a woman's) is where the lips fail most (docs/training.md). Every frequency of a
+# held-out HTS voice (festival:slt, a woman's) is where the lips failed most (docs/training.md). Every frequency of a
 # row's log-mel is scaled by one drawn factor (VTLP: formants and harmonics together), as a shorter or longer vocal
 # tract would; drawn in log space over FORMANT_WARP_RANGE.
 FORMANT_WARP_RANGE = (0.9, 1.3)
