@@ -223,7 +223,7 @@ fn default_margin() -> u32 {
 
 /// Chunk, history, look-ahead and margin: the trade-off table of docs/daemon.md ("Benchmarks"): with the 2-step
 /// student a window of 80 ms new audio, 400 ms of history (its motion generated) and 80 ms look-ahead costs ~0.21
-/// of real time on one core, p95 mic-to-frame 160 ms, live lip-sync r 0.022 below the offline sampler's.
+/// of real time on one core, p95 mic-to-frame 160 ms, live lip-sync r 0.013 below the offline sampler's (student v7).
 pub const DEFAULT_CHUNK_MS: u32 = 80;
 /// The chunk of motion-only mode (`[motion_out]` and no A/V output: a robot face sharing its CPU): a window every
 /// 240 ms costs under 0.1 of one core (docs/daemon.md, "Motion only"), at ~320 ms mic-to-motion.
