@@ -71,7 +71,8 @@ from safetensors.torch import load_file, save_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jamflow_ref as ref  # noqa: E402
 import lipsync  # noqa: E402
-from train import Corpus, formant_warp, read_wav  # noqa: E402
+from heard import formant_warp  # noqa: E402
+from train import Corpus, read_wav  # noqa: E402
 
 LEAD_S = 0.030  # src/corpus/articulation.rs Articulator::default().lead
 BILABIALS = {"p", "b", "m"}

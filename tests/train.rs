@@ -246,14 +246,15 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     assert_eq!(t["motion"].shape, read(&dump.join("expected.safetensors"))["motion"].shape);
 }
 
-/// train.py's vocal-tract warp (--formant-warp) scales frequencies: a formant-like peak at 1 kHz moves to the mel
-/// bin nearest 1.2 kHz under a factor 1.2 (and to 0.9 kHz under 0.9), a factor 1 changes nothing, frame count kept.
+/// The vocal-tract warp of train.py --formant-warp (scripts/heard.py) scales frequencies: a formant-like peak at
+/// 1 kHz moves to the mel bin nearest 1.2 kHz under a factor 1.2 (and to 0.9 kHz under 0.9), a factor 1 changes
+/// nothing, frame count kept.
 #[test]
 fn formant_warp_moves_a_peak_by_its_factor() {
     let code = r#"
 import sys, torch
 sys.path.insert(0, sys.argv[1])
-from train import formant_warp, hz_to_mel, mel_to_hz, SAMPLE_RATE
+from heard import formant_warp, hz_to_mel, mel_to_hz, SAMPLE_RATE
 import numpy as np
 n = 100
 centers = mel_to_hz(np.linspace(0.0, hz_to_mel(SAMPLE_RATE / 2), n + 2)[1:-1])
