@@ -104,6 +104,10 @@ impl RtspServer {
                 return;
             };
             tracing::info!("RTSP media configured (first client of the shared media)");
+            match element.parent().and_then(|p| p.downcast::<gst::Bin>().ok()) {
+                Some(pipeline) => no_async_sinks(&pipeline),
+                None => tracing::warn!("RTSP media element has no pipeline yet; its sinks keep async state changes"),
+            }
             let sh2 = sh.clone();
             media.connect_unprepared(move |media| {
                 let mut feed = sh2.feed.lock().unwrap();
@@ -182,6 +186,16 @@ impl RtspServer {
     }
 }
 
+/// From now on, every sink added anywhere inside `pipeline` changes state without prerolling (`async=false`), so
+/// a client's sink joining the PLAYING media cannot take the media back to PAUSED.
+fn no_async_sinks(pipeline: &gst::Bin) {
+    pipeline.connect_deep_element_added(|_, _, element| {
+        if element.element_flags().contains(gst::ElementFlags::SINK) && element.find_property("async").is_some() {
+            element.set_property("async", false);
+        }
+    });
+}
+
 /// Push one encoded buffer into the shared media (if a client is watching), re-stamped.
 fn forward(shared: &Shared, sample: &gst::Sample, is_video: bool) {
     let mut guard = shared.feed.lock().unwrap();
@@ -189,6 +203,13 @@ fn forward(shared: &Shared, sample: &gst::Sample, is_video: bool) {
     let Some(buffer) = sample.buffer() else { return };
     if is_video && feed.waiting_key {
         if buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+            return;
+        }
+        if feed.element.current_state() != gst::State::Playing {
+            // Before the media first plays its base time is unset and its "running time" is the clock's own
+            // (hours): a feed started then stamped every buffer that far ahead and the media's sinks waited for
+            // it forever. Start at a keyframe once it plays; ask for another, this one is dropped.
+            shared.want_keyframe.store(true, Ordering::SeqCst);
             return;
         }
         feed.waiting_key = false;
@@ -261,7 +282,7 @@ mod tests {
     fn a_refused_push_restarts_the_feed_at_a_keyframe_instead_of_ending_it() {
         gst::init().unwrap();
         let media = gst::parse::launch(
-            "appsrc name=v format=time ! fakesink sync=false appsrc name=a format=time ! fakesink sync=false",
+            "appsrc name=v format=time ! fakesink sync=false async=false appsrc name=a format=time ! fakesink sync=false async=false",
         )
         .unwrap();
         let bin = media.clone().downcast::<gst::Bin>().unwrap();
@@ -284,5 +305,67 @@ mod tests {
         forward(&shared, &keyframe(120), true);
         assert_eq!(started(&shared), Some(true), "buffers flow again after the flush");
         media.set_state(gst::State::Null).unwrap();
+    }
+
+    /// A keyframe that arrives while the media is not yet PLAYING does not start the feed (its running time would
+    /// be the clock's, hours ahead) and asks for another keyframe; once the media plays, the feed starts on the
+    /// media's running time.
+    #[test]
+    fn the_feed_starts_only_once_the_media_plays() {
+        gst::init().unwrap();
+        let media = gst::parse::launch(
+            "appsrc name=v format=time ! fakesink sync=false async=false appsrc name=a format=time ! fakesink sync=false async=false",
+        )
+        .unwrap();
+        let bin = media.clone().downcast::<gst::Bin>().unwrap();
+        let src = |n: &str| bin.by_name(n).unwrap().downcast::<gst_app::AppSrc>().unwrap();
+        let shared = Shared::default();
+        *shared.feed.lock().unwrap() = Some(MediaFeed::new(media.clone(), src("v"), src("a")));
+        media.set_state(gst::State::Paused).unwrap();
+        let offset = |sh: &Shared| sh.feed.lock().unwrap().as_ref().and_then(|f| f.offset_ns);
+
+        forward(&shared, &keyframe(40), true);
+        assert_eq!(offset(&shared), None, "no feed before the media plays");
+        assert!(shared.want_keyframe.swap(false, Ordering::SeqCst), "another keyframe is asked for");
+
+        media.set_state(gst::State::Playing).unwrap();
+        forward(&shared, &keyframe(80), true);
+        let first_pts = offset(&shared).expect("the feed starts once playing") + 80_000_000;
+        assert!((0..10_000_000_000).contains(&first_pts), "stamped on the media's running time: {first_pts} ns");
+        media.set_state(gst::State::Null).unwrap();
+    }
+
+    /// Sinks added to the media after the hook (at any depth) lose their async state change; other elements and
+    /// sinks added before are left as they are. A sink added to the PLAYING pipeline then leaves it PLAYING.
+    #[test]
+    fn sinks_added_to_the_media_do_not_preroll() {
+        gst::init().unwrap();
+        let pipeline = gst::parse::launch("fakesrc is-live=true ! tee name=t ! queue ! fakesink name=first")
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        no_async_sinks(pipeline.upcast_ref());
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let (res, state, _) = pipeline.state(gst::ClockTime::from_seconds(5));
+        assert!(res.is_ok() && state == gst::State::Playing, "{res:?} {state:?}");
+        let async_of = |e: &gst::Element| e.property::<bool>("async");
+        assert!(async_of(&pipeline.by_name("first").unwrap()), "a sink present before the hook is untouched");
+
+        let nested = gst::Bin::new();
+        pipeline.add(&nested).unwrap();
+        let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+        let queue = gst::ElementFactory::make("queue").build().unwrap();
+        nested.add_many([&queue, &sink]).unwrap();
+        assert!(!async_of(&sink), "a sink added inside a child bin no longer prerolls");
+        assert!(queue.find_property("async").is_none());
+
+        queue.link(&sink).unwrap();
+        let ghost = gst::GhostPad::with_target(&queue.static_pad("sink").unwrap()).unwrap();
+        nested.add_pad(&ghost).unwrap();
+        pipeline.by_name("t").unwrap().link(&nested).unwrap();
+        nested.sync_state_with_parent().unwrap();
+        let (res, state, pending) = pipeline.state(gst::ClockTime::from_seconds(5));
+        assert!(res.is_ok() && state == gst::State::Playing, "{res:?} {state:?} {pending:?}");
+        pipeline.set_state(gst::State::Null).unwrap();
     }
 }
