@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import random
 import signal
 import sys
@@ -49,7 +48,6 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jamflow_ref as ref  # noqa: E402
@@ -225,15 +223,12 @@ def main() -> None:
                                p_drop_text=1.0 if args.crop_s > 0 else 0.2, augment=args.augment,
                                formant_warp=args.formant_warp)
 
-    cfg = json.loads((args.teacher / "model.json").read_text())
-    vocab = (args.teacher / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
-    teacher = ref.build(cfg)
-    teacher.load_state_dict({k: v.float() for k, v in load_file(str(args.teacher / "model.safetensors")).items()})
+    cfg, teacher = ref.load_package(args.teacher)
+    vocab = ref.read_vocab(args.teacher, cfg)
     teacher.to(args.device).eval().requires_grad_(False)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     if args.init_student is not None:
-        sd = {k: v.float() for k, v in load_file(str(args.init_student / "model.safetensors")).items()}
-        student.load_state_dict(sd)
+        ref.load_weights(student, args.init_student)
         print(f"student initialized from {args.init_student}", flush=True)
     student.to(args.device)
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)

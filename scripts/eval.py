@@ -66,7 +66,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jamflow_ref as ref  # noqa: E402
@@ -345,15 +345,14 @@ def main() -> None:
         ap.error("--corpus and --package are required (unless --ratio)")
     torch.set_num_threads(args.threads)
 
-    raw = json.loads((args.package / "model.json").read_text())
-    vocab = (args.package / raw["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
+    raw = ref.read_config(args.package)
+    vocab = ref.read_vocab(args.package, raw)
     if args.onnx is not None:
         if not args.onnx.is_file():
             sys.exit(f"{args.onnx}: no such ONNX graph (jamflow export / jamflow build writes it)")
         model = OnnxNet(args.onnx, args.threads)
     else:
-        model = ref.build(raw)
-        model.load_state_dict({k: v.float() for k, v in load_file(str(args.package / "model.safetensors")).items()})
+        _, model = ref.load_package(args.package)
     cfg = ref.normalize_config(raw)
     fps = cfg["motion"]["fps"]
     ratio = ref.mel_rate(cfg) / fps

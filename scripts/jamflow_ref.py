@@ -17,8 +17,10 @@ Public API:
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,6 +28,7 @@ import torch.nn.functional as F  # noqa: N812
 from f5_tts.model.backbones.dit import DiT, InputEmbedding, TextEmbedding
 from f5_tts.model.modules import AdaLayerNorm_Final, ConvPositionEmbedding, DiTBlock, TimestepEmbedding
 from f5_tts.model.utils import get_epss_timesteps
+from safetensors.torch import load_file
 from torch import nn
 from x_transformers.x_transformers import apply_rotary_pos_emb
 
@@ -340,6 +343,28 @@ class JamFlowMMDiT(DiT):
         mel_v = self.proj_out(self.norm_out(xa, ta))
         motion_v = self.motion.proj_out(self.motion.norm_out(xm, tm))
         return {"mel_velocity": mel_v, "motion_velocity": motion_v}
+
+
+def read_config(pkg: Path) -> dict:
+    """A package's model.json as written (normalize_config fills in the defaults)."""
+    return json.loads((Path(pkg) / "model.json").read_text())
+
+
+def read_vocab(pkg: Path, cfg: Mapping) -> list[str]:
+    """A package's vocabulary, one token a line (model.json text.vocab_file, vocab.txt by default)."""
+    return (Path(pkg) / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
+
+
+def load_weights(model: nn.Module, pkg: Path) -> nn.Module:
+    """pkg/model.safetensors into model, strictly (every key, no other), as float32 whatever the package stores."""
+    model.load_state_dict({k: v.float() for k, v in load_file(str(Path(pkg) / "model.safetensors")).items()})
+    return model
+
+
+def load_package(pkg: Path) -> tuple[dict, nn.Module]:
+    """A package -> (its model.json as written, the reference network with its weights, in eval mode)."""
+    raw = read_config(pkg)
+    return raw, load_weights(build(raw), pkg).eval()
 
 
 def build(cfg: Mapping) -> nn.Module:

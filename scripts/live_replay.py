@@ -19,14 +19,12 @@ Windows hear the mel of their own audio (`get_vocos_mel_spectrogram`, as the dae
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jamflow_ref as ref  # noqa: E402
@@ -38,12 +36,8 @@ GAP_FRAMES = 15  # silence around the utterances of the joined stream (0.6 s, as
 
 class Replay:
     def __init__(self, package: Path):
-        raw = json.loads((package / "model.json").read_text())
+        raw, self.model = ref.load_package(package)
         self.raw = raw
-        self.model = ref.build(raw)
-        sd = load_file(str(package / "model.safetensors"))
-        self.model.load_state_dict({k: v.float() for k, v in sd.items()})
-        self.model.eval()
         self.cfg = ref.normalize_config(raw)
         sampler = self.cfg["sampler"]
         if not sampler["guidance_baked"]:
@@ -144,7 +138,7 @@ def main() -> None:
         ap.error("--cross-fade: only with --history-motion known (the daemon cross-fades in that mode only)")
     torch.set_num_threads(args.threads)
     rp = Replay(args.package)
-    vocab = (args.package / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    vocab = ref.read_vocab(args.package, rp.raw)
     data = Corpus(args.corpus, "test", vocab, rp.raw)
     idx = [i for i, u in enumerate(data.utts) if u.get("condition", "clean") == "clean"][: args.limit]
     if not idx:

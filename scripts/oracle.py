@@ -152,10 +152,8 @@ def write_package(pkg: Path, cfg: dict, model: torch.nn.Module) -> None:
 
 def load_package(pkg: Path) -> tuple[dict, torch.nn.Module]:
     """model.json + model.safetensors -> (normalized cfg, reference model with the weights, strict)."""
-    cfg = json.loads((Path(pkg) / "model.json").read_text())
-    model = ref.build(cfg)
-    model.load_state_dict(torch_load(str(Path(pkg) / "model.safetensors")), strict=True)
-    return ref.normalize_config(cfg), model
+    raw, model = ref.load_package(pkg)
+    return ref.normalize_config(raw), model
 
 
 def to_numpy(tensors: dict) -> dict[str, np.ndarray]:

@@ -415,8 +415,8 @@ def main() -> None:
         ck = torch.load(ckpt_path, weights_only=False)
         cfg, vocab = ck["config"], ck["vocab"]
     elif args.init:
-        cfg = json.loads((args.init / "model.json").read_text())
-        vocab = (args.init / cfg["text"].get("vocab_file", "vocab.txt")).read_text(encoding="utf-8").split("\n")[:-1]
+        cfg = ref.read_config(args.init)
+        vocab = ref.read_vocab(args.init, cfg)
         ck = None
         new_text = args.text_alignment is not None and args.text_alignment != text_alignment(cfg)
         if new_text:
