@@ -276,19 +276,26 @@ mod tests {
         gst::Sample::builder().buffer(&buffer).segment(&segment).build()
     }
 
-    /// A media that refuses buffers for a while (a flush) keeps its feed and takes buffers again from the next
-    /// keyframe; dropping the feed on the first refusal starved its clients for good.
-    #[test]
-    fn a_refused_push_restarts_the_feed_at_a_keyframe_instead_of_ending_it() {
+    /// A stand-in for the shared media (two appsrcs into sinks that change state at once) with a feed into it.
+    fn media_with_feed() -> (gst::Element, Shared) {
         gst::init().unwrap();
         let media = gst::parse::launch(
-            "appsrc name=v format=time ! fakesink sync=false async=false appsrc name=a format=time ! fakesink sync=false async=false",
+            "appsrc name=v format=time ! fakesink sync=false async=false \
+             appsrc name=a format=time ! fakesink sync=false async=false",
         )
         .unwrap();
         let bin = media.clone().downcast::<gst::Bin>().unwrap();
         let src = |n: &str| bin.by_name(n).unwrap().downcast::<gst_app::AppSrc>().unwrap();
         let shared = Shared::default();
         *shared.feed.lock().unwrap() = Some(MediaFeed::new(media.clone(), src("v"), src("a")));
+        (media, shared)
+    }
+
+    /// A media that refuses buffers for a while (a flush) keeps its feed and takes buffers again from the next
+    /// keyframe; dropping the feed on the first refusal starved its clients for good.
+    #[test]
+    fn a_refused_push_restarts_the_feed_at_a_keyframe_instead_of_ending_it() {
+        let (media, shared) = media_with_feed();
         media.set_state(gst::State::Playing).unwrap();
         let started = |sh: &Shared| sh.feed.lock().unwrap().as_ref().map(|f| !f.waiting_key && f.offset_ns.is_some());
 
@@ -296,12 +303,13 @@ mod tests {
         assert_eq!(started(&shared), Some(true));
         shared.want_keyframe.store(false, Ordering::SeqCst);
 
-        assert!(src("v").send_event(gst::event::FlushStart::new()));
+        let video = shared.feed.lock().unwrap().as_ref().unwrap().video.clone();
+        assert!(video.send_event(gst::event::FlushStart::new()));
         forward(&shared, &keyframe(80), true); // refused while flushing
         assert_eq!(started(&shared), Some(false), "the feed is kept and waits for a keyframe");
         assert!(shared.want_keyframe.load(Ordering::SeqCst), "a new keyframe is requested");
 
-        assert!(src("v").send_event(gst::event::FlushStop::new(true)));
+        assert!(video.send_event(gst::event::FlushStop::new(true)));
         forward(&shared, &keyframe(120), true);
         assert_eq!(started(&shared), Some(true), "buffers flow again after the flush");
         media.set_state(gst::State::Null).unwrap();
@@ -312,15 +320,7 @@ mod tests {
     /// media's running time.
     #[test]
     fn the_feed_starts_only_once_the_media_plays() {
-        gst::init().unwrap();
-        let media = gst::parse::launch(
-            "appsrc name=v format=time ! fakesink sync=false async=false appsrc name=a format=time ! fakesink sync=false async=false",
-        )
-        .unwrap();
-        let bin = media.clone().downcast::<gst::Bin>().unwrap();
-        let src = |n: &str| bin.by_name(n).unwrap().downcast::<gst_app::AppSrc>().unwrap();
-        let shared = Shared::default();
-        *shared.feed.lock().unwrap() = Some(MediaFeed::new(media.clone(), src("v"), src("a")));
+        let (media, shared) = media_with_feed();
         media.set_state(gst::State::Paused).unwrap();
         let offset = |sh: &Shared| sh.feed.lock().unwrap().as_ref().and_then(|f| f.offset_ns);
 
