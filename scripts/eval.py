@@ -85,21 +85,6 @@ MCD_CONST = 10.0 * math.sqrt(2.0) / math.log(10.0)
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def request(mel: torch.Tensor, mel_known: torch.Tensor, text: torch.Tensor, f: int, gen: torch.Generator,
-            noise_scale: float = 1.0) -> dict:
-    """Sampler request: the known mel frames and text, all f motion frames unknown, noise drawn from gen (the
-    motion's scaled by noise_scale: the sampler's `noise_scale`)."""
-    return {
-        "cond_mel": torch.where(mel_known[:, None], mel, 0.0),
-        "mel_known": mel_known,
-        "text": text,
-        "noise_mel": torch.randn(mel.shape, generator=gen),
-        "cond_motion": torch.zeros(f, 12),
-        "motion_known": torch.zeros(f, dtype=torch.bool),
-        "noise_motion": torch.randn(f, 12, generator=gen) * noise_scale,
-    }
-
-
 opening, pearson = lipsync.opening, lipsync.pearson
 
 
@@ -417,7 +402,7 @@ def main() -> None:
             spans.append(lipsync.phone_spans(args.corpus / data.utts[i]["motion"], f, fps))
             gen = utt_gen(args.seed, 0, i)
             text = data.text[i] if args.with_text else torch.full((1,), -1, dtype=torch.long)
-            inputs = request(mel, torch.ones(mel.shape[0], dtype=torch.bool), text, f, gen, args.noise_scale)
+            inputs = ref.request(cfg, mel, torch.ones(mel.shape[0], dtype=torch.bool), text, f, gen, args.noise_scale)
             t0 = time.perf_counter()
             result = ref.sample(model, cfg, inputs, t_list, cfg_strength)
             secs += time.perf_counter() - t0
@@ -449,7 +434,7 @@ def main() -> None:
             known = torch.zeros(t_mel, dtype=torch.bool)
             known[:p] = True
             gen = utt_gen(args.seed, 1, i)
-            inputs = request(mel, known, data.text[i], f, gen, args.noise_scale)
+            inputs = ref.request(cfg, mel, known, data.text[i], f, gen, args.noise_scale)
             t0 = time.perf_counter()
             result = ref.sample(model, cfg, inputs, t_list, cfg_strength)
             secs += time.perf_counter() - t0

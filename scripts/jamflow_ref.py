@@ -511,6 +511,31 @@ def schedule_from_config(sched: Mapping, steps: int) -> torch.Tensor:
 
 
 @torch.no_grad()
+def request(cfg: Mapping, mel: torch.Tensor, mel_known: torch.Tensor, text: torch.Tensor, frames: int,
+            gen: torch.Generator | None = None, noise_scale: float = 1.0,
+            known_motion: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """A sampler request (`jamflow sample --inputs` names) for mel [T, n_mels]: its known frames and the text;
+    `frames` motion frames, the first known_motion.shape[0] of them given (none by default); noise drawn from gen
+    (the mel's, then the motion's, scaled by noise_scale: the sampler's `noise_scale`), or the prior's mean (zero)
+    without gen."""
+    k = motion_dim(cfg)
+    noise = (lambda *shape: torch.randn(*shape, generator=gen)) if gen is not None else torch.zeros
+    cond_motion = torch.zeros(frames, k)  # [F, K]
+    motion_known = torch.zeros(frames, dtype=torch.bool)  # [F]
+    if known_motion is not None:
+        cond_motion[: known_motion.shape[0]] = known_motion
+        motion_known[: known_motion.shape[0]] = True
+    return {
+        "cond_mel": torch.where(mel_known[:, None], mel, 0.0),  # [T, n_mels]
+        "mel_known": mel_known,  # [T]
+        "text": text,
+        "noise_mel": noise(*mel.shape),  # [T, n_mels]
+        "cond_motion": cond_motion,
+        "motion_known": motion_known,
+        "noise_motion": noise(frames, k) * noise_scale,  # [F, K]
+    }
+
+
 def sample(model: nn.Module, cfg: Mapping, inputs: Mapping, t_list, cfg_strength: float) -> dict[str, torch.Tensor]:
     """Euler sampler of docs/model.md "Sampler" for one utterance (inputs WITHOUT batch dim).
 

@@ -52,18 +52,8 @@ class Replay:
         """Motion [F, K] for mel [T, n_mels] (all known), the first known.shape[0] frames of motion given; noise at
         the prior's mean (the student ships with noise_scale 0)."""
         f = ref.motion_frames_for(self.cfg, mel.shape[0])
-        inputs = {
-            "cond_mel": mel,
-            "mel_known": torch.ones(mel.shape[0], dtype=torch.bool),
-            "text": torch.full((1,), -1, dtype=torch.long),
-            "noise_mel": torch.zeros(mel.shape),
-            "cond_motion": torch.zeros(f, self.k),
-            "motion_known": torch.zeros(f, dtype=torch.bool),
-            "noise_motion": torch.zeros(f, self.k),
-        }
-        if known is not None:
-            inputs["cond_motion"][: known.shape[0]] = known
-            inputs["motion_known"][: known.shape[0]] = True
+        no_text = torch.full((1,), -1, dtype=torch.long)
+        inputs = ref.request(self.cfg, mel, torch.ones(mel.shape[0], dtype=torch.bool), no_text, f, known_motion=known)
         with torch.no_grad():
             return ref.sample(self.model, self.cfg, inputs, self.t_list, 0.0)["motion"]
 
