@@ -16,6 +16,10 @@ cd "$(dirname "$0")/.."
 rounds=10 daemons=2 load=2 jamflowd=target/debug/jamflowd
 while [ $# -gt 0 ]; do
   case "$1" in
+    --rounds | --daemons | --load | --jamflowd)
+      [ $# -ge 2 ] || { echo "rtsp_stress.sh: $1 needs a value" >&2; exit 64; } ;;
+  esac
+  case "$1" in
     --rounds) rounds=$2; shift 2 ;;
     --daemons) daemons=$2; shift 2 ;;
     --load) load=$2; shift 2 ;;
@@ -23,6 +27,9 @@ while [ $# -gt 0 ]; do
     *) echo "rtsp_stress.sh: unknown argument $1 (expected --rounds N, --daemons N, --load N, --jamflowd PATH)" >&2
        exit 64 ;;
   esac
+done
+for v in "rounds $rounds" "daemons $daemons" "load $load"; do
+  [[ "${v#* }" =~ ^[0-9]+$ ]] || { echo "rtsp_stress.sh: --${v% *} ${v#* }: expected a whole number" >&2; exit 64; }
 done
 [ -x "$jamflowd" ] || { echo "rtsp_stress.sh: $jamflowd is not built (cargo build --bins)" >&2; exit 2; }
 for tool in ffmpeg curl python3; do
@@ -74,4 +81,5 @@ served=$(grep -c '^served' "$results" || true)
 total=$((rounds * daemons))
 echo "served $served of $total daemons (load: $load busy loops; $jamflowd)"
 grep '^STUCK' "$results" | sed 's/^STUCK /  stuck, logs: /' || true
-[ "$served" = "$total" ]
+[ "$served" = "$total" ] || exit 1
+rm -rf "$logs"

@@ -31,6 +31,13 @@ cargo test --features tensorrt-mock --test trt_mock
 bash scripts/check_trt_shim.sh
 TENSORRT_INCLUDE="$PWD/../shared/tensorrt/10.3/include" CUDA_INCLUDE="$PWD/.cuda/include" \
   cargo clippy --features tensorrt-native --all-targets -- -D warnings
+# scripts/rtsp_stress.sh is a few minutes' benchmark, not run here: its syntax, lint and its refusal of a bad argument.
+bash -n scripts/rtsp_stress.sh
+if command -v shellcheck >/dev/null 2>&1; then shellcheck scripts/rtsp_stress.sh; fi
+rc=0; bash scripts/rtsp_stress.sh --rounds 2>/dev/null || rc=$?
+[ "$rc" = 64 ] || { echo "rtsp_stress.sh: --rounds without a value gave exit $rc, expected 64" >&2; exit 1; }
+rc=0; bash scripts/rtsp_stress.sh --bogus 2>/dev/null || rc=$?
+[ "$rc" = 64 ] || { echo "rtsp_stress.sh: a bad argument gave exit $rc, expected 64" >&2; exit 1; }
 # scripts/device_check.sh runs only on a GPU machine: here its syntax, its argument handling and its refusal
 # without a GPU (exit 2, not a half-run).
 bash -n scripts/device_check.sh
