@@ -398,7 +398,7 @@ def main() -> None:
             if args.formant_warp is not None:
                 mel = formant_warp(mel, args.formant_warp)
             f = gt.shape[0]
-            envs.append(lipsync.envelope(read_wav(args.corpus / data.utts[i]["wav"]), 24000, f, fps))
+            envs.append(lipsync.envelope(read_wav(args.corpus / data.utts[i]["wav"]), ref.SAMPLE_RATE, f, fps))
             spans.append(lipsync.phone_spans(args.corpus / data.utts[i]["motion"], f, fps))
             gen = utt_gen(args.seed, 0, i)
             text = data.text[i] if args.with_text else torch.full((1,), -1, dtype=torch.long)

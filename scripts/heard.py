@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from jamflow_ref import SAMPLE_RATE
 
 # On-the-fly recording conditions (train.py --augment): the held-out eval's noisy and reverberant copies are made
 # by scripts/corpus_augment.py with pyroomacoustics rooms and 5-20 dB noise; here cheaper stand-ins of the same kinds,
 # drawn anew each time, at a wider spread (0-30 dB, RT60 0.15-1.0 s).
-SAMPLE_RATE = 24000
 
 
 def recording_conditions(x: np.ndarray, rng: np.random.Generator, other) -> np.ndarray:

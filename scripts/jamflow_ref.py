@@ -43,7 +43,8 @@ LIVEPORTRAIT_KEYPOINTS = 21
 # Configuration
 # ---------------------------------------------------------------------------------------------------------------
 
-_AUDIO_DEFAULTS = {"sample_rate": 24000, "n_fft": 1024, "win_length": 1024, "hop_length": 256, "n_mels": 100}
+SAMPLE_RATE = 24000  # the audio rate of F5 / Vocos mels and of every corpus (model.json audio.sample_rate default)
+_AUDIO_DEFAULTS = {"sample_rate": SAMPLE_RATE, "n_fft": 1024, "win_length": 1024, "hop_length": 256, "n_mels": 100}
 _TEXT_DEFAULTS = {"vocab_file": "vocab.txt", "conv_layers": 0, "conv_mult": 2, "mask_padding": True, "max_len": 4096}
 _DIT_DEFAULTS = {
     "ff_mult": 2,

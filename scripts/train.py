@@ -99,8 +99,8 @@ def make_config(size: str, vocab_size: int, name: str, alignment: str = "filler"
 
 def read_wav(path: Path) -> np.ndarray:
     with wave.open(str(path), "rb") as w:
-        if w.getnchannels() != 1 or w.getsampwidth() != 2 or w.getframerate() != 24000:
-            raise ValueError(f"{path}: expected 24 kHz 16-bit mono")
+        if w.getnchannels() != 1 or w.getsampwidth() != 2 or w.getframerate() != ref.SAMPLE_RATE:
+            raise ValueError(f"{path}: expected {ref.SAMPLE_RATE} Hz 16-bit mono")
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32767.0
 
 
