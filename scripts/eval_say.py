@@ -90,8 +90,12 @@ def main() -> None:
     ap.add_argument("--package", help="(d)'s package (`say --package`; default: say's own default speech package)")
     ap.add_argument("--steps", type=int, help="(d)'s sampler steps (`say --steps`; default: the package's)")
     ap.add_argument("--speed", type=float, help="(d)'s speaking speed (`say --speed`; default: say's)")
+    ap.add_argument("--reference", help="(d)'s reference voice WAV (`say --reference`; needs --reference-text)")
+    ap.add_argument("--reference-text", help="what --reference says")
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
+    if (a.reference is None) != (a.reference_text is None):
+        raise SystemExit("eval_say: --reference and --reference-text go together")
     only = a.only.split(",")
     for c in only:
         if c not in CONDITIONS:
@@ -135,6 +139,8 @@ def main() -> None:
                     extra = ["--package", a.package] if cond == "model" and a.package else []
                     extra += ["--steps", str(a.steps)] if cond == "model" and a.steps else []
                     extra += ["--speed", str(a.speed)] if cond == "model" and a.speed else []
+                    if cond == "model" and a.reference:
+                        extra += ["--reference", a.reference, "--reference-text", a.reference_text]
                     run([jf, "say", text, "--engine", engine, "--out", str(wavs[cond]), "--threads", a.threads, *extra])
                     seconds[cond] += time.time() - t0
             line = [f"{i + 1:2d}/{len(sentences)}"]

@@ -193,6 +193,29 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     let e = rel_err(&read(&dump.join("expected.safetensors")), &read(&got), &["mel", "motion"]);
     assert!(e <= 1e-3, "jamflow sample vs reference on the trained package: rel err {e}");
 
+    // scripts/grow.py: a wider audio feed-forward and more text blocks that compute the same thing, so training
+    // goes on from the trained function (`train.py --init`); the Rust graph runs the grown config unchanged.
+    let grown = d.path().join("grown");
+    let args = [s(&pkg), "--out", s(&grown), "--audio-ff-mult", "4", "--text-conv-layers", "3"];
+    let out = py("grow.py", &args);
+    assert!(out.contains("same outputs"), "{out}");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(grown.join("model.json")).unwrap()).unwrap();
+    assert_eq!((cfg["audio_dit"]["ff_mult"].as_u64(), cfg["text"]["conv_layers"].as_u64()), (Some(4), Some(3)));
+    let got_grown = dump.join("got-grown.safetensors");
+    let request = dump.join("request.safetensors");
+    let sample_args = ["--steps", "2", "--schedule", "uniform", "--cfg", "2", "--out", s(&got_grown)];
+    jamflow_ok(&[&["sample", s(&grown), "--inputs", s(&request)][..], &sample_args].concat());
+    let e = rel_err(&read(&got), &read(&got_grown), &["mel", "motion"]);
+    assert!(e <= 1e-4, "the grown package samples differently from its original: rel err {e}");
+    let run5 = d.path().join("run5");
+    let args = ["--corpus", s(&corpus), "--out", s(&run5), "--init", s(&grown), "--init-step", "5"];
+    let out = py("train.py", &[&args[..], &["--steps", "6", "--batch", "2"]].concat());
+    assert!(out.contains("saved step 6"), "{out}");
+    let shrunk = d.path().join("shrunk");
+    let refused = py_fails("grow.py", &[s(&grown), "--out", s(&shrunk), "--audio-ff-mult", "2"]);
+    assert!(refused.contains("--audio-ff-mult 2: the package has ff_mult 4; only growing"), "{refused}");
+
     // Few-step distillation (2 -> 1 step, guidance baked): the student package runs one pass per step in Rust.
     let distill = |out: &Path, extra: &[&str]| {
         let mut args = vec!["--corpus", s(&corpus), "--teacher", s(&pkg), "--out", s(out)];
