@@ -15,15 +15,15 @@ dtype (f16 stays f16) and its vocabulary.
 """
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jamflow_ref as ref  # noqa: E402
+from train import write_package  # noqa: E402
 
 # The largest disagreement (relative to the output's RMS) a grown network may show against its original.
 TOLERANCE = 1e-4
@@ -100,10 +100,9 @@ def main() -> None:
     new_cfg = grown_config(cfg, a.audio_ff_mult, a.text_conv_layers)
     torch.manual_seed(a.seed)
     grown = ref.build(new_cfg)
-    sd = grow({k: v.float() for k, v in stored.items()}, grown)
-    # What the package will hold, rounded to its dtype, is what is checked.
-    sd = {k: v.to(dtype) for k, v in sd.items()}
-    grown.load_state_dict({k: v.float() for k, v in sd.items()})
+    sd = grow(stored, grown)
+    # What the package will hold, rounded to its dtype, is what is checked (and written).
+    grown.load_state_dict({k: v.to(dtype).float() for k, v in sd.items()})
     inputs = probe(cfg, len(vocab))
     t_list = ref.schedule("uniform", 2)
     want = ref.sample(original, cfg, inputs, t_list, cfg_strength=2.0)
@@ -116,11 +115,7 @@ def main() -> None:
     if worst > TOLERANCE:
         raise SystemExit(f"grow: the grown network computes something else ({worst:.2e} > {TOLERANCE:.0e}); "
                          "nothing written")
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "model.json").write_text(json.dumps(new_cfg, indent=2) + "\n")
-    save_file({k: v.contiguous() for k, v in sd.items()}, str(a.out / "model.safetensors"))
-    shutil.copyfile(a.package / cfg["text"].get("vocab_file", "vocab.txt"),
-                    a.out / cfg["text"].get("vocab_file", "vocab.txt"))
+    write_package(a.out, new_cfg, grown, vocab, dtype)
     n_old = sum(v.numel() for v in stored.values())
     n_new = sum(v.numel() for v in sd.values())
     print(f"grown: {n_old / 1e6:.2f} M -> {n_new / 1e6:.2f} M parameters, same outputs; written to {a.out}")
