@@ -93,6 +93,10 @@ def main() -> None:
         raise SystemExit("grow: nothing to grow: give --audio-ff-mult and/or --text-conv-layers")
     if a.out.resolve() == a.package.resolve():
         raise SystemExit(f"grow: --out {a.out} is the package itself; write the grown one elsewhere")
+    for name in ("model.json", "model.safetensors"):
+        if not (a.package / name).is_file():
+            raise SystemExit(f"grow: {a.package / name}: missing (expected a package: model.json, model.safetensors, "
+                             "vocab.txt)")
     cfg, original = ref.load_package(a.package)
     vocab = ref.read_vocab(a.package, cfg)
     stored = load_file(str(a.package / "model.safetensors"))

@@ -215,6 +215,8 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     let shrunk = d.path().join("shrunk");
     let refused = py_fails("grow.py", &[s(&grown), "--out", s(&shrunk), "--audio-ff-mult", "2"]);
     assert!(refused.contains("--audio-ff-mult 2: the package has ff_mult 4; only growing"), "{refused}");
+    let refused = py_fails("grow.py", &[s(&run5), "--out", s(&shrunk), "--text-conv-layers", "4"]);
+    assert!(refused.contains("model.json: missing (expected a package"), "{refused}");
 
     // Few-step distillation (2 -> 1 step, guidance baked): the student package runs one pass per step in Rust.
     let distill = |out: &Path, extra: &[&str]| {
