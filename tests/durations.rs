@@ -52,7 +52,7 @@ fn random_durations_package_says_and_dubs_with_lengths_from_the_durations() {
 
     let say = |text: &str, out: &Path, extra: &[&str]| {
         let mut args = vec!["say", text, "--engine", "model", "--package", s(&pkg_dir), "--steps", "2"];
-        args.extend_from_slice(&["--threads", "2", "--out", s(out)]);
+        args.extend_from_slice(&["--durations", "espeak", "--threads", "2", "--out", s(out)]);
         args.extend_from_slice(extra);
         jamflow_ok(&args);
         seconds(out)
@@ -199,7 +199,7 @@ fn train_py_writes_a_durations_package_that_speaks() {
     // The trained package speaks through the same request builder; the length follows the durations.
     let wav = d.path().join("t.wav");
     let args = ["say", "The moon was old.", "--engine", "model", "--package", s(&pkg_dir), "--steps", "2"];
-    jamflow_ok(&[&args[..], &["--threads", "2", "--out", s(&wav)]].concat());
+    jamflow_ok(&[&args[..], &["--durations", "espeak", "--threads", "2", "--out", s(&wav)]].concat());
     let want = expected_s(&pkg, "The moon was old.", 1.0);
     let got = seconds(&wav);
     assert!(close(got, want), "{got:.3} vs {want:.3} s");

@@ -116,6 +116,21 @@ fn piper_phone_timings_equal_the_corpus_timelines() {
     assert!(out.contains("phones ->"), "{out}");
 }
 
+/// The duration predictor alone (`PiperVoice::time_text`, the model engine's phone timer) times a text as the whole
+/// voice speaks it: without noise the same phones at the same times, and the length of its audio.
+#[test]
+fn the_duration_predictor_alone_times_text_as_the_voice_speaks_it() {
+    let Some(v) = voice() else { return };
+    let mut voice = PiperVoice::open(&v, &Default::default()).unwrap();
+    voice.scales = Scales { noise_scale: 0.0, noise_w: 0.0, ..voice.scales };
+    let text = "The quick brown fox. It jumps over the lazy dog!";
+    let (audio, spoken) = voice.speak_timed(text).unwrap();
+    let (timed, secs) = voice.time_text(text).unwrap().expect("the joe voice exposes its durations");
+    assert_eq!(timed, spoken.expect("and reports them when it speaks"));
+    let audio_s = audio.len() as f64 / voice.sample_rate() as f64;
+    assert!((secs - audio_s).abs() < 1e-9, "{secs} s timed, {audio_s} s spoken");
+}
+
 #[test]
 fn voice_audio_equals_piper_tts_without_noise() {
     let Some(v) = voice() else { return };
@@ -275,6 +290,45 @@ fn model_engine_and_dub_write_speech() {
     assert!((secs - frames as f64 / 25.0).abs() < 0.1, "{secs:.2} s of speech for {frames} motion frames");
     let e = jamflow_err(&["dub", "--motion", s(&clip), "--text", "x", "--out", s(&dub)]);
     assert!(e.contains("clip.wav"), "{e}");
+}
+
+/// `say --engine model` times its phonemes with the Piper voice's own durations by default (`--durations auto`,
+/// the installed joe voice; the speech package learnt that voice's rhythm), with espeak-ng's on `--durations espeak`.
+#[test]
+fn model_engine_takes_the_voices_durations() {
+    use jamflow::corpus::truth::Timeline;
+    let Some(v) = voice() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let text = "Open the window please.";
+    let names = |p: &[jamflow::model::alignment::TimedPhone]| p.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    let said = |durations: &str, tag: &str| {
+        let (wav, phones) = (d.path().join(format!("{tag}.wav")), d.path().join(format!("{tag}.json")));
+        let args = ["say", text, "--engine", "model", "--steps", "2", "--threads", "2", "--phones-out", s(&phones)];
+        jamflow_ok(&[&args[..], &["--durations", durations, "--out", s(&wav)]].concat());
+        let t = Timeline::parse(&std::fs::read_to_string(&phones).unwrap(), &phones).unwrap();
+        let w = jamflow::audio::wav::read(&wav).unwrap();
+        (t.phones, w.frames() as f64 / w.sample_rate as f64)
+    };
+    // The voice's phones (one per IPA letter, as eSpeak names) and about its length (its durations are drawn).
+    let mut voice = PiperVoice::open(&v, &Default::default()).unwrap();
+    let (audio, own) = voice.speak_with_phones(text).unwrap();
+    let own_s = audio.len() as f64 / voice.sample_rate() as f64;
+    let own = own.expect("the joe voice reports its durations");
+    for tag in ["auto", "voice"] {
+        let (phones, secs) = said(tag, tag);
+        assert_eq!(names(&phones), names(&own), "--durations {tag}: the voice's phones");
+        assert!((secs / own_s - 1.0).abs() < 0.25, "--durations {tag}: {secs:.2} s, the voice speaks {own_s:.2} s");
+    }
+    let (phones, _) = said("espeak", "espeak");
+    assert_ne!(names(&phones), names(&own), "espeak-ng's phones (its diphthongs whole)");
+    // A named voice that is missing; a voice with espeak-ng's durations: named errors.
+    let out = d.path().join("x.wav");
+    let missing = d.path().join("nobody.onnx");
+    let e = jamflow_err(&["say", text, "--engine", "model", "--voice", s(&missing), "--out", s(&out)]);
+    assert!(e.contains("nobody.onnx"), "{e}");
+    let e =
+        jamflow_err(&["say", text, "--engine", "model", "--durations", "espeak", "--voice", s(&v), "--out", s(&out)]);
+    assert!(e.contains("--voice") && e.contains("--durations espeak"), "{e}");
 }
 
 #[test]

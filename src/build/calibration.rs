@@ -157,7 +157,8 @@ pub fn wav_request(pkg: &Package, audio: &Path, text: &str, motion: Option<&Path
         let vocab = pkg.vocab.as_ref().ok_or_else(|| "the package has text but no vocab".to_string())?;
         // As the model engine builds it (filler characters, or a durations package's phonemes over the WAV).
         let frames = Length::Frames(req.mel_frames);
-        req.text = text_input(cfg, vocab, text, None, frames).map_err(|e| e.to_string())?.ids;
+        let timer = &mut crate::speech::text_input::EspeakTimer;
+        req.text = text_input(cfg, vocab, text, None, frames, timer).map_err(|e| e.to_string())?.ids;
     }
     if let (Some(path), Some(mc)) = (motion, &cfg.motion) {
         let t = read_safetensors(path).map_err(|e| e.to_string())?;

@@ -32,6 +32,7 @@ use crate::render::{check_layout, idle::IdleOptions, RenderError};
 use crate::runtime::{OrtBackend, OrtOptions, RuntimeError, Target};
 use crate::sampler::SamplerOptions;
 use crate::speech::piper::PiperVoice;
+use crate::speech::text_input::phone_timer;
 use crate::speech::{Lips, SpeechEngine};
 use crate::stream::source::{AudioKind, TestSource, TestSourceConfig, VideoKind};
 use crate::stream::{AvSource, Metrics, StreamConfig, StreamError, StreamHooks, Streamer};
@@ -323,6 +324,11 @@ fn text_mode(
                 .map_err(|e| ConfigError::Invalid { key: "speech.vocos".into(), message: format!("{choice}: {e}") })?;
             tracing::info!(vocoder = %choice, "text mode: the joint model speaks");
             speech_model.set_vocoder(vocoder);
+            if speech_model.reads_phones() {
+                let timer = phone_timer(cfg.speech.durations, cfg.speech.voice.as_deref(), &ort_options(cfg))
+                    .map_err(|e| ConfigError::Invalid { key: "speech.durations".into(), message: e.to_string() })?;
+                speech_model.set_timer(timer);
+            }
             Ok(Some(Box::new(speech_model)))
         }
     }

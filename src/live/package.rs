@@ -10,7 +10,7 @@ use crate::model::config::ModelConfig;
 use crate::model::vocab::Vocab;
 use crate::runtime::Backend;
 use crate::sampler::{self, Request, SamplerOptions};
-use crate::speech::text_input::{text_input, Length, Prompt};
+use crate::speech::text_input::{text_input, EspeakTimer, Length, PhoneTimer, Prompt};
 use crate::stream::StreamError;
 
 /// Audio -> motion and text -> speech + motion with a model package through the sampler (any [`Backend`]).
@@ -24,6 +24,8 @@ pub struct PackageModel {
     vocoder: Option<Vocoder>,
     /// Speaking speed of text mode (1 = normal; [`PackageModel::set_speed`]).
     speed: f64,
+    /// Where a `durations` package's phoneme durations come from (espeak-ng until [`PackageModel::set_timer`]).
+    timer: Box<dyn PhoneTimer>,
 }
 
 impl PackageModel {
@@ -38,7 +40,7 @@ impl PackageModel {
             return Err(StreamError::Config("the model package has no motion stream (audio-only F5 package?)".into()));
         }
         let mel = MelSpec::new(&cfg.audio).map_err(|e| StreamError::Config(e.to_string()))?;
-        Ok(Self { backend, cfg, opts, mel, vocab, vocoder: None, speed: 1.0 })
+        Ok(Self { backend, cfg, opts, mel, vocab, vocoder: None, speed: 1.0, timer: Box::new(EspeakTimer) })
     }
 
     /// The vocoder of text mode (Vocos where weights exist; Griffin-Lim otherwise, the default).
@@ -50,6 +52,11 @@ impl PackageModel {
     /// `filler` package's length estimate (checked when speaking: [`crate::speech::text_input::SPEED_RANGE`]).
     pub fn set_speed(&mut self, speed: f64) {
         self.speed = speed;
+    }
+
+    /// Where text mode's phoneme durations come from (a `durations` package; `speech::text_input::phone_timer`).
+    pub fn set_timer(&mut self, timer: Box<dyn PhoneTimer>) {
+        self.timer = timer;
     }
 
     /// Sampler steps from now on (e.g. [`crate::speech::PHONE_LIPS_STEPS`] for lips read from phones).
@@ -185,7 +192,7 @@ impl PackageModel {
         let ref_frames = ref_mel.map_or(0, |m| m.frames);
         let prompt = reference.map(|(mel, text)| Prompt { text, frames: mel.frames });
         // Filler characters or per-frame phonemes, by the package's text.alignment; the generated length with it.
-        let input = text_input(&self.cfg, vocab, text, prompt, Length::Speed(self.speed))
+        let input = text_input(&self.cfg, vocab, text, prompt, Length::Speed(self.speed), self.timer.as_mut())
             .map_err(|e| StreamError::Source(e.to_string()))?;
         let gen = input.gen_frames;
         let empty = Vec::new();

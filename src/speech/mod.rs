@@ -34,6 +34,13 @@ pub trait Speaker: Send {
     fn speak_with_phones(&mut self, text: &str) -> Result<(Vec<f32>, Option<Vec<TimedPhone>>), SpeechError> {
         Ok((self.speak(text)?, None))
     }
+    /// Where each phone of `text` would lie (eSpeak names, seconds) and how long that speech is, without the audio
+    /// where the voice can tell (a Piper voice: its duration predictor alone); by default from
+    /// [`Speaker::speak_with_phones`]. `None` when the voice cannot tell.
+    fn time_text(&mut self, text: &str) -> Result<Option<(Vec<TimedPhone>, f64)>, SpeechError> {
+        let (audio, phones) = self.speak_with_phones(text)?;
+        Ok(phones.map(|p| (p, audio.len() as f64 / self.sample_rate() as f64)))
+    }
 }
 
 /// Where the mouth motion of a voice's speech (`--engine piper`) comes from (`[speech] lips`, `jamflow say --lips`).
@@ -64,6 +71,37 @@ impl Lips {
 }
 
 impl std::fmt::Display for Lips {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where the model engine's phoneme durations come from (`[speech] durations`, `jamflow say --durations`), for a
+/// `durations` package ([`text_input::phone_timer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durations {
+    /// The Piper voice's (the configured one, else the installed one) where one is found and reports its
+    /// durations; espeak-ng's otherwise.
+    #[default]
+    Auto,
+    /// espeak-ng's, at its default rate.
+    Espeak,
+    /// The Piper voice's own: it speaks the text and reports where each phone lies; an error without one.
+    Voice,
+}
+
+impl Durations {
+    pub fn name(self) -> &'static str {
+        match self {
+            Durations::Auto => "auto",
+            Durations::Espeak => "espeak",
+            Durations::Voice => "voice",
+        }
+    }
+}
+
+impl std::fmt::Display for Durations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
@@ -155,6 +193,9 @@ mod tests {
             assert_eq!(json, format!("\"{e}\""));
         }
         assert!("espeak".parse::<SpeechEngine>().is_err());
+        for d in [Durations::Auto, Durations::Espeak, Durations::Voice] {
+            assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{d}\""));
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::phonemize::{phonemes_to_ids, PhonemeIdMap, Phonemizer, SentenceIds};
-use super::timing::{phone_times, with_durations_output};
+use super::timing::{durations_only, espeak_names, phone_times, with_durations_output};
 use super::{check_text, Speaker, SpeechError};
 use crate::model::alignment::TimedPhone;
 use crate::runtime::{Backend, HostTensor, NamedTensors, OrtBackend, OrtOptions};
@@ -185,6 +185,10 @@ pub struct PiperVoice {
     phonemizer: Phonemizer,
     /// Synthesis settings (from the voice config; change for tests or another speed).
     pub scales: Scales,
+    /// The voice file and session options, for the duration predictor's own session ([`PiperVoice::time_text`]).
+    source: (PathBuf, OrtOptions),
+    /// That session (opened at first use) and its output's name.
+    predictor: Option<(OrtBackend, String)>,
 }
 
 impl PiperVoice {
@@ -218,11 +222,17 @@ impl PiperVoice {
             vowel_clusters: config.vowel_clusters.clone(),
         };
         let scales = config.inference.unwrap_or_default();
-        Ok(Self { backend, durations, config, phonemizer, scales })
+        let source = (onnx.to_path_buf(), opts.clone());
+        Ok(Self { backend, durations, config, phonemizer, scales, source, predictor: None })
     }
 
     pub fn config(&self) -> &VoiceConfig {
         &self.config
+    }
+
+    /// Whether the voice reports where each phone of its speech lies ([`Speaker::speak_with_phones`]).
+    pub fn reports_phones(&self) -> bool {
+        self.durations.is_some()
     }
 
     pub fn phonemizer(&self) -> &Phonemizer {
@@ -246,8 +256,8 @@ impl PiperVoice {
         Ok((all, missing))
     }
 
-    /// The model's raw audio for one id sequence (not normalized), with each id's samples where the voice has them.
-    pub fn synthesize_ids(&mut self, ids: &[i64]) -> Result<Synthesis, SpeechError> {
+    /// The graph inputs of one id sequence.
+    fn inputs(&self, ids: &[i64]) -> NamedTensors {
         let n = ids.len();
         let s = self.scales;
         let mut inputs = NamedTensors::new();
@@ -257,24 +267,75 @@ impl PiperVoice {
         if self.config.num_speakers > 1 {
             inputs.insert(names::SPEAKER.into(), HostTensor::i64(vec![1], vec![self.config.default_speaker_id]));
         }
+        inputs
+    }
+
+    /// Samples of each id from a durations tensor (`[1, 1, N]` frames of `hop_length` samples).
+    fn id_samples(&self, t: HostTensor, n: usize) -> Option<Vec<u64>> {
+        let hop = self.config.hop_length;
+        t.as_f32()
+            .map(|f| f.iter().map(|&w| w.max(0.0).round() as u64 * hop).collect::<Vec<_>>())
+            .filter(|v| v.len() == n)
+    }
+
+    /// The model's raw audio for one id sequence (not normalized), with each id's samples where the voice has them.
+    pub fn synthesize_ids(&mut self, ids: &[i64]) -> Result<Synthesis, SpeechError> {
+        let n = ids.len();
+        let inputs = self.inputs(ids);
         let mut out = self.backend.run(&inputs)?;
         let audio = out
             .remove(names::OUTPUT)
             .and_then(|t| t.as_f32().map(<[f32]>::to_vec))
             .ok_or_else(|| SpeechError::Voice(format!("the model has no f32 output `{}`", names::OUTPUT)))?;
-        let hop = self.config.hop_length;
-        let id_samples = self
-            .durations
-            .as_ref()
-            .and_then(|name| out.remove(name))
-            .and_then(|t| t.as_f32().map(|f| f.iter().map(|&w| w.max(0.0).round() as u64 * hop).collect::<Vec<_>>()))
-            .filter(|v| v.len() == n); // [1, 1, N] frames per id
+        let id_samples = self.durations.as_ref().and_then(|name| out.remove(name)).and_then(|t| self.id_samples(t, n));
         Ok(Synthesis { audio, id_samples })
     }
 
-    /// [`Speaker::speak`] with where each phone lies in the audio (IPA names, [`super::timing`]), when the voice
-    /// exposes its durations (`None` otherwise).
-    pub fn speak_timed(&mut self, text: &str) -> Result<(Vec<f32>, Option<Vec<TimedPhone>>), SpeechError> {
+    /// Where each phone of `text` would lie were the voice to speak it (IPA names, [`super::timing`]) and how long
+    /// that speech is (seconds), from its duration predictor alone ([`durations_only`], a second session opened at
+    /// first use): no audio is made. `None` when the voice does not expose its durations. The predictor draws its
+    /// own noise (`noise_w`), so the times are those of a run of the voice, not of any one run.
+    pub fn time_text(&mut self, text: &str) -> Result<Option<(Vec<TimedPhone>, f64)>, SpeechError> {
+        if self.durations.is_none() {
+            return Ok(None);
+        }
+        let sentences = self.sentences(text)?;
+        self.open_predictor()?;
+        let rate = self.config.audio.sample_rate;
+        let (mut phones, mut samples) = (Vec::new(), 0u64);
+        for s in sentences {
+            let inputs = self.inputs(&s.ids);
+            let (backend, name) = self.predictor.as_mut().expect("opened above");
+            let t = backend.run(&inputs)?.remove(name.as_str());
+            let Some(n) = t.and_then(|t| self.id_samples(t, s.ids.len())) else {
+                return Ok(None);
+            };
+            let at = samples as f64 / rate as f64;
+            let shift = |t: TimedPhone| TimedPhone { start: t.start + at, end: t.end + at, ..t };
+            phones.extend(phone_times(&s.groups, &n, rate).into_iter().map(shift));
+            samples += n.iter().sum::<u64>();
+        }
+        Ok(Some((phones, samples as f64 / rate as f64)))
+    }
+
+    /// Open the duration predictor's session now ([`PiperVoice::time_text`] opens it at first use otherwise, a
+    /// cost a first request should not pay); nothing to do for a voice that does not expose its durations.
+    pub fn open_predictor(&mut self) -> Result<(), SpeechError> {
+        if self.durations.is_none() || self.predictor.is_some() {
+            return Ok(());
+        }
+        let (path, opts) = &self.source;
+        let bad = |msg: String| SpeechError::VoiceFile { path: path.clone(), msg };
+        let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let (model, name) = durations_only(&bytes)?;
+        let backend = OrtBackend::from_bytes(&model, opts)
+            .map_err(|e| bad(format!("its duration predictor does not load: {e}")))?;
+        self.predictor = Some((backend, name));
+        Ok(())
+    }
+
+    /// The id sequences of `text`'s sentences (phonemes the voice has no ids for dropped, with a warning).
+    fn sentences(&self, text: &str) -> Result<Vec<SentenceIds>, SpeechError> {
         check_text(text)?;
         let (sentences, missing) = self.ids(text)?;
         if !missing.is_empty() {
@@ -283,6 +344,13 @@ impl PiperVoice {
         if sentences.is_empty() {
             return Err(SpeechError::Unsayable(text.chars().filter(|c| !c.is_whitespace()).collect()));
         }
+        Ok(sentences)
+    }
+
+    /// [`Speaker::speak`] with where each phone lies in the audio (IPA names, [`super::timing`]), when the voice
+    /// exposes its durations (`None` otherwise).
+    pub fn speak_timed(&mut self, text: &str) -> Result<(Vec<f32>, Option<Vec<TimedPhone>>), SpeechError> {
+        let sentences = self.sentences(text)?;
         let rate = self.config.audio.sample_rate;
         let mut audio = Vec::new();
         let mut phones = Some(Vec::new());
@@ -325,7 +393,11 @@ impl Speaker for PiperVoice {
 
     fn speak_with_phones(&mut self, text: &str) -> Result<(Vec<f32>, Option<Vec<TimedPhone>>), SpeechError> {
         let (audio, phones) = self.speak_timed(text)?;
-        Ok((audio, phones.map(super::timing::espeak_names)))
+        Ok((audio, phones.map(espeak_names)))
+    }
+
+    fn time_text(&mut self, text: &str) -> Result<Option<(Vec<TimedPhone>, f64)>, SpeechError> {
+        Ok(PiperVoice::time_text(self, text)?.map(|(phones, secs)| (espeak_names(phones), secs)))
     }
 }
 

@@ -8,7 +8,13 @@
 //!   speed), or are scaled to a given length (dubbing). A reference voice's frames get its transcript's phonemes,
 //!   their espeak-ng durations stretched to the reference's real length; its tempo carries over to the new text.
 //!
+//! A `durations` package's phoneme durations come from a [`PhoneTimer`]: espeak-ng's ([`EspeakTimer`]), or a voice's
+//! own ([`VoiceTimer`]: a Piper voice reports where each phone of its speech lies); [`phone_timer`] picks one by
+//! [`Durations`].
+//!
 //! `live::PackageModel` (`say --engine model`, `/say`) and `jamflow dub` build their requests here.
+
+use std::path::Path;
 
 use crate::audio::espeak::{self, VoiceSettings};
 use crate::model::alignment::{frames_for_seconds, scale_timeline, TextAlignment, TimedPhone, PAUSE};
@@ -16,7 +22,9 @@ use crate::model::config::ModelConfig;
 use crate::model::vocab::Vocab;
 use crate::sampler::estimate_frames;
 
-use super::SpeechError;
+use super::piper::{default_voice, PiperVoice};
+use super::{Durations, Speaker, SpeechError};
+use crate::runtime::OrtOptions;
 
 /// Speaking rate that sizes generated speech of a `filler` package without a reference voice (the corpus'
 /// espeak-ng voices speak 140-200 words/min, about 14 characters per second).
@@ -80,13 +88,94 @@ pub fn espeak_timeline(text: &str) -> Result<Timeline, SpeechError> {
     Ok(Timeline { phones, seconds: speech.seconds() })
 }
 
-/// The request's text ids and generated length for `text` (after `prompt`), by the package's alignment.
+/// Where a `durations` package's phoneme durations come from.
+pub trait PhoneTimer: Send {
+    /// The phones of `text` (eSpeak names, seconds) and the length of the speech they time.
+    fn timeline(&mut self, text: &str) -> Result<Timeline, SpeechError>;
+}
+
+/// espeak-ng's durations at its default rate ([`espeak_timeline`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EspeakTimer;
+
+impl PhoneTimer for EspeakTimer {
+    fn timeline(&mut self, text: &str) -> Result<Timeline, SpeechError> {
+        espeak_timeline(text)
+    }
+}
+
+/// A voice's own durations: where each phone of the text would lie were the voice to speak it
+/// ([`Speaker::time_text`]: a Piper voice runs its duration predictor alone, no audio is made). A package trained on that voice's corpus learnt its
+/// rhythm, which espeak-ng's durations are not (docs/speech.md "Durations").
+pub struct VoiceTimer {
+    voice: Box<dyn Speaker>,
+}
+
+impl VoiceTimer {
+    pub fn new(voice: Box<dyn Speaker>) -> Self {
+        Self { voice }
+    }
+}
+
+impl PhoneTimer for VoiceTimer {
+    fn timeline(&mut self, text: &str) -> Result<Timeline, SpeechError> {
+        let (phones, seconds) = self.voice.time_text(text)?.ok_or_else(|| {
+            SpeechError::Voice("the voice reports no phoneme durations; time the text with espeak-ng instead".into())
+        })?;
+        if !phones.iter().any(|p| !p.name.starts_with(PAUSE)) {
+            return Err(SpeechError::Unsayable(text.to_string()));
+        }
+        Ok(Timeline { phones, seconds })
+    }
+}
+
+/// The [`PhoneTimer`] of `durations`. The voice is `voice` (a Piper `VOICE.onnx`), else the installed one; one that
+/// is named or installed but cannot be opened is an error. [`Durations::Voice`] needs a voice that reports its
+/// durations; [`Durations::Auto`] takes espeak-ng's where there is none or it reports none.
+pub fn phone_timer(
+    durations: Durations,
+    voice: Option<&Path>,
+    ort: &OrtOptions,
+) -> Result<Box<dyn PhoneTimer>, SpeechError> {
+    let path = voice.map(Path::to_path_buf).or_else(default_voice);
+    match (durations, path) {
+        (Durations::Espeak, _) => Ok(Box::new(EspeakTimer)),
+        (Durations::Voice, None) => Err(SpeechError::Voice(
+            "durations = voice needs a Piper voice (VOICE.onnx with VOICE.onnx.json beside it); none is given and \
+             none is installed"
+                .into(),
+        )),
+        (Durations::Auto, None) => {
+            tracing::info!("no Piper voice installed: phoneme durations from espeak-ng");
+            Ok(Box::new(EspeakTimer))
+        }
+        (_, Some(path)) => {
+            let mut v = PiperVoice::open(&path, ort)?;
+            if v.reports_phones() {
+                v.open_predictor()?;
+                tracing::info!(voice = %path.display(), "phoneme durations from the voice");
+                return Ok(Box::new(VoiceTimer::new(Box::new(v))));
+            }
+            let msg = "the voice's graph does not expose its phoneme durations (no single Ceil node, which Piper's \
+                       VITS exports have)";
+            if durations == Durations::Voice {
+                return Err(SpeechError::VoiceFile { path, msg: msg.into() });
+            }
+            tracing::warn!(voice = %path.display(), "{msg}: phoneme durations from espeak-ng");
+            Ok(Box::new(EspeakTimer))
+        }
+    }
+}
+
+/// The request's text ids and generated length for `text` (after `prompt`), by the package's alignment; a
+/// `durations` package's phonemes timed by `timer`.
 pub fn text_input(
     cfg: &ModelConfig,
     vocab: &Vocab,
     text: &str,
     prompt: Option<Prompt>,
     length: Length,
+    timer: &mut dyn PhoneTimer,
 ) -> Result<TextInput, SpeechError> {
     let tc = cfg.text.as_ref().ok_or_else(|| SpeechError::Invalid("the package has no text input".into()))?;
     if let Length::Speed(s) = length {
@@ -118,9 +207,9 @@ pub fn text_input(
             Ok(TextInput { ids, gen_frames, phones: Vec::new() })
         }
         TextAlignment::Durations => {
-            let gen = espeak_timeline(text)?;
+            let gen = timer.timeline(text)?;
             let reference = match prompt {
-                Some(p) => Some((espeak_timeline(p.text)?, p.frames)),
+                Some(p) => Some((timer.timeline(p.text)?, p.frames)),
                 None => None,
             };
             durations_input(vocab, rate, tc.max_len, &gen, reference.as_ref().map(|(t, f)| (t, *f)), length)
@@ -235,39 +324,100 @@ mod tests {
     fn filler_packages_keep_their_character_ids() {
         let (_d, v) = Vocab::for_test(&[" ", "a", "b"]);
         let mut cfg = crate::model::random::Preset::SmallMmdit.config();
-        let x = text_input(&cfg, &v, "ab", None, Length::Speed(1.0)).unwrap();
+        let x = text_input(&cfg, &v, "ab", None, Length::Speed(1.0), &mut EspeakTimer).unwrap();
         assert_eq!(x.ids, [1, 2]);
         assert_eq!(x.gen_frames, (MIN_FILLER_S * cfg.audio.mel_rate()) as usize);
         let p = Prompt { text: "ba", frames: 100 };
-        let x = text_input(&cfg, &v, "ab ab", Some(p), Length::Speed(1.0)).unwrap();
+        let x = text_input(&cfg, &v, "ab ab", Some(p), Length::Speed(1.0), &mut EspeakTimer).unwrap();
         assert_eq!(x.ids, [2, 1, 0, 1, 2, 0, 1, 2]);
         assert_eq!(x.gen_frames, 250, "the reference's 50 frames per byte");
-        let x = text_input(&cfg, &v, "ab", None, Length::Frames(7)).unwrap();
+        let x = text_input(&cfg, &v, "ab", None, Length::Frames(7), &mut EspeakTimer).unwrap();
         assert_eq!(x.gen_frames, 7);
-        let e = text_input(&cfg, &v, "ab", None, Length::Speed(0.0)).unwrap_err().to_string();
+        let e = text_input(&cfg, &v, "ab", None, Length::Speed(0.0), &mut EspeakTimer).unwrap_err().to_string();
         assert!(e.contains("speed"), "{e}");
         cfg.text = None;
-        assert!(text_input(&cfg, &v, "ab", None, Length::Speed(1.0)).is_err());
+        assert!(text_input(&cfg, &v, "ab", None, Length::Speed(1.0), &mut EspeakTimer).is_err());
+    }
+
+    /// A voice that says every text in `seconds` and reports `phones` (or none).
+    struct FakeVoice {
+        phones: Option<Vec<TimedPhone>>,
+        seconds: f64,
+    }
+
+    impl Speaker for FakeVoice {
+        fn sample_rate(&self) -> u32 {
+            1000
+        }
+        fn speak(&mut self, _text: &str) -> Result<Vec<f32>, SpeechError> {
+            Ok(vec![0.0; (self.seconds * 1000.0) as usize])
+        }
+        fn speak_with_phones(&mut self, text: &str) -> Result<(Vec<f32>, Option<Vec<TimedPhone>>), SpeechError> {
+            Ok((self.speak(text)?, self.phones.clone()))
+        }
+    }
+
+    fn durations_config(v: &Vocab) -> ModelConfig {
+        let mut cfg = crate::model::random::Preset::SmallMmdit.config();
+        let tc = cfg.text.as_mut().unwrap();
+        tc.alignment = TextAlignment::Durations;
+        tc.vocab_size = v.len();
+        cfg
+    }
+
+    #[test]
+    fn a_voice_times_the_text_with_its_own_durations() {
+        let (_d, v) = Vocab::for_test(&["_", "h", "aI"]);
+        let cfg = durations_config(&v);
+        let rate = cfg.audio.mel_rate();
+        let t = timeline(&[("_", 0.1), ("h", 0.2), ("aI", 0.6), ("_", 0.1)]);
+        let mut voice = VoiceTimer::new(Box::new(FakeVoice { phones: Some(t.phones.clone()), seconds: 1.2 }));
+        let x = text_input(&cfg, &v, "hi", None, Length::Speed(1.0), &mut voice).unwrap();
+        // The length is the voice's audio (1.2 s, its trailing silence included), the phones where it put them.
+        assert_eq!(x.gen_frames, frames_for_seconds(1.2, rate));
+        assert_eq!(x.phones, t.phones);
+        let count = |id| x.ids.iter().filter(|&&i| i == id).count();
+        assert_eq!((count(1), count(2)), (frames_for_seconds(0.2, rate), frames_for_seconds(0.6, rate)));
+        let fast = text_input(&cfg, &v, "hi", None, Length::Speed(2.0), &mut voice).unwrap();
+        assert_eq!(fast.gen_frames, frames_for_seconds(0.6, rate));
+        // A voice that reports no durations, or only pauses: named errors, not espeak-ng's durations in disguise.
+        let mut mute = VoiceTimer::new(Box::new(FakeVoice { phones: None, seconds: 1.0 }));
+        let e = text_input(&cfg, &v, "hi", None, Length::Speed(1.0), &mut mute).unwrap_err().to_string();
+        assert!(e.contains("reports no phoneme durations"), "{e}");
+        let pauses = timeline(&[("_", 0.5)]).phones;
+        let mut silent = VoiceTimer::new(Box::new(FakeVoice { phones: Some(pauses), seconds: 0.5 }));
+        let e = text_input(&cfg, &v, "...", None, Length::Speed(1.0), &mut silent).unwrap_err();
+        assert!(matches!(e, SpeechError::Unsayable(_)), "{e}");
+    }
+
+    #[test]
+    fn the_timer_is_chosen_by_durations() {
+        let ort = OrtOptions::default();
+        let d = tempfile::tempdir().unwrap();
+        let missing = d.path().join("nobody.onnx");
+        // espeak-ng needs no voice; a named voice that is not there is an error for voice and auto alike.
+        assert!(phone_timer(Durations::Espeak, Some(&missing), &ort).is_ok());
+        for dur in [Durations::Voice, Durations::Auto] {
+            let e = phone_timer(dur, Some(&missing), &ort).err().expect("a missing voice is refused").to_string();
+            assert!(e.contains("nobody.onnx"), "{e}");
+        }
     }
 
     #[test]
     fn espeak_times_real_text() {
         let (_d, v) = Vocab::for_test(crate::corpus::phones::ESPEAK_ENGLISH);
-        let mut cfg = crate::model::random::Preset::SmallMmdit.config();
-        let tc = cfg.text.as_mut().unwrap();
-        tc.alignment = TextAlignment::Durations;
-        tc.vocab_size = v.len();
-        let x = text_input(&cfg, &v, "Hello there.", None, Length::Speed(1.0)).unwrap();
+        let cfg = durations_config(&v);
+        let x = text_input(&cfg, &v, "Hello there.", None, Length::Speed(1.0), &mut EspeakTimer).unwrap();
         let secs = x.gen_frames as f64 / cfg.audio.mel_rate();
         assert!((0.4..3.0).contains(&secs), "{secs} s");
         assert_eq!(x.ids.len(), x.gen_frames);
         let distinct: std::collections::BTreeSet<_> = x.ids.iter().collect();
         assert!(distinct.len() >= 5, "{distinct:?}");
-        let slow = text_input(&cfg, &v, "Hello there.", None, Length::Speed(0.5)).unwrap();
+        let slow = text_input(&cfg, &v, "Hello there.", None, Length::Speed(0.5), &mut EspeakTimer).unwrap();
         // (espeak-ng's durations vary a few percent with what it spoke before: espeak_timeline)
         let ratio = slow.gen_frames as f64 / x.gen_frames as f64;
         assert!((1.8..2.2).contains(&ratio), "{} vs {}", slow.gen_frames, x.gen_frames);
-        let e = text_input(&cfg, &v, "...", None, Length::Speed(1.0)).unwrap_err();
+        let e = text_input(&cfg, &v, "...", None, Length::Speed(1.0), &mut EspeakTimer).unwrap_err();
         assert!(matches!(e, SpeechError::Unsayable(_)), "{e}");
     }
 }

@@ -33,9 +33,49 @@ fn is_pause(name: &str) -> bool {
 /// `model` (ONNX bytes) with the tensor of its one `Ceil` node also a graph output; returns the new model and the
 /// tensor's name. Errors when the graph has no `Ceil` node or several (not a Piper VITS export we know).
 pub fn with_durations_output(model: &[u8]) -> Result<(Vec<u8>, String), SpeechError> {
+    let (mut m, name) = parse_with_durations(model)?;
+    let g = m.graph.as_mut().expect("checked by parse_with_durations");
+    if !g.output.iter().any(|o| o.name == name) {
+        g.output.push(value_info_untyped_shape(&name, DataType::FLOAT as i32));
+    }
+    let bytes = onnx::to_bytes(&m).map_err(|e| SpeechError::Voice(e.to_string()))?;
+    Ok((bytes, name))
+}
+
+/// `model` cut down to its duration predictor: the `Ceil` tensor its only output, and only the nodes and
+/// initializers that tensor needs (no decoder: the phones' times without the audio, at a fraction of the cost).
+/// Returns the new model and the tensor's name; errors as [`with_durations_output`].
+pub fn durations_only(model: &[u8]) -> Result<(Vec<u8>, String), SpeechError> {
+    let (mut m, name) = parse_with_durations(model)?;
+    let g = m.graph.as_mut().expect("checked by parse_with_durations");
+    // Walk back from the durations: a node is kept when it makes a tensor a kept node reads (names read inside a
+    // subgraph of a kept node count as read by it).
+    let mut needed = std::collections::HashSet::from([name.clone()]);
+    let mut keep = vec![false; g.node.len()];
+    for (i, node) in g.node.iter().enumerate().rev() {
+        if node.output.iter().any(|o| needed.contains(o)) {
+            keep[i] = true;
+            needed.extend(node.input.iter().cloned());
+            for a in &node.attribute {
+                for sub in a.g.iter().chain(a.graphs.iter()) {
+                    needed.extend(sub.node.iter().flat_map(|n| n.input.iter().cloned()));
+                }
+            }
+        }
+    }
+    let mut i = 0;
+    g.node.retain(|_| (keep[i], i += 1).0);
+    g.initializer.retain(|t| needed.contains(&t.name));
+    g.output = vec![value_info_untyped_shape(&name, DataType::FLOAT as i32)];
+    let bytes = onnx::to_bytes(&m).map_err(|e| SpeechError::Voice(e.to_string()))?;
+    Ok((bytes, name))
+}
+
+/// The parsed model and the name of its one `Ceil` node's output.
+fn parse_with_durations(model: &[u8]) -> Result<(onnx_protobuf::ModelProto, String), SpeechError> {
     let bad = |msg: String| SpeechError::Voice(msg);
-    let mut m = onnx::from_bytes(model).map_err(|e| bad(e.to_string()))?;
-    let g = m.graph.as_mut().ok_or_else(|| bad("the ONNX model has no graph".into()))?;
+    let m = onnx::from_bytes(model).map_err(|e| bad(e.to_string()))?;
+    let g = m.graph.as_ref().ok_or_else(|| bad("the ONNX model has no graph".into()))?;
     let ceil: Vec<String> = g.node.iter().filter(|n| n.op_type == "Ceil").flat_map(|n| n.output.clone()).collect();
     let name = match ceil.as_slice() {
         [one] => one.clone(),
@@ -48,11 +88,7 @@ pub fn with_durations_output(model: &[u8]) -> Result<(Vec<u8>, String), SpeechEr
             )))
         }
     };
-    if !g.output.iter().any(|o| o.name == name) {
-        g.output.push(value_info_untyped_shape(&name, DataType::FLOAT as i32));
-    }
-    let bytes = onnx::to_bytes(&m).map_err(|e| bad(e.to_string()))?;
-    Ok((bytes, name))
+    Ok((m, name))
 }
 
 /// A Piper timeline ([`phone_times`], IPA) in eSpeak names, through the corpus's IPA table (the names of a
@@ -128,6 +164,24 @@ mod tests {
         assert!(e.contains("2 Ceil nodes"), "{e}");
         let e = with_durations_output(b"not onnx at all").unwrap_err().to_string();
         assert!(e.contains("ONNX"), "{e}");
+    }
+
+    #[test]
+    fn durations_only_keeps_what_the_durations_need() {
+        // t0 -Exp-> t1 -Ceil-> t2 -Relu-> t3, and a branch t0 -Sin-> t4 the durations do not read
+        let mut m = onnx::from_bytes(&graph(&["Exp", "Ceil", "Relu"])).unwrap();
+        let mut side = NodeProto::new();
+        side.op_type = "Sin".into();
+        side.input = vec!["t0".into()];
+        side.output = vec!["t4".into()];
+        m.graph.as_mut().unwrap().node.push(side);
+        let (bytes, name) = durations_only(&m.write_to_bytes().unwrap()).unwrap();
+        let g = onnx::from_bytes(&bytes).unwrap().graph.unwrap();
+        assert_eq!(name, "t2");
+        assert_eq!(g.node.iter().map(|n| n.op_type.as_str()).collect::<Vec<_>>(), ["Exp", "Ceil"]);
+        assert_eq!(g.output.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["t2"]);
+        let e = durations_only(&graph(&["Exp"])).unwrap_err().to_string();
+        assert!(e.contains("no Ceil"), "{e}");
     }
 
     #[test]

@@ -26,9 +26,9 @@ use jamflow::runtime::tensors::read_safetensors;
 use jamflow::runtime::OrtOptions;
 use jamflow::sampler::{self, Request, SamplerOptions};
 use jamflow::speech::piper::{default_voice, PiperVoice, DEFAULT_VOICE};
-use jamflow::speech::text_input::{text_input, Length, SPEED_RANGE};
+use jamflow::speech::text_input::{phone_timer, text_input, EspeakTimer, Length, SPEED_RANGE};
 use jamflow::speech::timing::espeak_names;
-use jamflow::speech::{check_text, Lips, Speaker, SpeechEngine, MAX_REFERENCE_S, PHONE_LIPS_STEPS};
+use jamflow::speech::{check_text, Durations, Lips, Speaker, SpeechEngine, MAX_REFERENCE_S, PHONE_LIPS_STEPS};
 use jamflow::stream::Rates;
 
 use super::animate::{self, AnimateArgs};
@@ -45,8 +45,14 @@ pub struct SayArgs {
     #[arg(long, value_enum, default_value_t = SpeechEngine::Piper)]
     engine: SpeechEngine,
     /// Piper voice (MODEL.onnx, MODEL.onnx.json beside it); default: the joe voice scripts/setup.sh installs.
+    /// `--engine model`: the voice whose phoneme durations time the text (`--durations`).
     #[arg(long)]
     voice: Option<PathBuf>,
+    /// `--engine model` with a `durations` package: where the phonemes' durations come from. `auto`: the Piper
+    /// voice's own (`--voice`, else the installed one; the speech package learnt the joe voice's rhythm) where one is
+    /// found, else espeak-ng's; `voice`: the voice's, an error without one; `espeak`: espeak-ng's.
+    #[arg(long, value_enum, default_value_t = Durations::Auto)]
+    durations: Durations,
     /// `--engine model`: a reference voice (WAV, at most 15 s) and its transcript (F5-style voice prompt).
     #[arg(long, requires = "reference_text")]
     reference: Option<PathBuf>,
@@ -333,8 +339,10 @@ fn package_model(
 }
 
 fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
-    if a.voice.is_some() {
-        bail!("--voice names a Piper voice; it applies to --engine piper");
+    if a.voice.is_some() && a.durations == Durations::Espeak {
+        bail!(
+            "--voice names a Piper voice: with --engine model it times the text, which --durations espeak does not use"
+        );
     }
     if !SPEED_RANGE.contains(&a.speed) {
         bail!("--speed {}: expected {}..={}", a.speed, SPEED_RANGE.start(), SPEED_RANGE.end());
@@ -361,6 +369,9 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
         _ => None,
     };
     model.set_speed(a.speed);
+    if pkg.config.text.as_ref().is_some_and(|t| !t.alignment.is_filler()) {
+        model.set_timer(phone_timer(a.durations, a.voice.as_deref(), &ort_options(&a.rt)?)?);
+    }
     let speech = speak_all(&mut model, &SayRequest { text: a.text.clone(), reference }, rate)?;
     let secs = speech.audio.len() as f64 / rate as f64;
     let layout = pkg.config.motion.as_ref().map(|m| m.layout.clone()).context("the package has no motion")?;
@@ -416,7 +427,7 @@ pub fn dub(a: &DubArgs) -> Result<()> {
         mel_frames -= 1;
     }
     // The words over exactly those frames (a `durations` package: the phonemes stretched to the motion's length).
-    let input = text_input(&cfg, vocab, &a.text, None, Length::Frames(mel_frames))?;
+    let input = text_input(&cfg, vocab, &a.text, None, Length::Frames(mel_frames), &mut EspeakTimer)?;
     let req = Request::motion_to_speech(&cfg, data, input.ids, mel_frames);
     let mut backend = super::backend(&mut pkg, &(a.rt.clone(), Precision::Fp32))?;
     let mut opts = SamplerOptions::from_config(&cfg, a.seed);

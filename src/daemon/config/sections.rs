@@ -8,7 +8,7 @@ use super::{invalid, ConfigError};
 use crate::compile::Precision;
 use crate::live::HistoryMotion;
 use crate::runtime::Target;
-use crate::speech::{Lips, SpeechEngine};
+use crate::speech::{Durations, Lips, SpeechEngine};
 use crate::stream::VideoEncoder;
 
 /// Where the audio comes from.
@@ -368,6 +368,9 @@ pub struct SpeechConfig {
     /// Vocos weights for the `model` engine (a directory converted as docs/audio.md says); default: the speech
     /// package's `vocos/` when it has one, else Griffin-Lim.
     pub vocos: Option<PathBuf>,
+    /// The `model` engine's phoneme durations (a `durations` package): `auto` (the Piper voice's own, `voice` or
+    /// the installed one, where one is found; else espeak-ng's), `voice` (an error without one) or `espeak`.
+    pub durations: Durations,
 }
 
 impl Default for SpeechConfig {
@@ -378,6 +381,7 @@ impl Default for SpeechConfig {
             lips: Lips::default(),
             lips_steps: crate::speech::PHONE_LIPS_STEPS,
             vocos: None,
+            durations: Durations::default(),
         }
     }
 }

@@ -110,3 +110,16 @@ fn piper_lips_parse_and_phones_need_a_speech_package() {
     let e = Config::from_toml("[speech]\nlips = \"loud\"\n", Path::new("c.toml")).unwrap_err().to_string();
     assert!(e.contains("loud") && e.contains("phones"), "{e}");
 }
+
+#[test]
+fn model_engine_durations_parse() {
+    use crate::speech::Durations;
+    let c = Config::from_toml("", Path::new("c.toml")).unwrap();
+    assert_eq!(c.speech.durations, Durations::Auto, "the voice's own durations where one is found");
+    for (text, want) in [("voice", Durations::Voice), ("espeak", Durations::Espeak), ("auto", Durations::Auto)] {
+        let c = Config::from_toml(&format!("[speech]\ndurations = \"{text}\"\n"), Path::new("c.toml")).unwrap();
+        assert_eq!(c.speech.durations, want);
+    }
+    let e = Config::from_toml("[speech]\ndurations = \"fast\"\n", Path::new("c.toml")).unwrap_err().to_string();
+    assert!(e.contains("fast") && e.contains("espeak"), "{e}");
+}
