@@ -329,6 +329,10 @@ fn model_engine_takes_the_voices_durations() {
     let e =
         jamflow_err(&["say", text, "--engine", "model", "--durations", "espeak", "--voice", s(&v), "--out", s(&out)]);
     assert!(e.contains("--voice") && e.contains("--durations espeak"), "{e}");
+    let filler = root().join("engines/jamflow-small");
+    let e =
+        jamflow_err(&["say", text, "--engine", "model", "--package", s(&filler), "--voice", s(&v), "--out", s(&out)]);
+    assert!(e.contains("--voice") && e.contains("filler") && e.contains("jamflow-small"), "{e}");
 }
 
 #[test]

@@ -371,6 +371,11 @@ fn say_model(a: &SayArgs, kind: OutKind) -> Result<()> {
     model.set_speed(a.speed);
     if pkg.config.text.as_ref().is_some_and(|t| !t.alignment.is_filler()) {
         model.set_timer(phone_timer(a.durations, a.voice.as_deref(), &ort_options(&a.rt)?)?);
+    } else if a.voice.is_some() {
+        bail!(
+            "--voice times a durations package's phonemes; {} has text.alignment = filler, which has none",
+            dir.display()
+        );
     }
     let speech = speak_all(&mut model, &SayRequest { text: a.text.clone(), reference }, rate)?;
     let secs = speech.audio.len() as f64 / rate as f64;
