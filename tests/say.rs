@@ -123,9 +123,11 @@ fn the_duration_predictor_alone_times_text_as_the_voice_speaks_it() {
     let Some(v) = voice() else { return };
     let mut voice = PiperVoice::open(&v, &Default::default()).unwrap();
     voice.scales = Scales { noise_scale: 0.0, noise_w: 0.0, ..voice.scales };
+    let mut predictor = PiperVoice::open_durations_only(&v, &Default::default()).unwrap().expect("joe has durations");
+    predictor.scales = voice.scales;
     let text = "The quick brown fox. It jumps over the lazy dog!";
     let (audio, spoken) = voice.speak_timed(text).unwrap();
-    let (timed, secs) = voice.time_text(text).unwrap().expect("the joe voice exposes its durations");
+    let (timed, secs) = predictor.time_text(text).unwrap().expect("the joe voice exposes its durations");
     assert_eq!(timed, spoken.expect("and reports them when it speaks"));
     let audio_s = audio.len() as f64 / voice.sample_rate() as f64;
     assert!((secs - audio_s).abs() < 1e-9, "{secs} s timed, {audio_s} s spoken");

@@ -35,7 +35,7 @@ pub trait Speaker: Send {
         Ok((self.speak(text)?, None))
     }
     /// Where each phone of `text` would lie (eSpeak names, seconds) and how long that speech is, without the audio
-    /// where the voice can tell (a Piper voice: its duration predictor alone); by default from
+    /// where the voice can tell (a Piper voice opened for its durations only runs no decoder); by default from
     /// [`Speaker::speak_with_phones`]. `None` when the voice cannot tell.
     fn time_text(&mut self, text: &str) -> Result<Option<(Vec<TimedPhone>, f64)>, SpeechError> {
         let (audio, phones) = self.speak_with_phones(text)?;

@@ -185,54 +185,69 @@ pub struct PiperVoice {
     phonemizer: Phonemizer,
     /// Synthesis settings (from the voice config; change for tests or another speed).
     pub scales: Scales,
-    /// The voice file and session options, for the duration predictor's own session ([`PiperVoice::time_text`]).
-    source: (PathBuf, OrtOptions),
-    /// That session (opened at first use) and its output's name.
-    predictor: Option<(OrtBackend, String)>,
+}
+
+/// Which part of a voice's graph a [`PiperVoice`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Graph {
+    /// The whole voice: audio, and its phoneme durations where the graph has them.
+    Whole,
+    /// Its duration predictor alone ([`durations_only`]): phone times, no audio.
+    Durations,
 }
 
 impl PiperVoice {
     /// Open `onnx` and its config `onnx.json` (`MODEL.onnx.json` beside it).
     pub fn open(onnx: &Path, opts: &OrtOptions) -> Result<Self, SpeechError> {
+        Ok(Self::load(onnx, opts, Graph::Whole)?.expect("a whole voice is opened with or without durations"))
+    }
+
+    /// Open only the voice's duration predictor: [`PiperVoice::time_text`] at a fraction of a whole run's cost and
+    /// memory, no decoder (speaking with it is an error naming the missing audio output). `None` when the graph
+    /// does not expose its durations; a missing or unloadable voice is an error as for [`PiperVoice::open`].
+    pub fn open_durations_only(onnx: &Path, opts: &OrtOptions) -> Result<Option<Self>, SpeechError> {
+        Self::load(onnx, opts, Graph::Durations)
+    }
+
+    fn load(onnx: &Path, opts: &OrtOptions, graph: Graph) -> Result<Option<Self>, SpeechError> {
+        let bad = |msg: String| SpeechError::VoiceFile { path: onnx.to_path_buf(), msg };
         if !onnx.is_file() {
-            return Err(SpeechError::VoiceFile {
-                path: onnx.to_path_buf(),
-                msg: "no such voice file (expected a Piper MODEL.onnx with MODEL.onnx.json beside it)".into(),
-            });
+            return Err(bad("no such voice file (expected a Piper MODEL.onnx with MODEL.onnx.json beside it)".into()));
         }
         let json = PathBuf::from(format!("{}.json", onnx.display()));
         let config = VoiceConfig::load(&json)?;
-        let bytes = std::fs::read(onnx)
-            .map_err(|e| SpeechError::VoiceFile { path: onnx.to_path_buf(), msg: format!("cannot read: {e}") })?;
-        // The voice with its phoneme durations as a second output, where its graph has them; else as it is.
-        let (model, durations) = match with_durations_output(&bytes) {
-            Ok((patched, name)) => (patched, Some(name)),
-            Err(e) => {
+        let bytes = std::fs::read(onnx).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let unloadable = |e: String| bad(format!("not a loadable ONNX voice model: {e}"));
+        // The voice with its phoneme durations as a second output (or its only one), where its graph has them.
+        let patched = match graph {
+            Graph::Whole => with_durations_output(&bytes),
+            Graph::Durations => durations_only(&bytes),
+        };
+        let (model, durations) = match (patched, graph) {
+            (Ok((patched, name)), _) => (patched, Some(name)),
+            (Err(e), Graph::Whole) => {
                 tracing::debug!(voice = %onnx.display(), error = %e, "no phone timings from this voice");
                 (bytes, None)
             }
+            (Err(e), Graph::Durations) => {
+                // Not ONNX at all is an error; a graph without durations is an answer.
+                crate::model::onnx::from_bytes(&bytes).map_err(|e| unloadable(e.to_string()))?;
+                tracing::debug!(voice = %onnx.display(), error = %e, "no phone timings from this voice");
+                return Ok(None);
+            }
         };
-        let backend = OrtBackend::from_bytes(&model, opts).map_err(|e| SpeechError::VoiceFile {
-            path: onnx.to_path_buf(),
-            msg: format!("not a loadable ONNX voice model: {e}"),
-        })?;
+        let backend = OrtBackend::from_bytes(&model, opts).map_err(|e| unloadable(e.to_string()))?;
         let phonemizer = Phonemizer {
             voice: config.espeak.voice.clone(),
             data: find_espeak_data(onnx),
             vowel_clusters: config.vowel_clusters.clone(),
         };
         let scales = config.inference.unwrap_or_default();
-        let source = (onnx.to_path_buf(), opts.clone());
-        Ok(Self { backend, durations, config, phonemizer, scales, source, predictor: None })
+        Ok(Some(Self { backend, durations, config, phonemizer, scales }))
     }
 
     pub fn config(&self) -> &VoiceConfig {
         &self.config
-    }
-
-    /// Whether the voice reports where each phone of its speech lies ([`Speaker::speak_with_phones`]).
-    pub fn reports_phones(&self) -> bool {
-        self.durations.is_some()
     }
 
     pub fn phonemizer(&self) -> &Phonemizer {
@@ -292,21 +307,19 @@ impl PiperVoice {
     }
 
     /// Where each phone of `text` would lie were the voice to speak it (IPA names, [`super::timing`]) and how long
-    /// that speech is (seconds), from its duration predictor alone ([`durations_only`], a second session opened at
-    /// first use): no audio is made. `None` when the voice does not expose its durations. The predictor draws its
-    /// own noise (`noise_w`), so the times are those of a run of the voice, not of any one run.
+    /// that speech is (seconds), from its durations only: opened by [`PiperVoice::open_durations_only`] the
+    /// decoder never runs (a whole voice runs it and drops the audio). `None` when the voice does not expose its
+    /// durations. The predictor draws its own noise (`noise_w`), so the times are those of a run of the voice, not
+    /// of any one run.
     pub fn time_text(&mut self, text: &str) -> Result<Option<(Vec<TimedPhone>, f64)>, SpeechError> {
-        if self.durations.is_none() {
+        let Some(name) = self.durations.clone() else {
             return Ok(None);
-        }
+        };
         let sentences = self.sentences(text)?;
-        self.open_predictor()?;
         let rate = self.config.audio.sample_rate;
         let (mut phones, mut samples) = (Vec::new(), 0u64);
         for s in sentences {
-            let inputs = self.inputs(&s.ids);
-            let (backend, name) = self.predictor.as_mut().expect("opened above");
-            let t = backend.run(&inputs)?.remove(name.as_str());
+            let t = self.backend.run(&self.inputs(&s.ids))?.remove(&name);
             let Some(n) = t.and_then(|t| self.id_samples(t, s.ids.len())) else {
                 return Ok(None);
             };
@@ -316,22 +329,6 @@ impl PiperVoice {
             samples += n.iter().sum::<u64>();
         }
         Ok(Some((phones, samples as f64 / rate as f64)))
-    }
-
-    /// Open the duration predictor's session now ([`PiperVoice::time_text`] opens it at first use otherwise, a
-    /// cost a first request should not pay); nothing to do for a voice that does not expose its durations.
-    pub fn open_predictor(&mut self) -> Result<(), SpeechError> {
-        if self.durations.is_none() || self.predictor.is_some() {
-            return Ok(());
-        }
-        let (path, opts) = &self.source;
-        let bad = |msg: String| SpeechError::VoiceFile { path: path.clone(), msg };
-        let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-        let (model, name) = durations_only(&bytes)?;
-        let backend = OrtBackend::from_bytes(&model, opts)
-            .map_err(|e| bad(format!("its duration predictor does not load: {e}")))?;
-        self.predictor = Some((backend, name));
-        Ok(())
     }
 
     /// The id sequences of `text`'s sentences (phonemes the voice has no ids for dropped, with a warning).

@@ -105,8 +105,9 @@ impl PhoneTimer for EspeakTimer {
 }
 
 /// A voice's own durations: where each phone of the text would lie were the voice to speak it
-/// ([`Speaker::time_text`]: a Piper voice runs its duration predictor alone, no audio is made). A package trained on that voice's corpus learnt its
-/// rhythm, which espeak-ng's durations are not (docs/speech.md "Durations").
+/// ([`Speaker::time_text`]; [`phone_timer`] opens a Piper voice's duration predictor alone, so no audio is made). A
+/// package trained on that voice's corpus learnt its rhythm, which espeak-ng's durations are not (docs/speech.md
+/// "Durations").
 pub struct VoiceTimer {
     voice: Box<dyn Speaker>,
 }
@@ -149,21 +150,21 @@ pub fn phone_timer(
             tracing::info!("no Piper voice installed: phoneme durations from espeak-ng");
             Ok(Box::new(EspeakTimer))
         }
-        (_, Some(path)) => {
-            let mut v = PiperVoice::open(&path, ort)?;
-            if v.reports_phones() {
-                v.open_predictor()?;
+        (_, Some(path)) => match PiperVoice::open_durations_only(&path, ort)? {
+            Some(v) => {
                 tracing::info!(voice = %path.display(), "phoneme durations from the voice");
-                return Ok(Box::new(VoiceTimer::new(Box::new(v))));
+                Ok(Box::new(VoiceTimer::new(Box::new(v))))
             }
-            let msg = "the voice's graph does not expose its phoneme durations (no single Ceil node, which Piper's \
-                       VITS exports have)";
-            if durations == Durations::Voice {
-                return Err(SpeechError::VoiceFile { path, msg: msg.into() });
+            None => {
+                let msg = "the voice's graph does not expose its phoneme durations (no single Ceil node, which \
+                           Piper's VITS exports have)";
+                if durations == Durations::Voice {
+                    return Err(SpeechError::VoiceFile { path, msg: msg.into() });
+                }
+                tracing::warn!(voice = %path.display(), "{msg}: phoneme durations from espeak-ng");
+                Ok(Box::new(EspeakTimer))
             }
-            tracing::warn!(voice = %path.display(), "{msg}: phoneme durations from espeak-ng");
-            Ok(Box::new(EspeakTimer))
-        }
+        },
     }
 }
 
