@@ -31,6 +31,20 @@ audio -> motion path only:
 windows of that many seconds (cut on the 0.16 s grid where mel and motion frames coincide) with the text dropped,
 as the live path sees them (sensible with --task-weights 0 1 0 0 only: a window's text is unknown).
 
+Self-consistency (--consistency W --anchor PACKAGE, with --crop-s and --augment or --formant-warp): the student runs
+its own --student-steps sampler, with gradients, on each window as heard (drawn room, noise, level, vocal tract), and
+the frozen anchor (e.g. the student being fine-tuned) runs the same sampler on the same window as the corpus recorded
+it, from the same mel noise; W x the mean squared difference of their motion on the unknown frames joins the loss.
+The student learns to answer a degraded window as the anchor answers the clean one. --distill-weight 0 drops the
+progressive-distillation loss and runs no teacher (one stage: --teacher-steps 2 x --student-steps). Tried on the
+noise gap of issue 11: engines/jamflow-small-student/MODEL_CARD.md.
+
+    nice -n 10 .venv/bin/python scripts/distill.py --corpus target/corpus2 target/joe --teacher engines/jamflow-small \
+        --out target/consistency --teacher-steps 4 --student-steps 2 --iters-per-stage 3000 --batch 4 \
+        --task-weights 0 1 0 0 --crop-s 2 --threads 2 --lr 5e-5 --f16 --init-student engines/jamflow-small-student \
+        --augment 0.5 --live 0.6 0.64 0 --live-context 0.32 --formant-warp 0.5 \
+        --consistency 1 --distill-weight 0 --anchor engines/jamflow-small-student
+
 Resumable (--resume continues OUT/distill.pt: stage, step, student, optimizer). On the real JAM-Flow checkpoint
 (F5 base width, 22 layers) with a GPU: the 32 -> 4 command with --device cuda --batch 32; expected about 3 stages x 5k
 iterations x 3 teacher passes: roughly 4-8 GPU hours on one A100/H100 (an estimate from the NFE cost, not measured
@@ -121,6 +135,32 @@ def window_frames(seconds: float, fps: float) -> int:
     return max(4, 4 * round(seconds * fps / 4))
 
 
+def self_consistency(student, anchor, inputs: dict, a_inputs: dict, unknown: torch.Tensor, steps: int,
+                     tgen: torch.Generator) -> torch.Tensor:
+    """--consistency: the student's own `steps`-step Euler sampler run with gradients on the rows as heard (`inputs`)
+    and the frozen anchor's on the same rows as recorded (`a_inputs`), both from one draw of mel noise and zero
+    motion noise (a guidance-baked package's noise_scale 0); the mean squared difference of their motion [B, F, K]
+    over the `unknown` frames [B, F]. The student learns to answer a degraded window as the anchor answers the clean
+    one, without a teacher's targets."""
+    b, f = unknown.shape
+    dev = unknown.device
+    noise = torch.randn(inputs["cond_mel"].shape, generator=tgen).to(dev)  # [B, T_mel, n_mels]
+    k = anchor.motion.proj_out.out_features
+    grid = [i / steps for i in range(steps + 1)]
+
+    def run(model, rows: dict) -> torch.Tensor:
+        xm, xo = noise.clone(), torch.zeros(b, f, k, device=dev)  # [B, T_mel, n_mels], [B, F, K]
+        for a, c in zip(grid[:-1], grid[1:]):
+            out = model(dict(rows, noisy_mel=xm, noisy_motion=xo, time=torch.full((b,), a, device=dev)))
+            xm, xo = xm + (c - a) * out["mel_velocity"], xo + (c - a) * out["motion_velocity"]
+        return xo
+
+    with torch.no_grad():
+        target = run(anchor, a_inputs)  # [B, F, K]
+    got = run(student, inputs)  # [B, F, K]
+    return (((got - target) ** 2).mean(-1) * unknown).sum() / unknown.sum().clamp(min=1)
+
+
 class Windows:
     """The rows of one batch as random --crop-s windows (mel start 15 k, motion start 4 k: both at 0.16 k s);
     text dropped. Same attributes as train.Corpus for make_batch (rows 0..len-1)."""
@@ -191,6 +231,15 @@ def main() -> None:
     ap.add_argument("--unwarped-teacher", action="store_true",
                     help="with --crop-s and --formant-warp: the teacher hears each window in its own voice (the same "
                          "drawn recording conditions, no vocal-tract warp), the student warped")
+    ap.add_argument("--consistency", type=float, default=0.0, metavar="W",
+                    help="with --crop-s, --anchor and --augment or --formant-warp: add W x the self-consistency loss "
+                         "(the student's own sampler on each window as heard, pulled to the frozen --anchor's answer "
+                         "to the same window as recorded; see the module text)")
+    ap.add_argument("--anchor", type=Path, metavar="PACKAGE",
+                    help="the frozen package whose answer to the clean window --consistency pulls towards (e.g. the "
+                         "student being fine-tuned); same architecture required")
+    ap.add_argument("--distill-weight", type=float, default=1.0, metavar="W",
+                    help="weight of the progressive-distillation loss; 0 (with --consistency) runs no teacher")
     ap.add_argument("--init-student", type=Path, metavar="PACKAGE",
                     help="start the student from this package's weights (e.g. the previous student, when the teacher "
                          "was fine-tuned) instead of a copy of the teacher; same architecture required")
@@ -211,6 +260,14 @@ def main() -> None:
     if args.unwarped_teacher and (args.crop_s <= 0 or args.formant_warp <= 0 or args.clean_teacher):
         sys.exit("--unwarped-teacher needs --crop-s and --formant-warp, and not --clean-teacher (whose clean windows "
                  "are already unwarped)")
+    if args.consistency < 0 or args.distill_weight < 0 or args.consistency + args.distill_weight <= 0:
+        sys.exit("--consistency and --distill-weight: non-negative, not both 0")
+    if args.consistency > 0 and (args.crop_s <= 0 or args.anchor is None
+                                 or args.augment <= 0 and args.formant_warp <= 0):
+        sys.exit("--consistency needs --crop-s, --anchor, and --augment or --formant-warp (the windows it compares "
+                 "with the recording are the ones heard differently)")
+    if args.distill_weight == 0 and len(stages) > 1:
+        sys.exit("--distill-weight 0 halves no steps: one stage, --teacher-steps 2 x --student-steps")
     if args.live is not None and (args.crop_s <= 0 or not 0 <= args.live[0] <= 1
                                   or not 0 <= args.live[2] < args.live[1]):
         sys.exit("--live SHARE WINDOW_S HISTORY_S: needs --crop-s, SHARE in [0, 1] and 0 <= HISTORY_S < WINDOW_S")
@@ -231,6 +288,12 @@ def main() -> None:
         ref.load_weights(student, args.init_student)
         print(f"student initialized from {args.init_student}", flush=True)
     student.to(args.device)
+    anchor = None
+    if args.consistency > 0:
+        _, anchor = ref.load_package(args.anchor)
+        anchor.to(args.device).eval().requires_grad_(False)
+        print(f"self-consistency x {args.consistency:g} against {args.anchor} hearing the recording; distillation "
+              f"x {args.distill_weight:g}", flush=True)
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
     stage, it = 0, 0
     gen = random.Random(args.seed)
@@ -302,6 +365,11 @@ def main() -> None:
             known = inputs["mel_mask"] & ~tg["mel_loss"]  # [B, T_mel]
             t_inputs = dict(inputs, cond_mel=torch.where(known[..., None], clean, 0.0))
         b = tg["mel"].shape[0]
+        recorded = None
+        if anchor is not None:  # the same rows as the corpus recorded them: what the anchor hears
+            recorded = torch.zeros_like(tg["mel"])  # [B, T_mel, n_mels]
+            for r, m in enumerate(win.clean):
+                recorded[r, : m.shape[0]] = m
         k = torch.randint(0, steps, (b,), generator=tgen)
         x0m, x0o = torch.randn(tg["mel"].shape, generator=tgen), torch.randn(tg["motion"].shape, generator=tgen)
         dev = args.device
@@ -311,12 +379,14 @@ def main() -> None:
         t, x0m, x0o = (k.float() / steps).to(dev), x0m.to(dev), x0o.to(dev)
         tt = t[:, None, None]
         xm, xo = (1 - tt) * x0m + tt * tg["mel"], (1 - tt) * x0o + tt * tg["motion"]
-        with torch.no_grad():
-            vm, vo = velocity(teacher, t_inputs, xm, xo, t, guided)
-            xm1, xo1 = xm + h * vm, xo + h * vo
-            vm, vo = velocity(teacher, t_inputs, xm1, xo1, t + h, guided)
-            xm2, xo2 = xm1 + h * vm, xo1 + h * vo
-            target_m, target_o = (xm2 - xm) / (2 * h), (xo2 - xo) / (2 * h)
+        target_m, target_o = xm, xo  # unused without distillation
+        if args.distill_weight > 0:
+            with torch.no_grad():
+                vm, vo = velocity(teacher, t_inputs, xm, xo, t, guided)
+                xm1, xo1 = xm + h * vm, xo + h * vo
+                vm, vo = velocity(teacher, t_inputs, xm1, xo1, t + h, guided)
+                xm2, xo2 = xm1 + h * vm, xo1 + h * vo
+                target_m, target_o = (xm2 - xm) / (2 * h), (xo2 - xo) / (2 * h)
         if s_view is not None:  # the student sees its window of the teacher's x_t and answers for it alone
             inputs, tg, starts = s_view
             inputs = {key: v.to(dev) for key, v in inputs.items()}
@@ -325,10 +395,18 @@ def main() -> None:
             xm, target_m = rows_window(xm, starts, wm, True), rows_window(target_m, starts, wm, True)  # [B, wm, n]
             xo, target_o = rows_window(xo, starts, w, False), rows_window(target_o, starts, w, False)  # [B, w, K]
         km, ko = ~tg["mel_loss"][..., None], ~tg["motion_loss"][..., None]
-        out = student(dict(inputs, noisy_mel=xm, noisy_motion=xo, time=t))
-        lm = (((out["mel_velocity"] - target_m) ** 2).mean(-1) * ~km[..., 0]).sum() / (~km).sum().clamp(min=1)
-        lo = (((out["motion_velocity"] - target_o) ** 2).mean(-1) * ~ko[..., 0]).sum() / (~ko).sum().clamp(min=1)
-        loss = lm + lo
+        lm = lo = lc = torch.zeros((), device=dev)
+        if args.distill_weight > 0:
+            out = student(dict(inputs, noisy_mel=xm, noisy_motion=xo, time=t))
+            lm = (((out["mel_velocity"] - target_m) ** 2).mean(-1) * ~km[..., 0]).sum() / (~km).sum().clamp(min=1)
+            lo = (((out["motion_velocity"] - target_o) ** 2).mean(-1) * ~ko[..., 0]).sum() / (~ko).sum().clamp(min=1)
+        if anchor is not None:
+            if s_view is not None:
+                recorded = rows_window(recorded, starts, tg["mel"].shape[1], True)  # [B, wm, n_mels]
+            known = (inputs["mel_mask"] & ~tg["mel_loss"])[..., None]  # [B, T_mel, 1]
+            a_inputs = dict(inputs, cond_mel=torch.where(known, recorded.to(dev), 0.0))
+            lc = self_consistency(student, anchor, inputs, a_inputs, ~ko[..., 0], args.student_steps, tgen)
+        loss = args.distill_weight * (lm + lo) + args.consistency * lc
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
@@ -336,7 +414,9 @@ def main() -> None:
         it += 1
         if it % args.log_every == 0:
             print(f"stage {stage} ({2 * steps} -> {steps} steps) iter {it}: mel {float(lm.detach()):.4g} "
-                  f"motion {float(lo.detach()):.4g} {(time.time() - t_log) / args.log_every:.2f} s/iter", flush=True)
+                  f"motion {float(lo.detach()):.4g}"
+                  + (f" consistency {float(lc.detach()):.4g}" if anchor is not None else "")
+                  + f" {(time.time() - t_log) / args.log_every:.2f} s/iter", flush=True)
             t_log = time.time()
         if it % 100 == 0:
             save()

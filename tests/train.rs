@@ -254,6 +254,26 @@ fn train_resume_package_loads_in_rust_and_evaluates() {
     args.extend_from_slice(&[&a2m_windows[..], &["--unwarped-teacher"]].concat());
     let refused = py_fails("distill.py", &args);
     assert!(refused.contains("--unwarped-teacher needs --crop-s and --formant-warp"), "{refused}");
+    // Self-consistency (--consistency): the student's own sampler on each window as heard, pulled to a frozen
+    // anchor's answer to the window as recorded, on the context-shaped windows; --distill-weight 0 runs no teacher.
+    // Refused without an anchor.
+    let heard = ["--augment", "1", "--consistency", "1", "--log-every", "1"];
+    let consistent = [&context[..], &heard[..], &["--distill-weight", "0", "--anchor", s(&pkg)]].concat();
+    let out = distill(&d.path().join("distill-consistency"), &consistent);
+    assert!(out.contains("self-consistency x 1 against") && out.contains("distillation x 0"), "{out}");
+    let logged: Vec<f64> =
+        out.lines().filter_map(|l| l.split(" consistency ").nth(1)?.split_whitespace().next()?.parse().ok()).collect();
+    assert_eq!(logged.len(), 2, "one consistency figure an iteration: {out}");
+    assert!(logged.iter().all(|c| c.is_finite() && *c >= 0.0), "{logged:?}");
+    assert!(out.contains("student (1 steps, guidance baked)"), "{out}");
+    let mut args = vec!["--corpus", s(&corpus), "--teacher", s(&pkg), "--out", s(&bad_out)];
+    args.extend_from_slice(&[&a2m_windows[..], &heard[..]].concat());
+    let refused = py_fails("distill.py", &args);
+    assert!(refused.contains("--consistency needs --crop-s, --anchor"), "{refused}");
+    let mut args = vec!["--corpus", s(&corpus), "--teacher", s(&pkg), "--out", s(&bad_out)];
+    args.extend_from_slice(&[&["--teacher-steps", "4", "--student-steps", "1"][..], &consistent[..]].concat());
+    let refused = py_fails("distill.py", &args);
+    assert!(refused.contains("--distill-weight 0 halves no steps: one stage"), "{refused}");
     let student = dist.join("package");
     // The live windows replayed offline (scripts/live_replay.py), known history cross-faded as the daemon's `known`.
     let replay = [&["--package", s(&student), "--corpus", s(&corpus), "--limit", "2"][..], &["--joined"]].concat();
