@@ -142,14 +142,12 @@ def self_consistency(student, anchor, inputs: dict, a_inputs: dict, unknown: tor
     motion noise (a guidance-baked package's noise_scale 0); the mean squared difference of their motion [B, F, K]
     over the `unknown` frames [B, F]. The student learns to answer a degraded window as the anchor answers the clean
     one, without a teacher's targets."""
-    b, f = unknown.shape
-    dev = unknown.device
+    b, dev = unknown.shape[0], unknown.device
     noise = torch.randn(inputs["cond_mel"].shape, generator=tgen).to(dev)  # [B, T_mel, n_mels]
-    k = anchor.motion.proj_out.out_features
     grid = [i / steps for i in range(steps + 1)]
 
     def run(model, rows: dict) -> torch.Tensor:
-        xm, xo = noise.clone(), torch.zeros(b, f, k, device=dev)  # [B, T_mel, n_mels], [B, F, K]
+        xm, xo = noise.clone(), torch.zeros_like(rows["cond_motion"])  # [B, T_mel, n_mels], [B, F, K]
         for a, c in zip(grid[:-1], grid[1:]):
             out = model(dict(rows, noisy_mel=xm, noisy_motion=xo, time=torch.full((b,), a, device=dev)))
             xm, xo = xm + (c - a) * out["mel_velocity"], xo + (c - a) * out["motion_velocity"]
@@ -159,6 +157,14 @@ def self_consistency(student, anchor, inputs: dict, a_inputs: dict, unknown: tor
         target = run(anchor, a_inputs)  # [B, F, K]
     got = run(student, inputs)  # [B, F, K]
     return (((got - target) ** 2).mean(-1) * unknown).sum() / unknown.sum().clamp(min=1)
+
+
+def padded_rows(pieces: list, like: torch.Tensor) -> torch.Tensor:
+    """Each row's piece [T_r, ...] at the start of a zero tensor shaped as `like` [B, T, ...]."""
+    out = torch.zeros_like(like)
+    for r, m in enumerate(pieces):
+        out[r, : m.shape[0]] = m
+    return out
 
 
 class Windows:
@@ -359,17 +365,12 @@ def main() -> None:
             # The teacher answers from the clean recording (or the voice unwarped), the student from the same audio
             # heard through the drawn room / noise / level (or vocal tract): it learns the clean answer from noisy
             # input, not the teacher's noisy-input one.
-            clean = torch.zeros_like(tg["mel"])  # [B, T_mel, n_mels]
-            for r, m in enumerate(win.clean if args.clean_teacher else win.unwarped):
-                clean[r, : m.shape[0]] = m
+            clean = padded_rows(win.clean if args.clean_teacher else win.unwarped, tg["mel"])  # [B, T_mel, n_mels]
             known = inputs["mel_mask"] & ~tg["mel_loss"]  # [B, T_mel]
             t_inputs = dict(inputs, cond_mel=torch.where(known[..., None], clean, 0.0))
         b = tg["mel"].shape[0]
-        recorded = None
-        if anchor is not None:  # the same rows as the corpus recorded them: what the anchor hears
-            recorded = torch.zeros_like(tg["mel"])  # [B, T_mel, n_mels]
-            for r, m in enumerate(win.clean):
-                recorded[r, : m.shape[0]] = m
+        # The same rows as the corpus recorded them: what the anchor hears (--consistency).
+        recorded = padded_rows(win.clean, tg["mel"]) if anchor is not None else None  # [B, T_mel, n_mels]
         k = torch.randint(0, steps, (b,), generator=tgen)
         x0m, x0o = torch.randn(tg["mel"].shape, generator=tgen), torch.randn(tg["motion"].shape, generator=tgen)
         dev = args.device

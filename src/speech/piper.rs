@@ -323,9 +323,7 @@ impl PiperVoice {
             let Some(n) = t.and_then(|t| self.id_samples(t, s.ids.len())) else {
                 return Ok(None);
             };
-            let at = samples as f64 / rate as f64;
-            let shift = |t: TimedPhone| TimedPhone { start: t.start + at, end: t.end + at, ..t };
-            phones.extend(phone_times(&s.groups, &n, rate).into_iter().map(shift));
+            phones.extend(sentence_phones(&s, &n, rate, samples));
             samples += n.iter().sum::<u64>();
         }
         Ok(Some((phones, samples as f64 / rate as f64)))
@@ -355,18 +353,21 @@ impl PiperVoice {
             let Synthesis { audio: mut a, id_samples } = self.synthesize_ids(&s.ids)?;
             normalize(&mut a);
             match (phones.as_mut(), id_samples) {
-                (Some(p), Some(n)) => {
-                    // Each sentence's timeline from its own start, shifted to where it lies (as piper-tts's are).
-                    let at = audio.len() as f64 / rate as f64;
-                    let shift = |t: TimedPhone| TimedPhone { start: t.start + at, end: t.end + at, ..t };
-                    p.extend(phone_times(&s.groups, &n, rate).into_iter().map(shift));
-                }
+                (Some(p), Some(n)) => p.extend(sentence_phones(&s, &n, rate, audio.len() as u64)),
                 _ => phones = None,
             }
             audio.extend(a);
         }
         Ok((audio, phones))
     }
+}
+
+/// One sentence's phones (`id_samples`: each id's samples) from its own start, shifted to where the sentence lies,
+/// `at` samples into the speech (as piper-tts's timelines are).
+fn sentence_phones(s: &SentenceIds, id_samples: &[u64], rate: u32, at: u64) -> Vec<TimedPhone> {
+    let at = at as f64 / rate as f64;
+    let shift = |t: TimedPhone| TimedPhone { start: t.start + at, end: t.end + at, ..t };
+    phone_times(&s.groups, id_samples, rate).into_iter().map(shift).collect()
 }
 
 /// piper-tts's per-sentence post-processing: peak-normalize (silence stays silence), clip to [-1, 1].
