@@ -195,7 +195,8 @@ class Windows:
             self.text.append(torch.zeros(1, dtype=torch.long))  # never used: p_drop_text 1 leaves it padding
 
 
-def main() -> None:
+def parse_args() -> tuple[argparse.Namespace, list[int]]:
+    """The command line, checked; and the stages' step counts (--teacher-steps halved to --student-steps)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, nargs="+", required=True,
                     help="corpus directories (`jamflow corpus make`); several are distilled on as one")
@@ -250,7 +251,6 @@ def main() -> None:
                     help="start the student from this package's weights (e.g. the previous student, when the teacher "
                          "was fine-tuned) instead of a copy of the teacher; same architecture required")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     n = args.teacher_steps
     stages = []
     while n > args.student_steps:
@@ -259,8 +259,6 @@ def main() -> None:
     if n != args.student_steps or not stages:
         sys.exit(f"--teacher-steps {args.teacher_steps} must be --student-steps {args.student_steps} "
                  "times 2^k, k >= 1")
-    # train.py's task mix, without condition dropping: the student is always conditional (guidance baked in).
-    # Windows have no text (p_drop_text 1).
     if args.clean_teacher and (args.crop_s <= 0 or args.augment <= 0):
         sys.exit("--clean-teacher needs --crop-s and --augment (the windows it hears clean are the augmented ones)")
     if args.unwarped_teacher and (args.crop_s <= 0 or args.formant_warp <= 0 or args.clean_teacher):
@@ -282,6 +280,14 @@ def main() -> None:
         sys.exit("--live-context FUTURE_S: needs --live, FUTURE_S >= 0 and WINDOW_S + FUTURE_S <= --crop-s")
     if sum(args.task_weights) <= 0 or min(args.task_weights) < 0:
         sys.exit("--task-weights: non-negative, not all zero")
+    return args, stages
+
+
+def main() -> None:
+    args, stages = parse_args()
+    torch.set_num_threads(args.threads)
+    # train.py's task mix, without condition dropping: the student is always conditional (guidance baked in).
+    # Windows have no text (p_drop_text 1).
     targs = argparse.Namespace(task_weights=args.task_weights, p_uncond=0.0,
                                p_drop_text=1.0 if args.crop_s > 0 else 0.2, augment=args.augment,
                                formant_warp=args.formant_warp)
